@@ -1,0 +1,11 @@
+#include "commands.h"
+
+namespace doorstep::cli {
+
+// Groups register themselves here as they land.
+void RegisterCommands(CLI::App& app, int* exit_code) {
+  (void)app;
+  (void)exit_code;
+}
+
+}  // namespace doorstep::cli

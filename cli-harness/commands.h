@@ -1,0 +1,21 @@
+// Registration of every subcommand group. Each cmd_<group>.cc defines one
+// Register<Group>Commands; a command's callback stores its exit code in
+// *exit_code.
+#ifndef DOORSTEP_CLI_COMMANDS_H_
+#define DOORSTEP_CLI_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+namespace doorstep::cli {
+
+void RegisterCommands(CLI::App& app, int* exit_code);
+
+void RegisterSelftestCommands(CLI::App& app, int* exit_code);
+void RegisterDeviceCommands(CLI::App& app, int* exit_code);
+void RegisterServerCommands(CLI::App& app, int* exit_code);
+void RegisterBenchCommands(CLI::App& app, int* exit_code);
+void RegisterDemoCommands(CLI::App& app, int* exit_code);
+
+}  // namespace doorstep::cli
+
+#endif  // DOORSTEP_CLI_COMMANDS_H_
