@@ -1,0 +1,108 @@
+// Sealing and key wrapping: the only cryptography core/ does.
+//
+// Sealer seals values with XChaCha20-Poly1305 (libsodium's
+// crypto_aead_xchacha20poly1305_ietf). Its 24-byte nonce is a 16-byte random
+// prefix drawn once per Sealer plus a 64-bit little-endian counter, so sealing
+// costs no system call and no nonce repeats: within a Sealer the counter never
+// repeats, and across Sealers (reopens, devices) the 128-bit prefixes collide
+// with negligible probability. A sealed value is nonce(24) || ciphertext || tag(16).
+// The associated data binds a ciphertext to where it belongs (record id, type,
+// revision); opening with different associated data fails with kDataLoss.
+//
+// Key wrapping: the data key is sealed by a key-encryption key (KEK) derived
+// from a passphrase (Argon2id), from a 32-byte platform-keystore key, or from
+// both (BLAKE2b over both, so neither alone opens the store).
+//
+// Thread safety: a Sealer may be used from one thread at a time (Seal bumps a
+// counter); Open is const and safe concurrently.
+#ifndef DOORSTEP_CORE_CRYPTO_H_
+#define DOORSTEP_CORE_CRYPTO_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "doorstep/core/env.h"
+#include "doorstep/core/secret.h"
+#include "doorstep/core/status.h"
+
+namespace doorstep::core {
+
+inline constexpr size_t kKeyBytes = 32;
+inline constexpr size_t kSealNonceBytes = 24;
+inline constexpr size_t kSealTagBytes = 16;
+inline constexpr size_t kSealOverhead = kSealNonceBytes + kSealTagBytes;
+
+class Sealer {
+ public:
+  // Takes ownership of a 32-byte key; draws the nonce prefix from `random`.
+  // Fails with kInvalidArgument if the key is not 32 bytes.
+  static Result<Sealer> Create(SecretBytes key, Random& random);
+
+  Sealer(Sealer&&) noexcept = default;
+  Sealer& operator=(Sealer&&) noexcept = default;
+
+  // Returns nonce || ciphertext || tag. Fails with kResourceExhausted only if
+  // the 2^64 counter is exhausted.
+  Result<std::string> Seal(std::string_view plaintext, std::string_view ad);
+  // Returns the plaintext, or kDataLoss if `sealed` is too short, was
+  // tampered with, or was sealed with other associated data or another key.
+  Result<std::string> Open(std::string_view sealed, std::string_view ad) const;
+
+  const SecretBytes& key() const { return key_; }
+
+ private:
+  Sealer(SecretBytes key, const unsigned char prefix[16]);
+  SecretBytes key_;
+  unsigned char prefix_[16] = {};
+  uint64_t counter_ = 0;
+};
+
+enum class KdfProfile { kInteractive, kModerate };
+
+// Argon2id parameters stored beside a wrapped key.
+struct KdfParams {
+  std::string salt;           // crypto_pwhash_SALTBYTES bytes
+  uint64_t opslimit = 0;
+  uint64_t memlimit = 0;
+  int alg = 0;                // crypto_pwhash_ALG_ARGON2ID13
+};
+
+// Fresh parameters for `profile` with a random salt.
+KdfParams NewKdfParams(KdfProfile profile, Random& random);
+// Checks stored parameters before use (off disk: bounded, known algorithm);
+// kCorruption if they are not sane.
+Status CheckKdfParams(const KdfParams& params);
+
+// Argon2id(passphrase, params) → 32-byte KEK. kResourceExhausted if the
+// machine cannot supply the memory; kCorruption for bad parameters.
+Result<SecretBytes> DeriveKeyFromPassphrase(std::string_view passphrase, const KdfParams& params);
+
+// Combines the available KEK sources into the KEK that wraps the data key:
+// passphrase-only and keystore-only use their key; both together use
+// BLAKE2b-256 keyed with the keystore key over the passphrase key, under a
+// domain-separation label. kInvalidArgument if neither is given or a key is
+// not 32 bytes.
+Result<SecretBytes> CombineKek(const SecretBytes* passphrase_key, const SecretBytes* keystore_key);
+
+// Seals `data_key` under `kek` (XChaCha20-Poly1305, random nonce) with `ad`.
+Result<std::string> WrapKey(const SecretBytes& kek, const SecretBytes& data_key,
+                            std::string_view ad, Random& random);
+// Opens a wrapped key; kUnauthenticated when the KEK is wrong (or the blob
+// was altered: the two cannot be told apart), kCorruption if malformed.
+Result<SecretBytes> UnwrapKey(const SecretBytes& kek, std::string_view wrapped, std::string_view ad);
+
+// A new random 32-byte key.
+SecretBytes RandomKey(Random& random);
+
+// BLAKE2b-256 of `data`, as 32 raw bytes (hash chains, code hashes).
+std::string Blake2b256(std::string_view data, std::string_view key = {});
+
+// Lower-case hex and back; FromHex fails with kInvalidArgument on bad input.
+std::string ToHex(std::string_view bytes);
+Result<std::string> FromHex(std::string_view hex);
+
+}  // namespace doorstep::core
+
+#endif  // DOORSTEP_CORE_CRYPTO_H_
