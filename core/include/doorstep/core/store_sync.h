@@ -1,0 +1,84 @@
+// The sync client's view of a device Store: the pending mutations to push,
+// how push outcomes and pulled batches are applied, conflicts and their
+// resolution, and purges. Each Apply* call commits in one transaction, so a
+// sync cut at any byte resumes where it stopped (docs/sync.md).
+// Thread safety: as Store (one owner at a time). REQUIRES: store unlocked.
+#ifndef DOORSTEP_CORE_STORE_SYNC_H_
+#define DOORSTEP_CORE_STORE_SYNC_H_
+
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "doorstep/core/record.h"
+#include "doorstep/core/status.h"
+#include "doorstep/core/store.h"
+
+namespace doorstep::core {
+
+// One pending local change, frozen when it was made.
+struct OutgoingMutation {
+  std::string mutation_id;  // 32 hex, made here; the server applies it once
+  std::string kind;         // "put" | "resolve"
+  Record record;            // the record as this change left it (envelope + fields)
+  int64_t base_rev = 0;     // server revision the change was made against
+  // put: {field: {"from": value-or-null, "to": value-or-null}} for each
+  // top-level field the change touched.
+  nlohmann::json changes = nlohmann::json::object();
+  // resolve: {"conflict_id", "path", "value"}.
+  nlohmann::json resolve;
+};
+
+// Up to `limit` pending mutations, oldest first.
+Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit);
+
+struct MutationAck {
+  std::string mutation_id;
+  std::string outcome;  // applied | merged | conflict | rejected
+  int64_t rev = 0;
+  std::string reason;   // for rejected
+};
+// Applies the server's answers to a push: accepted mutations leave the queue;
+// rejected ones stay, marked rejected with the reason (shown by status).
+Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks);
+
+struct PulledConflict {
+  std::string conflict_id;
+  std::string record_id;
+  std::string subject_id;
+  std::string state;    // open | resolved
+  nlohmann::json body;  // everything the server says of it (values, authors, times)
+};
+
+struct PullOutcome {
+  int64_t records = 0;
+  int64_t conflicts = 0;
+  int64_t purged = 0;   // records removed by purge notices
+};
+
+// Applies one pulled batch and moves the checkpoint to `checkpoint`, in one
+// transaction. A record with local changes not yet pushed keeps them on top
+// of the server's version.
+Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& records,
+                                     const std::vector<PulledConflict>& conflicts,
+                                     const std::vector<std::string>& purge_subjects,
+                                     int64_t checkpoint);
+
+Result<int64_t> Checkpoint(Store& store);
+Status SetLastSync(Store& store, int64_t at_ms);
+
+// Conflicts known on this device: {"conflict_id","record_id","subject_id",
+// "state", ...body}. Decrypted: callers print them only where that is their job.
+Result<std::vector<nlohmann::json>> ListConflicts(Store& store, bool open_only);
+
+// Resolves conflict `conflict_id` with `take` = "server" | "device" | "value"
+// (then `value` is the new value). Writes the record locally and queues a
+// resolve mutation, in one transaction. kNotFound for an unknown conflict;
+// kFailedPrecondition if it is not open.
+Status ResolveConflict(Store& store, std::string_view conflict_id, std::string_view take,
+                       const nlohmann::json& value);
+
+}  // namespace doorstep::core
+
+#endif  // DOORSTEP_CORE_STORE_SYNC_H_

@@ -1,0 +1,302 @@
+// Store: the sync client's view (pending mutations, push acks, pulled
+// batches, conflicts, purges). See store_sync.h and docs/sync.md.
+#include "doorstep/core/store_sync.h"
+
+#include "store_internal.h"
+
+namespace doorstep::core {
+namespace {
+
+std::string ConflictAd(std::string_view conflict_id) { return "ds1|conflict|" + std::string(conflict_id); }
+
+// "sections.health.needs" → "/sections/health/needs"; nullopt if malformed.
+std::optional<nlohmann::json::json_pointer> PathToPointer(std::string_view path) {
+  if (path.empty() || path.size() > 256) return std::nullopt;
+  std::string ptr;
+  size_t start = 0;
+  while (start <= path.size()) {
+    size_t dot = path.find('.', start);
+    std::string_view part = path.substr(start, dot == std::string_view::npos ? std::string_view::npos : dot - start);
+    if (part.empty()) return std::nullopt;
+    for (char c : part) {
+      if (!((c >= 'a' && c <= 'z') || (c >= '0' && c <= '9') || c == '_')) return std::nullopt;
+    }
+    ptr += "/" + std::string(part);
+    if (dot == std::string_view::npos) break;
+    start = dot + 1;
+  }
+  return nlohmann::json::json_pointer(ptr);
+}
+
+Result<std::string> NewMutationId(Store::Impl& impl) {
+  std::string mid(16, '\0');
+  impl.env().random->Fill(mid.data(), mid.size());
+  return ToHex(mid);
+}
+
+}  // namespace
+
+Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+      "SELECT mutation_id, record_id, kind, from_version, to_version, detail FROM pending "
+      "WHERE state='pending' ORDER BY seq LIMIT ?"));
+  st.Bind(1, static_cast<int64_t>(limit));
+  std::vector<OutgoingMutation> out;
+  while (true) {
+    DS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    OutgoingMutation m;
+    m.mutation_id = st.ColumnText(0);
+    std::string record_id = st.ColumnText(1);
+    m.kind = st.ColumnText(2);
+    int64_t from_version = st.ColumnInt(3);
+    int64_t to_version = st.ColumnInt(4);
+    DS_ASSIGN_OR_RETURN(m.record, impl.ReadVersion(record_id, to_version));
+    m.base_rev = m.record.base_rev;
+    nlohmann::json from_fields = nlohmann::json::object();
+    if (from_version > 0) {
+      DS_ASSIGN_OR_RETURN(Record before, impl.ReadVersion(record_id, from_version));
+      from_fields = std::move(before.fields);
+      m.base_rev = before.rev;
+    }
+    const nlohmann::json& to_fields = m.record.fields;
+    for (auto it = to_fields.begin(); it != to_fields.end(); ++it) {
+      auto f = from_fields.find(it.key());
+      if (f == from_fields.end() || *f != *it) {
+        m.changes[it.key()] = {{"from", f == from_fields.end() ? nlohmann::json() : *f}, {"to", *it}};
+      }
+    }
+    for (auto it = from_fields.begin(); it != from_fields.end(); ++it) {
+      if (!to_fields.contains(it.key())) m.changes[it.key()] = {{"from", *it}, {"to", nullptr}};
+    }
+    if (m.kind == "resolve") {
+      if (st.ColumnIsNull(5)) return CorruptionError("resolve mutation " + m.mutation_id + " lacks its detail");
+      DS_ASSIGN_OR_RETURN(std::string plain, impl.Open(st.ColumnBlob(5), "ds1|pending|" + m.mutation_id));
+      m.resolve = nlohmann::json::parse(plain, nullptr, false);
+      if (!m.resolve.is_object()) return CorruptionError("resolve mutation " + m.mutation_id + " is malformed");
+    }
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
+  for (const MutationAck& a : acks) {
+    if (a.outcome == "rejected") {
+      nlohmann::json d = {{"reason", a.reason}};
+      DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(d.dump(), "ds1|pending|" + a.mutation_id));
+      DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+          "UPDATE pending SET state='rejected', detail=? WHERE mutation_id=? AND state='pending'"));
+      st.BindBlob(1, sealed).Bind(2, a.mutation_id);
+      DS_RETURN_IF_ERROR(st.Run());
+      DS_RETURN_IF_ERROR(impl.Audit("push_rejected", "", {{"mutation_id", a.mutation_id}}));
+    } else {
+      DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+          "DELETE FROM pending WHERE mutation_id=? AND state='pending'"));
+      st.Bind(1, a.mutation_id);
+      DS_RETURN_IF_ERROR(st.Run());
+    }
+  }
+  DS_RETURN_IF_ERROR(impl.Audit("push", "", {{"mutations", acks.size()}}));
+  return txn.Commit();
+}
+
+namespace {
+
+// Local fields = server fields with every still-pending local change on top.
+Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& record_id, nlohmann::json fields) {
+  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+      "SELECT from_version, to_version FROM pending WHERE record_id=? AND state='pending' ORDER BY seq"));
+  st.Bind(1, record_id);
+  while (true) {
+    DS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    int64_t from = st.ColumnInt(0), to = st.ColumnInt(1);
+    nlohmann::json before = nlohmann::json::object();
+    if (from > 0) {
+      DS_ASSIGN_OR_RETURN(Record b, impl.ReadVersion(record_id, from));
+      before = std::move(b.fields);
+    }
+    DS_ASSIGN_OR_RETURN(Record after, impl.ReadVersion(record_id, to));
+    for (auto it = after.fields.begin(); it != after.fields.end(); ++it) {
+      auto f = before.find(it.key());
+      if (f == before.end() || *f != *it) fields[it.key()] = *it;
+    }
+    for (auto it = before.begin(); it != before.end(); ++it) {
+      if (!after.fields.contains(it.key())) fields.erase(it.key());
+    }
+  }
+  return fields;
+}
+
+Result<int64_t> PurgeSubject(Store::Impl& impl, const std::string& subject) {
+  // Records with a change the server refused are kept (and shown by status):
+  // nothing a practitioner wrote is deleted unseen.
+  const char* keep = "SELECT record_id FROM pending WHERE state='rejected'";
+  DS_ASSIGN_OR_RETURN(Statement count, Statement::Prepare(impl.db(),
+      std::string("SELECT count(*) FROM records WHERE subject_id=? AND id NOT IN (") + keep + ")"));
+  count.Bind(1, subject);
+  DS_ASSIGN_OR_RETURN(bool row, count.Step());
+  int64_t n = row ? count.ColumnInt(0) : 0;
+  for (const char* sql : {
+           "DELETE FROM history WHERE record_id IN (SELECT id FROM records WHERE subject_id=?1) "
+           "AND record_id NOT IN (SELECT record_id FROM pending WHERE state='rejected')",
+           "DELETE FROM pending WHERE state<>'rejected' AND record_id IN "
+           "(SELECT id FROM records WHERE subject_id=?1)",
+           "DELETE FROM conflicts WHERE subject_id=?1",
+           "DELETE FROM records WHERE subject_id=?1 "
+           "AND id NOT IN (SELECT record_id FROM pending WHERE state='rejected')"}) {
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(), sql));
+    st.Bind(1, subject);
+    DS_RETURN_IF_ERROR(st.Run());
+  }
+  return n;
+}
+
+}  // namespace
+
+Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& records,
+                                     const std::vector<PulledConflict>& conflicts,
+                                     const std::vector<std::string>& purge_subjects,
+                                     int64_t checkpoint) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  PullOutcome out;
+  DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
+  for (const Record& incoming : records) {
+    if (!IsRecordId(incoming.id) || !IsOpaqueId(incoming.subject_id)) {
+      return InvalidArgumentError("pulled record has a malformed id or subject");
+    }
+    auto current = impl.ReadCurrent(incoming.id);
+    bool existed = current.ok();
+    if (!existed && current.status().code() != StatusCode::kNotFound) return current.status();
+    if (existed && current->type != incoming.type) {
+      return InvalidArgumentError("pulled record " + incoming.id + " changed its type");
+    }
+    if (existed && current->rev >= incoming.rev) continue;  // already have it
+    Record r = incoming;
+    r.local_version = existed ? current->local_version + 1 : 1;
+    DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, incoming.fields));
+    DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed, "server"));
+    ++out.records;
+  }
+  for (const PulledConflict& c : conflicts) {
+    DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(c.body.dump(), ConflictAd(c.conflict_id)));
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+        "INSERT INTO conflicts(conflict_id, record_id, subject_id, state, body) VALUES(?,?,?,?,?) "
+        "ON CONFLICT(conflict_id) DO UPDATE SET state=excluded.state, body=excluded.body"));
+    st.Bind(1, c.conflict_id).Bind(2, c.record_id).Bind(3, c.subject_id).Bind(4, c.state).BindBlob(5, sealed);
+    DS_RETURN_IF_ERROR(st.Run());
+    ++out.conflicts;
+  }
+  for (const std::string& subject : purge_subjects) {
+    DS_ASSIGN_OR_RETURN(int64_t n, PurgeSubject(impl, subject));
+    out.purged += n;
+    DS_RETURN_IF_ERROR(impl.Audit("purge", "", {{"records", n}}));
+  }
+  DS_RETURN_IF_ERROR(impl.SetMetaInt("checkpoint", checkpoint));
+  if (out.records || out.conflicts) {
+    DS_RETURN_IF_ERROR(impl.Audit("pull", "", {{"records", out.records}, {"conflicts", out.conflicts}}));
+  }
+  DS_RETURN_IF_ERROR(txn.Commit());
+  return out;
+}
+
+Result<int64_t> Checkpoint(Store& store) { return store.impl()->GetMetaInt("checkpoint", 0); }
+
+Status SetLastSync(Store& store, int64_t at_ms) { return store.impl()->SetMetaInt("last_sync_at", at_ms); }
+
+Result<std::vector<nlohmann::json>> ListConflicts(Store& store, bool open_only) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+      "SELECT conflict_id, record_id, subject_id, state, body FROM conflicts "
+      "WHERE (?1 = 0 OR state='open') ORDER BY conflict_id"));
+  st.Bind(1, open_only ? 1 : 0);
+  std::vector<nlohmann::json> out;
+  while (true) {
+    DS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    std::string id = st.ColumnText(0);
+    DS_ASSIGN_OR_RETURN(std::string plain, impl.Open(st.ColumnBlob(4), ConflictAd(id)));
+    auto body = nlohmann::json::parse(plain, nullptr, false);
+    if (!body.is_object()) return DataLossError("conflict " + id + " is malformed");
+    body["conflict_id"] = id;
+    body["record_id"] = st.ColumnText(1);
+    body["subject_id"] = st.ColumnText(2);
+    body["state"] = st.ColumnText(3);
+    out.push_back(std::move(body));
+  }
+  return out;
+}
+
+Status ResolveConflict(Store& store, std::string_view conflict_id, std::string_view take,
+                       const nlohmann::json& value) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
+  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+      "SELECT record_id, state, body FROM conflicts WHERE conflict_id=?"));
+  st.Bind(1, conflict_id);
+  DS_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return NotFoundError("no conflict " + std::string(conflict_id));
+  std::string record_id = st.ColumnText(0);
+  if (st.ColumnText(1) != "open") {
+    return FailedPreconditionError("conflict " + std::string(conflict_id) + " is already " + st.ColumnText(1));
+  }
+  DS_ASSIGN_OR_RETURN(std::string plain, impl.Open(st.ColumnBlob(2), ConflictAd(conflict_id)));
+  auto body = nlohmann::json::parse(plain, nullptr, false);
+  if (!body.is_object() || !body.contains("path") || !body["path"].is_string()) {
+    return DataLossError("conflict " + std::string(conflict_id) + " is malformed");
+  }
+  nlohmann::json chosen;
+  if (take == "server" || take == "device") {
+    if (!body.contains(std::string(take))) return DataLossError("conflict lacks the " + std::string(take) + " value");
+    chosen = body[std::string(take)];
+  } else if (take == "value") {
+    chosen = value;
+  } else {
+    return InvalidArgumentError("take must be 'server', 'device' or 'value'");
+  }
+  std::string path = body["path"].get<std::string>();
+  auto ptr = PathToPointer(path);
+  if (!ptr) return DataLossError("conflict path is malformed");
+  DS_ASSIGN_OR_RETURN(Record r, impl.ReadCurrent(record_id));
+  int64_t from_version = r.local_version;
+  if (chosen.is_null()) {
+    if (r.fields.contains(*ptr)) {
+      auto parent = ptr->parent_pointer();
+      r.fields[parent].erase(ptr->back());
+    }
+  } else {
+    r.fields[*ptr] = chosen;
+  }
+  r.local_version = from_version + 1;
+  r.base_rev = r.rev;
+  r.device_id = store.device_id();
+  r.author_id = impl.author_id;
+  r.updated_at = impl.env().clock->NowMillis();
+  DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
+  DS_RETURN_IF_ERROR(impl.WriteVersion(r, true, "local"));
+  DS_ASSIGN_OR_RETURN(std::string mutation_id, NewMutationId(impl));
+  nlohmann::json detail = {{"conflict_id", conflict_id}, {"path", path}, {"value", chosen}};
+  DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(detail.dump(), "ds1|pending|" + mutation_id));
+  DS_ASSIGN_OR_RETURN(Statement ins, Statement::Prepare(impl.db(),
+      "INSERT INTO pending(mutation_id, record_id, kind, from_version, to_version, state, detail) "
+      "VALUES(?,?,'resolve',?,?,'pending',?)"));
+  ins.Bind(1, mutation_id).Bind(2, record_id).Bind(3, from_version).Bind(4, r.local_version).BindBlob(5, sealed);
+  DS_RETURN_IF_ERROR(ins.Run());
+  DS_ASSIGN_OR_RETURN(Statement up, Statement::Prepare(impl.db(),
+      "UPDATE conflicts SET state='resolving' WHERE conflict_id=?"));
+  up.Bind(1, conflict_id);
+  DS_RETURN_IF_ERROR(up.Run());
+  DS_RETURN_IF_ERROR(impl.Audit("resolve", record_id, {{"conflict_id", conflict_id}, {"take", take}}));
+  return txn.Commit();
+}
+
+}  // namespace doorstep::core
