@@ -325,4 +325,25 @@ Result<Message> Decode(std::string_view bytes) {
   return InvalidArgumentError("message.t: unknown message type");
 }
 
+std::string EncodeEnrolRequest(const EnrolRequest& req) {
+  std::vector<uint8_t> v = json::to_cbor({{"t", "enrol"}, {"code", req.code}, {"device", req.device_id}});
+  return std::string(v.begin(), v.end());
+}
+
+Result<EnrolRequest> DecodeEnrolRequest(std::string_view bytes) {
+  internal::CborLimits limits;
+  limits.max_bytes = 1024;
+  limits.max_depth = 2;
+  limits.max_container = 8;
+  DS_ASSIGN_OR_RETURN(json j, internal::ParseCbor(bytes, limits));
+  DS_ASSIGN_OR_RETURN(WireMap w, WireMap::Of(j, "enrol"));
+  std::string t;
+  DS_RETURN_IF_ERROR(w.String("t", 16, &t));
+  if (t != "enrol") return InvalidArgumentError("enrol.t: not an enrolment request");
+  EnrolRequest req;
+  DS_RETURN_IF_ERROR(w.String("code", 64, &req.code));
+  DS_RETURN_IF_ERROR(w.HexId("device", &req.device_id));
+  return req;
+}
+
 }  // namespace doorstep::sync

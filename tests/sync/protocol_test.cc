@@ -284,6 +284,17 @@ TEST(ProtocolTest, RejectsBadEnumsAndRanges) {
   EXPECT_EQ(Decode(Cbor(resolve)).status().code(), StatusCode::kInvalidArgument);
 }
 
+TEST(ProtocolTest, EnrolRequestRoundTrip) {
+  auto r = DecodeEnrolRequest(EncodeEnrolRequest({"ABCD-EFGH", Hex('9')}));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->code, "ABCD-EFGH");
+  EXPECT_EQ(r->device_id, Hex('9'));
+  EXPECT_EQ(DecodeEnrolRequest("").status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeEnrolRequest(Encode(Bye{})).status().code(), StatusCode::kInvalidArgument);
+  EXPECT_EQ(DecodeEnrolRequest(EncodeEnrolRequest({"X", "nothex"})).status().code(),
+            StatusCode::kInvalidArgument);
+}
+
 TEST(ProtocolTest, IdPredicates) {
   EXPECT_TRUE(IsHexId(Hex('0')));
   EXPECT_FALSE(IsHexId("abc"));

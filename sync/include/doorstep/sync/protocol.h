@@ -47,7 +47,7 @@ inline constexpr size_t kMaxProblems = 256;
 inline constexpr size_t kMaxConflictIdsPerResult = 256;
 inline constexpr size_t kMaxTokenBytes = 64;                // subject, practitioner, type, flag
 inline constexpr size_t kMaxPathBytes = 256;                // a field path
-inline constexpr size_t kMaxHlcBytes = 64;
+inline constexpr size_t kMaxHlcBytes = 96;               // core::kHlcMaxEncodedChars = 87
 inline constexpr size_t kMaxTextBytes = 1024;               // reasons, messages
 inline constexpr size_t kMaxValueDepth = 16;                // nesting inside a field value
 inline constexpr size_t kMaxValueBytes = 1u << 20;          // string bytes in one value
@@ -81,7 +81,7 @@ struct Mutation {
   std::optional<int64_t> amends;               // rev replaced (final records)
   std::vector<std::string> flags;
   int64_t schema_version = 1;
-  std::string hlc;           // text form of core::Hlc (opaque here, ≤ 64 bytes)
+  std::string hlc;           // core::HlcStamp::Encode() (≤ 96 bytes here)
   int64_t created_at = 0;    // device time, ms
   int64_t updated_at = 0;    // device time, ms
   std::string author_id;     // token (the server stamps its own view)
@@ -220,6 +220,17 @@ Result<T> DecodeAs(std::string_view bytes) {
   }
   return InvalidArgumentError(std::string("unexpected message: ") + MessageTypeName(*msg));
 }
+
+// The payload of the Noise XX handshake's third message (device → server)
+// when a device enrols: the one-time code and the device's own id (its
+// store's 32-hex device id). An already enrolled device sends an empty payload.
+struct EnrolRequest {
+  std::string code;       // as `server enroll` printed it (≤ 64 bytes)
+  std::string device_id;  // 32 hex
+};
+std::string EncodeEnrolRequest(const EnrolRequest& req);
+// kInvalidArgument for anything but a well-formed request.
+Result<EnrolRequest> DecodeEnrolRequest(std::string_view bytes);
 
 // Checks a field value from an untrusted source: depth ≤ kMaxValueDepth, no
 // binary, finite numbers, string bytes in total ≤ kMaxValueBytes.
