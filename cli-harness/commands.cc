@@ -4,8 +4,7 @@ namespace doorstep::cli {
 
 // Groups register themselves here as they land.
 void RegisterCommands(CLI::App& app, int* exit_code) {
-  (void)app;
-  (void)exit_code;
+  RegisterSelftestCommands(app, exit_code);
 }
 
 }  // namespace doorstep::cli

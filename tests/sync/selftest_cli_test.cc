@@ -1,0 +1,76 @@
+// `doorstep selftest noise` end to end: the published vectors pass, and a
+// copy with one ciphertext byte changed fails.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+
+#include <array>
+#include <cstdio>
+#include <fstream>
+#include <string>
+
+#include "sync/test_util.h"
+
+namespace doorstep::sync {
+namespace {
+
+struct CommandRun {
+  int exit_code = -1;
+  std::string out;
+};
+
+CommandRun RunCommand(const std::string& cmd) {
+  CommandRun r;
+  FILE* p = popen((cmd + " 2>&1").c_str(), "r");
+  if (p == nullptr) return r;
+  std::array<char, 4096> buf;
+  size_t n;
+  while ((n = fread(buf.data(), 1, buf.size(), p)) > 0) r.out.append(buf.data(), n);
+  int status = pclose(p);
+  r.exit_code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  return r;
+}
+
+std::string LastLine(const std::string& out) {
+  std::string s = out;
+  while (!s.empty() && s.back() == '\n') s.pop_back();
+  size_t nl = s.rfind('\n');
+  return nl == std::string::npos ? s : s.substr(nl + 1);
+}
+
+std::string Bin() { return testing::EnvOr("DOORSTEP_BIN", ""); }
+
+TEST(SelftestNoiseCli, PublishedVectorsPass) {
+  if (Bin().empty()) GTEST_SKIP() << "DOORSTEP_BIN not set";
+  CommandRun r = RunCommand("'" + Bin() + "' selftest noise '" + testing::VectorPath() + "'");
+  EXPECT_EQ(r.exit_code, 0) << r.out;
+  EXPECT_EQ(LastLine(r.out), "4 passed, 0 failed") << r.out;
+}
+
+TEST(SelftestNoiseCli, OneChangedCiphertextByteFails) {
+  if (Bin().empty()) GTEST_SKIP() << "DOORSTEP_BIN not set";
+  std::string text = testing::ReadFileOrEmpty(testing::VectorPath());
+  // Change one hex digit in the last ciphertext of the file.
+  size_t pos = text.rfind("\"ciphertext\"");
+  ASSERT_NE(pos, std::string::npos);
+  pos = text.find('"', pos + 12) + 3;  // a hex digit inside the value
+  text[pos] = text[pos] == 'a' ? 'b' : 'a';
+  std::string copy = ::testing::TempDir() + "doorstep_vectors_tampered.json";
+  {
+    std::ofstream f(copy, std::ios::binary);
+    f << text;
+  }
+  CommandRun r = RunCommand("'" + Bin() + "' selftest noise '" + copy + "'");
+  std::remove(copy.c_str());
+  EXPECT_NE(r.exit_code, 0) << r.out;
+  EXPECT_EQ(LastLine(r.out), "3 passed, 1 failed") << r.out;
+}
+
+TEST(SelftestNoiseCli, MissingFileIsNotFound) {
+  if (Bin().empty()) GTEST_SKIP() << "DOORSTEP_BIN not set";
+  CommandRun r = RunCommand("'" + Bin() + "' selftest noise /nonexistent/vectors.json");
+  EXPECT_EQ(r.exit_code, 5) << r.out;
+  EXPECT_EQ(r.out.rfind("doorstep: ", 0), 0u) << r.out;
+}
+
+}  // namespace
+}  // namespace doorstep::sync
