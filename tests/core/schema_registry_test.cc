@@ -1,0 +1,191 @@
+// The registry, path lookups, merge rules, samples and problem rendering.
+#include <gtest/gtest.h>
+
+#include "doorstep/core/samples.h"
+#include "doorstep/core/schema.h"
+#include "schema_test_util.h"
+
+namespace doorstep::core {
+namespace {
+
+using nlohmann::json;
+using testing::Check;
+using testing::Describe;
+using testing::HasProblem;
+using testing::Sample;
+
+TEST(SchemaRegistryTest, HasTheFourTypesAtVersionOne) {
+  const SchemaRegistry& reg = SchemaRegistry::Default();
+  const std::vector<std::string> want = {"visit_note", "return_home_interview", "pep_update",
+                                         "pathway_plan"};
+  EXPECT_EQ(reg.TypeNames(), want);
+  for (const std::string& name : want) {
+    const RecordSchema* s = reg.Find(name);
+    ASSERT_NE(s, nullptr) << name;
+    EXPECT_EQ(s->name(), name);
+    EXPECT_EQ(s->schema_version(), 1);
+    EXPECT_NE(s->rules(), nullptr);
+  }
+  EXPECT_EQ(&SchemaRegistry::Default(), &reg);
+}
+
+TEST(SchemaRegistryTest, UnknownTypeIsNull) {
+  EXPECT_EQ(SchemaRegistry::Default().Find("visit"), nullptr);
+  EXPECT_EQ(SchemaRegistry::Default().Find(""), nullptr);
+  EXPECT_EQ(SchemaRegistry::Default().Find("VISIT_NOTE"), nullptr);
+}
+
+TEST(SchemaRegistryTest, SamplesAreValidAndUnflagged) {
+  for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
+    const auto fields = Sample(type);
+    ASSERT_TRUE(fields.is_object()) << type;
+    for (const char* status : {"draft", "final"}) {
+      const ValidationResult r = Check(type, fields, status);
+      EXPECT_TRUE(r.ok()) << type << " " << status << Describe(r);
+      EXPECT_TRUE(r.flags.empty()) << type << Describe(r);
+    }
+  }
+  EXPECT_TRUE(SampleFields("nope", testing::kNowMs).is_null());
+}
+
+TEST(SchemaRegistryTest, SamplesAreValidAtOtherTimes) {
+  // Months that move the academic year and term, and a 31st (month clamping).
+  for (int64_t ms : {int64_t{1'704'067'200'000} /*2024-01-01*/,
+                     int64_t{1'725'148'800'000} /*2024-09-01*/,
+                     int64_t{1'756'598'400'000} /*2025-08-31*/}) {
+    for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
+      ValidationContext ctx;
+      ctx.now_ms = ms;
+      const RecordSchema* s = SchemaRegistry::Default().Find(type);
+      const ValidationResult r = Validate(*s, SampleFields(type, ms), "final", ctx);
+      EXPECT_TRUE(r.ok()) << type << " at " << ms << Describe(r);
+    }
+  }
+}
+
+TEST(SchemaRegistryTest, VisitNoteSampleIsAboutOneKilobyteOfMultiLineText) {
+  const auto f = Sample("visit_note");
+  size_t text = 0;
+  for (const char* k : {"purpose", "observations", "wishes_and_feelings", "analysis"}) {
+    const std::string& s = f[k].get_ref<const std::string&>();
+    EXPECT_NE(s.find('\n'), s.rfind('\n')) << k << " has several lines";
+    text += s.size();
+  }
+  EXPECT_GT(f.dump().size(), 1000u);
+  EXPECT_GT(text, 700u);
+  EXPECT_LT(f.dump().size(), 3000u);
+}
+
+TEST(SchemaRegistryTest, FindPathResolvesNestedAndIndexedPaths) {
+  const RecordSchema& s = *SchemaRegistry::Default().Find("pathway_plan");
+  ASSERT_NE(s.FindPath("sections.health.needs"), nullptr);
+  EXPECT_EQ(s.FindPath("sections.health.needs")->type, FieldType::kText);
+  EXPECT_EQ(s.FindPath("sections.health.actions[0].due")->type, FieldType::kDate);
+  EXPECT_EQ(s.FindPath("sections.health.actions.due")->type, FieldType::kDate);
+  EXPECT_EQ(s.FindPath("sections.nowhere"), nullptr);
+  EXPECT_EQ(s.FindPath("sections..health"), nullptr);
+  EXPECT_EQ(s.FindPath("sections[0]"), nullptr);  // not a list
+  EXPECT_EQ(s.FindPath("sections.health.actions[x]"), nullptr);
+  EXPECT_EQ(s.FindPath(""), nullptr);
+  EXPECT_EQ(s.FindPath("review_date."), nullptr);
+  const RecordSchema& v = *SchemaRegistry::Default().Find("visit_note");
+  EXPECT_EQ(v.FindPath("persons_present[1].role")->name, "role");
+  EXPECT_EQ(v.FindField("observations")->type, FieldType::kText);
+  EXPECT_EQ(v.FindField("nope"), nullptr);
+}
+
+TEST(SchemaRegistryTest, MergeRulesFollowFieldTypes) {
+  const auto& reg = SchemaRegistry::Default();
+  const RecordSchema& v = *reg.Find("visit_note");
+  EXPECT_EQ(v.MergeRuleForPath("observations"), MergeRule::kLines);
+  EXPECT_EQ(v.MergeRuleForPath("visit_type"), MergeRule::kScalar);
+  EXPECT_EQ(v.MergeRuleForPath("visit_start"), MergeRule::kScalar);
+  EXPECT_EQ(v.MergeRuleForPath("child_seen"), MergeRule::kScalar);
+  EXPECT_EQ(v.MergeRuleForPath("persons_present"), MergeRule::kSet);
+  EXPECT_EQ(v.MergeRuleForPath("actions"), MergeRule::kSet);
+  EXPECT_EQ(v.MergeRuleForPath("actions[2]"), MergeRule::kSet);
+  EXPECT_EQ(v.MergeRuleForPath("actions[2].due"), MergeRule::kScalar);
+  EXPECT_EQ(v.MergeRuleForPath("unknown"), MergeRule::kScalar);
+  const RecordSchema& p = *reg.Find("pathway_plan");
+  EXPECT_EQ(p.MergeRuleForPath("sections"), MergeRule::kObject);
+  EXPECT_EQ(p.MergeRuleForPath("sections.health"), MergeRule::kObject);
+  EXPECT_EQ(p.MergeRuleForPath("sections.health.needs"), MergeRule::kLines);
+  EXPECT_EQ(p.MergeRuleForPath("sections.health.actions"), MergeRule::kSet);
+  EXPECT_EQ(p.MergeRuleForPath("accommodation_suitability.safety"), MergeRule::kLines);
+  EXPECT_EQ(p.MergeRuleForPath("sections.health.bogus"), MergeRule::kScalar);
+  const RecordSchema& r = *reg.Find("return_home_interview");
+  EXPECT_EQ(r.MergeRuleForPath("push_factors"), MergeRule::kSet);
+  EXPECT_EQ(r.MergeRuleForPath("shared_with"), MergeRule::kSet);
+  EXPECT_EQ(r.MergeRuleForPath("late_reason"), MergeRule::kLines);
+  const RecordSchema& e = *reg.Find("pep_update");
+  EXPECT_EQ(e.MergeRuleForPath("new_targets"), MergeRule::kSet);
+  EXPECT_EQ(e.MergeRuleForPath("attendance_pct"), MergeRule::kScalar);
+  EXPECT_EQ(e.MergeRuleForPath("new_targets[0].description"), MergeRule::kLines);
+}
+
+TEST(SchemaRegistryTest, ConditionalFieldsSayWhen) {
+  for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
+    for (const FieldSpec& f : SchemaRegistry::Default().Find(type)->fields()) {
+      EXPECT_FALSE(f.label.empty()) << f.name;
+      EXPECT_EQ(f.presence == Presence::kConditional, !f.required_when.empty()) << f.name;
+      if (f.type == FieldType::kEnum || f.type == FieldType::kEnumList) {
+        EXPECT_FALSE(f.enum_values.empty()) << f.name;
+      }
+    }
+  }
+}
+
+TEST(SchemaRegistryTest, ProblemsToJsonKeepsOrderAndFields) {
+  const auto j = ProblemsToJson({{"a.b", "required", "A: this must be filled in."},
+                                 {"c[0]", "type", "C: must be text."}});
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 2u);
+  EXPECT_EQ(j[0]["path"], "a.b");
+  EXPECT_EQ(j[0]["code"], "required");
+  EXPECT_EQ(j[1]["message"], "C: must be text.");
+  EXPECT_TRUE(ProblemsToJson({}).is_array());
+  EXPECT_TRUE(ProblemsToJson({}).empty());
+}
+
+TEST(SchemaRegistryTest, StatusMustBeDraftOrFinal) {
+  const auto r = Check("visit_note", Sample("visit_note"), "done");
+  EXPECT_TRUE(HasProblem(r, "status", "range")) << Describe(r);
+  EXPECT_EQ(r.problems.size(), 1u);
+}
+
+TEST(SchemaRegistryTest, PepTermKey) {
+  auto f = Sample("pep_update");
+  f["academic_year"] = "2025-26";
+  f["term"] = "autumn";
+  EXPECT_EQ(PepTermKey(f).value_or(""), "2025-26/autumn");
+  f["term"] = "winter";
+  EXPECT_FALSE(PepTermKey(f).has_value());
+  f["term"] = "spring";
+  f["academic_year"] = "2025-27";
+  EXPECT_FALSE(PepTermKey(f).has_value());
+  f["academic_year"] = 2025;
+  EXPECT_FALSE(PepTermKey(f).has_value());
+  f.erase("academic_year");
+  EXPECT_FALSE(PepTermKey(f).has_value());
+  EXPECT_FALSE(PepTermKey(json::array()).has_value());
+  EXPECT_FALSE(PepTermKey(json()).has_value());
+  f["academic_year"] = "2099-00";
+  EXPECT_EQ(PepTermKey(f).value_or(""), "2099-00/spring");
+}
+
+TEST(SchemaRegistryTest, MessagesNeverEchoValues) {
+  auto f = Sample("visit_note");
+  f["location"] = 12345;
+  f["visit_type"] = "SECRET-VALUE-XYZ";
+  f["observations"] = json::array({"SECRET-VALUE-XYZ"});
+  const auto r = Check("visit_note", f);
+  ASSERT_EQ(r.problems.size(), 3u) << Describe(r);
+  for (const Problem& p : r.problems) {
+    EXPECT_EQ(p.message.find("SECRET"), std::string::npos) << p.message;
+    EXPECT_EQ(p.message.find("12345"), std::string::npos) << p.message;
+    EXPECT_FALSE(p.message.empty());
+  }
+}
+
+}  // namespace
+}  // namespace doorstep::core
