@@ -15,7 +15,8 @@ constexpr int64_t kHourMs = 60 * 60 * 1000;
 constexpr int64_t kDayMs = 24 * kHourMs;
 
 json Action(const char* what, const char* owner, int64_t due_days) {
-  return {{"action", what}, {"owner", owner}, {"due", FormatDateDays(due_days)}};
+  return {
+      {"action", what}, {"owner", owner}, {"due", FormatDateDays(due_days)}};
 }
 
 json VisitNote(int64_t now_ms) {
@@ -39,22 +40,30 @@ json VisitNote(int64_t now_ms) {
        "Speak with Child A alone about school and home.\n"},
       {"observations",
        "The home was warm, clean and tidy; there was food in the kitchen.\n"
-       "Child A showed me their bedroom: a made bed, clothes put away, books on a shelf.\n"
-       "Parent B was calm and engaged throughout and answered questions openly.\n"
-       "Child A appeared relaxed with Parent B and sought them out for comfort once.\n"},
+       "Child A showed me their bedroom: a made bed, clothes put away, books "
+       "on a shelf.\n"
+       "Parent B was calm and engaged throughout and answered questions "
+       "openly.\n"
+       "Child A appeared relaxed with Parent B and sought them out for comfort "
+       "once.\n"},
       {"wishes_and_feelings",
        "Child A said: \"I like my new teacher and I have a best friend now.\"\n"
-       "Child A said they feel safe at home and would like more time at the park.\n"
-       "Child A asked if the worker would come back before the school holidays.\n"},
+       "Child A said they feel safe at home and would like more time at the "
+       "park.\n"
+       "Child A asked if the worker would come back before the school "
+       "holidays.\n"},
       {"communication_method", "Conversation and drawing, in English"},
       {"analysis",
-       "Home conditions have improved since the last visit and are now good enough.\n"
-       "Child A's account matches what was observed; no new concerns were raised.\n"
-       "The plan is working; continue the current level of support and review.\n"},
-      {"actions", json::array({Action("Share the visit summary with the school", "Worker 1",
-                                      today + 7),
-                               Action("Book the next review meeting", "Worker 1",
-                                      today + 14)})},
+       "Home conditions have improved since the last visit and are now good "
+       "enough.\n"
+       "Child A's account matches what was observed; no new concerns were "
+       "raised.\n"
+       "The plan is working; continue the current level of support and "
+       "review.\n"},
+      {"actions", json::array({Action("Share the visit summary with the school",
+                                      "Worker 1", today + 7),
+                               Action("Book the next review meeting",
+                                      "Worker 1", today + 14)})},
       {"next_visit_due", FormatDateDays(today + 20)},
   };
 }
@@ -72,19 +81,23 @@ json ReturnHomeInterview(int64_t now_ms) {
       {"outcome", "completed"},
       {"interview_at", FormatDateTimeMs(returned + 26 * kHourMs)},
       {"venue", "Youth centre meeting room"},
-      {"where_stayed", "With a friend from school, at the friend's family home.\n"},
+      {"where_stayed",
+       "With a friend from school, at the friend's family home.\n"},
       {"with_whom", "Friend C and their parent.\n"},
       {"push_factors", json::array({"family_conflict"})},
-      {"push_notes", "An argument at home about phone use the evening before.\n"},
+      {"push_notes",
+       "An argument at home about phone use the evening before.\n"},
       {"pull_factors", json::array()},
-      {"pull_notes", "Child A said nothing drew them away; they wanted space.\n"},
+      {"pull_notes",
+       "Child A said nothing drew them away; they wanted space.\n"},
       {"harm_suffered", false},
       {"exploitation_indicators", json::array({"none"})},
       {"child_views",
        "Child A said: \"I just needed to get away for a night.\"\n"
        "Child A agreed to call the worker next time instead of leaving.\n"},
       {"safety_info_given", true},
-      {"shared_with", json::array({"Allocated social worker", "School safeguarding lead"})},
+      {"shared_with",
+       json::array({"Allocated social worker", "School safeguarding lead"})},
       {"actions", json::array({Action("Family mediation session", "Worker 2",
                                       DaysFromMs(now_ms) + 10)})},
   };
@@ -110,20 +123,25 @@ json PepUpdate(int64_t now_ms) {
       {"academic_year", AcademicYear(d)},
       {"term", Term(d)},
       {"meeting_date", FormatDateDays(today)},
-      {"attendees", json::array({{{"name", "Teacher D"}, {"role", "designated_teacher"}},
-                                 {{"name", "Worker 1"}, {"role", "social_worker"}},
-                                 {{"name", "Carer E"}, {"role", "foster_carer"}},
-                                 {{"name", "Child A"}, {"role", "child"}}})},
+      {"attendees",
+       json::array({{{"name", "Teacher D"}, {"role", "designated_teacher"}},
+                    {{"name", "Worker 1"}, {"role", "social_worker"}},
+                    {{"name", "Carer E"}, {"role", "foster_carer"}},
+                    {{"name", "Child A"}, {"role", "child"}}})},
       {"school_urn", "100001"},
       {"year_group", 7},
       {"attendance_pct", 95.5},
       {"suspensions_days", 0},
       {"sen_status", "sen_support"},
-      {"attainment", json::array({{{"subject", "English"}, {"current", "4"}, {"expected", "5"}},
-                                  {{"subject", "Maths"}, {"current", "5"}, {"expected", "5"}}})},
+      {"attainment",
+       json::array(
+           {{{"subject", "English"}, {"current", "4"}, {"expected", "5"}},
+            {{"subject", "Maths"}, {"current", "5"}, {"expected", "5"}}})},
       {"previous_targets",
-       json::array({{{"target", "Read one book a week with the carer."}, {"outcome", "met"}},
-                    {{"target", "Join an after-school club."}, {"outcome", "partly"}}})},
+       json::array({{{"target", "Read one book a week with the carer."},
+                     {"outcome", "met"}},
+                    {{"target", "Join an after-school club."},
+                     {"outcome", "partly"}}})},
       {"new_targets",
        json::array({{{"description", "Improve reading age by six months."},
                      {"measure", "Reading test at the end of term."},
@@ -134,10 +152,12 @@ json PepUpdate(int64_t now_ms) {
                      {"who", "Carer E"},
                      {"by_when", FormatDateDays(today + 60)}}})},
       {"pupil_premium_plus",
-       json::array({{{"amount_gbp", 350}, {"purpose", "Weekly reading tutor.\n"},
+       json::array({{{"amount_gbp", 350},
+                     {"purpose", "Weekly reading tutor.\n"},
                      {"target_ref", "1"}}})},
-      {"child_voice", "Child A said: \"Maths is my favourite, reading is harder.\"\n"
-                      "Child A would like to join the football club.\n"},
+      {"child_voice",
+       "Child A said: \"Maths is my favourite, reading is harder.\"\n"
+       "Child A would like to join the football club.\n"},
       {"carer_contribution", "Carer E reads with Child A most evenings.\n"},
   };
 }
@@ -145,20 +165,23 @@ json PepUpdate(int64_t now_ms) {
 json PathwayPlan(int64_t now_ms) {
   const int64_t today = DaysFromMs(now_ms);
   json sections = json::object();
-  for (const char* key : {"contact_and_support", "education_training", "employment",
-                          "contingency", "accommodation", "relationships",
-                          "practical_skills", "finance", "health", "identity"}) {
+  for (const char* key :
+       {"contact_and_support", "education_training", "employment",
+        "contingency", "accommodation", "relationships", "practical_skills",
+        "finance", "health", "identity"}) {
     sections[key] = {
-        {"needs", std::string("Needs for ") + key + ": reviewed with Young Person F.\n"
-                  "No change since the last review.\n"},
-        {"actions", json::array({Action("Check in at the next meeting", "Adviser 1",
-                                        today + 30)})},
+        {"needs", std::string("Needs for ") + key +
+                      ": reviewed with Young Person F.\n"
+                      "No change since the last review.\n"},
+        {"actions", json::array({Action("Check in at the next meeting",
+                                        "Adviser 1", today + 30)})},
         {"young_person_view", "Young Person F said this is going fine.\n"},
     };
   }
   json suitability = json::object();
-  for (const char* key : {"facilities", "state_of_repair", "safety", "location", "support",
-                          "tenancy", "affordability", "young_person_view"}) {
+  for (const char* key :
+       {"facilities", "state_of_repair", "safety", "location", "support",
+        "tenancy", "affordability", "young_person_view"}) {
     suitability[key] = std::string("Assessed as suitable (") + key + ").\n";
   }
   return {
@@ -169,7 +192,8 @@ json PathwayPlan(int64_t now_ms) {
       {"sections", sections},
       {"accommodation_changed", true},
       {"accommodation_suitability", suitability},
-      {"young_person_agreement", "Young Person F agreed the plan and signed it.\n"},
+      {"young_person_agreement",
+       "Young Person F agreed the plan and signed it.\n"},
       {"next_review_due", FormatDateDays(AddCalendarMonths(today, 6))},
   };
 }

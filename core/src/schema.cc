@@ -9,7 +9,8 @@
 namespace doorstep::core {
 namespace {
 
-const FieldSpec* FindIn(const std::vector<FieldSpec>& specs, std::string_view name) {
+const FieldSpec* FindIn(const std::vector<FieldSpec>& specs,
+                        std::string_view name) {
   for (const FieldSpec& f : specs) {
     if (f.name == name) return &f;
   }
@@ -51,11 +52,12 @@ bool SplitPath(std::string_view path, std::vector<std::string_view>* steps,
 }
 
 // Resolves `path`; *element is set when the path ends on a list element.
-const FieldSpec* Resolve(const std::vector<FieldSpec>& top, std::string_view path,
-                         bool* element) {
+const FieldSpec* Resolve(const std::vector<FieldSpec>& top,
+                         std::string_view path, bool* element) {
   std::vector<std::string_view> steps;
   std::vector<bool> indexed;
-  if (path.empty() || path.size() > 1024 || !SplitPath(path, &steps, &indexed)) {
+  if (path.empty() || path.size() > 1024 ||
+      !SplitPath(path, &steps, &indexed)) {
     return nullptr;
   }
   const std::vector<FieldSpec>* level = &top;

@@ -23,7 +23,8 @@ std::string LabelFromName(std::string_view name) {
   for (char& c : out) {
     if (c == '_') c = ' ';
   }
-  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z') out[0] = static_cast<char>(out[0] - 32);
+  if (!out.empty() && out[0] >= 'a' && out[0] <= 'z')
+    out[0] = static_cast<char>(out[0] - 32);
   return out;
 }
 
@@ -55,20 +56,23 @@ FieldSpec Int(std::string name, int64_t min, int64_t max, Presence p) {
   return f;
 }
 FieldSpec Number(std::string name, int64_t min, int64_t max, Presence p) {
-  FieldSpec f = Make(std::move(name), FieldType::kNumber, MergeRule::kScalar, p);
+  FieldSpec f =
+      Make(std::move(name), FieldType::kNumber, MergeRule::kScalar, p);
   f.min = min;
   f.max = max;
   f.has_range = true;
   return f;
 }
 FieldSpec Percent(std::string name, Presence p) {
-  FieldSpec f = Make(std::move(name), FieldType::kPercent, MergeRule::kScalar, p);
+  FieldSpec f =
+      Make(std::move(name), FieldType::kPercent, MergeRule::kScalar, p);
   f.min = 0;
   f.max = 100;
   f.has_range = true;
   return f;
 }
-FieldSpec EnumList(std::string name, std::vector<std::string> values, Presence p) {
+FieldSpec EnumList(std::string name, std::vector<std::string> values,
+                   Presence p) {
   FieldSpec f = Make(std::move(name), FieldType::kEnumList, MergeRule::kSet, p);
   f.enum_values = std::move(values);
   return f;
@@ -83,16 +87,21 @@ FieldSpec People(std::string name, Presence p) {
 }
 FieldSpec Actions(std::string name, Presence p) {
   FieldSpec f = Make(std::move(name), FieldType::kActions, MergeRule::kSet, p);
-  f.children = {String("action"), String("owner"), Labeled(Date("due"), "Due date")};
+  f.children = {String("action"), String("owner"),
+                Labeled(Date("due"), "Due date")};
   return f;
 }
-FieldSpec Object(std::string name, std::vector<FieldSpec> children, Presence p) {
-  FieldSpec f = Make(std::move(name), FieldType::kObject, MergeRule::kObject, p);
+FieldSpec Object(std::string name, std::vector<FieldSpec> children,
+                 Presence p) {
+  FieldSpec f =
+      Make(std::move(name), FieldType::kObject, MergeRule::kObject, p);
   f.children = std::move(children);
   return f;
 }
-FieldSpec ObjectList(std::string name, std::vector<FieldSpec> children, Presence p) {
-  FieldSpec f = Make(std::move(name), FieldType::kObjectList, MergeRule::kSet, p);
+FieldSpec ObjectList(std::string name, std::vector<FieldSpec> children,
+                     Presence p) {
+  FieldSpec f =
+      Make(std::move(name), FieldType::kObjectList, MergeRule::kSet, p);
   f.children = std::move(children);
   return f;
 }

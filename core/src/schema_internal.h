@@ -4,12 +4,11 @@
 #ifndef DOORSTEP_CORE_SCHEMA_INTERNAL_H_
 #define DOORSTEP_CORE_SCHEMA_INTERNAL_H_
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
-
-#include <nlohmann/json.hpp>
 
 #include "doorstep/core/schema.h"
 
@@ -28,7 +27,8 @@ FieldSpec Enum(std::string name, std::vector<std::string> values,
 FieldSpec Date(std::string name, Presence p = Presence::kRequired);
 FieldSpec DateTime(std::string name, Presence p = Presence::kRequired);
 FieldSpec Bool(std::string name, Presence p = Presence::kRequired);
-FieldSpec Int(std::string name, int64_t min, int64_t max, Presence p = Presence::kRequired);
+FieldSpec Int(std::string name, int64_t min, int64_t max,
+              Presence p = Presence::kRequired);
 FieldSpec Number(std::string name, int64_t min, int64_t max,
                  Presence p = Presence::kRequired);
 FieldSpec Percent(std::string name, Presence p = Presence::kRequired);
@@ -73,7 +73,8 @@ class RuleContext {
   RuleContext(const nlohmann::json& fields, ValidationResult* out)
       : fields_(fields), out_(out) {}
 
-  const nlohmann::json* Get(std::string_view name) const;  // nullptr if absent/null
+  const nlohmann::json* Get(
+      std::string_view name) const;  // nullptr if absent/null
   std::optional<bool> GetBool(std::string_view name) const;
   std::optional<std::string> GetString(std::string_view name) const;
   std::optional<int64_t> GetDateTimeMs(std::string_view name) const;

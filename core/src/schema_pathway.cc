@@ -16,13 +16,16 @@ void PathwayRules(const nlohmann::json& fields, std::string_view /*status*/,
                   const ValidationContext& /*ctx*/, ValidationResult* out) {
   RuleContext r(fields, out);
   if (r.GetBool("accommodation_changed") == true) {
-    r.Require("accommodation_suitability", "when the accommodation has changed");
+    r.Require("accommodation_suitability",
+              "when the accommodation has changed");
   }
   const std::optional<int64_t> review = r.GetDateDays("review_date");
   const std::optional<int64_t> next = r.GetDateDays("next_review_due");
-  if (review && next && *next > AddCalendarMonths(*review, kMaxMonthsBetweenReviews)) {
+  if (review && next &&
+      *next > AddCalendarMonths(*review, kMaxMonthsBetweenReviews)) {
     r.Add("next_review_due", "rule",
-          "Next review due: must be no more than six months after the review date; the "
+          "Next review due: must be no more than six months after the review "
+          "date; the "
           "law requires a review at least every six months.");
   }
 }
@@ -31,22 +34,25 @@ void PathwayRules(const nlohmann::json& fields, std::string_view /*status*/,
 
 RecordSchema PathwayPlanSchema() {
   std::vector<FieldSpec> sections;
-  for (const char* key : {"contact_and_support", "education_training", "employment",
-                          "contingency", "accommodation", "relationships",
-                          "practical_skills", "finance", "health", "identity"}) {
+  for (const char* key :
+       {"contact_and_support", "education_training", "employment",
+        "contingency", "accommodation", "relationships", "practical_skills",
+        "finance", "health", "identity"}) {
     sections.push_back(Section(key));
   }
   std::vector<FieldSpec> suitability;
-  for (const char* key : {"facilities", "state_of_repair", "safety", "location", "support",
-                          "tenancy", "affordability", "young_person_view"}) {
+  for (const char* key :
+       {"facilities", "state_of_repair", "safety", "location", "support",
+        "tenancy", "affordability", "young_person_view"}) {
     suitability.push_back(Text(key));
   }
   std::vector<FieldSpec> f = {
-      Enum("young_person_status", {"eligible", "relevant", "former_relevant", "qualifying"}),
+      Enum("young_person_status",
+           {"eligible", "relevant", "former_relevant", "qualifying"}),
       String("personal_adviser_id"),
       Date("review_date"),
-      Enum("review_trigger", {"scheduled", "young_person_request", "adviser_request",
-                              "change_of_circumstances"}),
+      Enum("review_trigger", {"scheduled", "young_person_request",
+                              "adviser_request", "change_of_circumstances"}),
       Object("sections", std::move(sections)),
       When(Object("accommodation_suitability", std::move(suitability)),
            "accommodation_changed is true"),

@@ -41,7 +41,8 @@ std::string NormaliseRole(std::string_view role) {
   std::string out;
   for (char c : Trim(role)) {
     if (c == ' ' || c == '-') c = '_';
-    out.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+    out.push_back(
+        static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   }
   return out;
 }
@@ -54,8 +55,9 @@ YearFormat CheckAcademicYear(std::string_view s) {
     return YearFormat::kMalformed;
   }
   const int first = ToInt(s.substr(0, 4));
-  return (first + 1) % 100 == ToInt(s.substr(5, 2)) ? YearFormat::kOk
-                                                    : YearFormat::kNotConsecutive;
+  return (first + 1) % 100 == ToInt(s.substr(5, 2))
+             ? YearFormat::kOk
+             : YearFormat::kNotConsecutive;
 }
 
 bool HasDesignatedTeacher(const nlohmann::json& attendees) {
@@ -63,7 +65,8 @@ bool HasDesignatedTeacher(const nlohmann::json& attendees) {
     if (!p.is_object()) continue;
     auto role = p.find("role");
     if (role != p.end() && role->is_string() &&
-        NormaliseRole(role->get_ref<const std::string&>()) == "designated_teacher") {
+        NormaliseRole(role->get_ref<const std::string&>()) ==
+            "designated_teacher") {
       return true;
     }
   }
@@ -97,31 +100,37 @@ void PepRules(const nlohmann::json& fields, std::string_view /*status*/,
   if (const auto year = r.GetString("academic_year")) {
     const YearFormat f = CheckAcademicYear(*year);
     if (f == YearFormat::kMalformed) {
-      r.Add("academic_year", "type", "Academic year: must be written YYYY-YY, e.g. 2025-26.");
+      r.Add("academic_year", "type",
+            "Academic year: must be written YYYY-YY, e.g. 2025-26.");
     } else if (f == YearFormat::kNotConsecutive) {
-      r.Add("academic_year", "range",
-            "Academic year: the two years must follow each other, e.g. 2025-26.");
+      r.Add(
+          "academic_year", "range",
+          "Academic year: the two years must follow each other, e.g. 2025-26.");
     }
   }
   if (const auto urn = r.GetString("school_urn")) {
     if (urn->size() != 6 || !AllDigits(*urn)) {
-      r.Add("school_urn", "type",
-            "School URN: must be the school's 6-digit unique reference number.");
+      r.Add(
+          "school_urn", "type",
+          "School URN: must be the school's 6-digit unique reference number.");
     }
   }
   const nlohmann::json* attendees = r.Get("attendees");
   if (attendees != nullptr && attendees->is_array() && !attendees->empty() &&
       !HasDesignatedTeacher(*attendees)) {
     r.Add("attendees", "rule",
-          "Attendees: the designated teacher must be among the attendees (a person "
+          "Attendees: the designated teacher must be among the attendees (a "
+          "person "
           "with role designated_teacher).");
   }
   if (r.GetBool("first_pep") != true) {
-    r.Require("previous_targets", "unless this is the child's first PEP (first_pep)");
+    r.Require("previous_targets",
+              "unless this is the child's first PEP (first_pep)");
   }
   if (r.IsBlank("child_voice") && r.IsBlank("child_voice_missing_reason")) {
     r.Add("child_voice", "required",
-          "Child voice: record the child's views, or say in child voice missing reason "
+          "Child voice: record the child's views, or say in child voice "
+          "missing reason "
           "why they could not be gathered.");
   }
   // Checked only against a usable new_targets list; a missing one is its own
@@ -136,9 +145,11 @@ void PepRules(const nlohmann::json& fields, std::string_view /*status*/,
       auto ref = e.find("target_ref");
       if (ref == e.end() || !ref->is_string() || IsBlankValue(*ref)) continue;
       if (!RefNamesTarget(ref->get_ref<const std::string&>(), targets)) {
-        r.Add("pupil_premium_plus[" + std::to_string(i) + "].target_ref", "rule",
+        r.Add("pupil_premium_plus[" + std::to_string(i) + "].target_ref",
+              "rule",
               "Pupil premium plus entry " + std::to_string(i + 1) +
-                  " > Target ref: must name one of the new targets, by its number (1 for "
+                  " > Target ref: must name one of the new targets, by its "
+                  "number (1 for "
                   "the first) or its exact description.");
       }
     }
@@ -159,14 +170,18 @@ RecordSchema PepUpdateSchema() {
       Int("year_group", -1, 14),
       Labeled(Percent("attendance_pct"), "Attendance percentage"),
       Int("suspensions_days", 0, 1'000'000, Presence::kOptional),
-      Labeled(Enum("sen_status", {"none", "sen_support", "ehcp"}), "SEN status"),
-      ObjectList("attainment", {String("subject"), String("current"), String("expected")}),
+      Labeled(Enum("sen_status", {"none", "sen_support", "ehcp"}),
+              "SEN status"),
+      ObjectList("attainment",
+                 {String("subject"), String("current"), String("expected")}),
       Labeled(Bool("first_pep", Presence::kOptional), "First PEP"),
-      When(ObjectList("previous_targets",
-                      {Text("target"), Enum("outcome", {"met", "partly", "not_met"})}),
+      When(ObjectList(
+               "previous_targets",
+               {Text("target"), Enum("outcome", {"met", "partly", "not_met"})}),
            "first_pep is not true"),
-      ObjectList("new_targets", {Text("description"), Text("measure"), String("who"),
-                                 Labeled(Date("by_when"), "By when")}),
+      ObjectList("new_targets",
+                 {Text("description"), Text("measure"), String("who"),
+                  Labeled(Date("by_when"), "By when")}),
       ObjectList("pupil_premium_plus",
                  {Labeled(Number("amount_gbp", 0, 1'000'000), "Amount (GBP)"),
                   Text("purpose"), Labeled(String("target_ref"), "Target ref")},

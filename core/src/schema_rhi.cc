@@ -9,15 +9,20 @@ namespace {
 constexpr int64_t kLateAfterMs = int64_t{72} * 60 * 60 * 1000;
 
 const std::vector<std::string>& Factors() {
-  static const std::vector<std::string>* const kValues = new std::vector<std::string>{
-      "family_conflict", "placement_unhappy", "school",      "bullying",      "peer_influence",
-      "relationship",    "exploitation",      "substances",  "mental_health", "other"};
+  static const std::vector<std::string>* const kValues =
+      new std::vector<std::string>{"family_conflict", "placement_unhappy",
+                                   "school",          "bullying",
+                                   "peer_influence",  "relationship",
+                                   "exploitation",    "substances",
+                                   "mental_health",   "other"};
   return *kValues;
 }
 
 const std::vector<std::string>& Indicators() {
-  static const std::vector<std::string>* const kValues = new std::vector<std::string>{
-      "sexual", "criminal_county_lines", "trafficking", "substances", "online", "none"};
+  static const std::vector<std::string>* const kValues =
+      new std::vector<std::string>{"sexual",      "criminal_county_lines",
+                                   "trafficking", "substances",
+                                   "online",      "none"};
   return *kValues;
 }
 
@@ -28,11 +33,14 @@ void RequireFactors(RuleContext& r, const char* list, const char* notes,
   const nlohmann::json* v = r.Get(list);
   if (v == nullptr) {
     r.Add(list, "required",
-          LabelFromName(list) + ": this must be filled in when the interview was completed "
-                                "(it may be an empty list if " + notes + " says why).");
+          LabelFromName(list) +
+              ": this must be filled in when the interview was completed "
+              "(it may be an empty list if " +
+              notes + " says why).");
   } else if (v->is_array() && v->empty() && r.IsBlank(notes)) {
     r.Add(notes, "required",
-          LabelFromName(notes) + ": say why no " + words + " factors were identified.");
+          LabelFromName(notes) + ": say why no " + words +
+              " factors were identified.");
   }
 }
 
@@ -43,7 +51,8 @@ bool AnyExploitationIndicator(const RuleContext& r) {
   for (const nlohmann::json& e : *v) {
     if (!e.is_string()) continue;
     const std::string& s = e.get_ref<const std::string&>();
-    if (s != "none" && std::find(known.begin(), known.end(), s) != known.end()) return true;
+    if (s != "none" && std::find(known.begin(), known.end(), s) != known.end())
+      return true;
   }
   return false;
 }
@@ -64,7 +73,8 @@ void RhiRules(const nlohmann::json& fields, std::string_view /*status*/,
     r.Require("offered_at", "unless the outcome is not_offered");
   }
   if (r.GetBool("interviewer_independent") == false) {
-    r.Require("independence_justification", "when the interviewer is not independent");
+    r.Require("independence_justification",
+              "when the interviewer is not independent");
   }
   if (outcome == "not_offered") {
     r.Require("not_offered_reason", "when the interview was not offered");
@@ -84,17 +94,20 @@ void RhiRules(const nlohmann::json& fields, std::string_view /*status*/,
     r.Require("harm_details", "when harm was suffered");
   }
   if (outcome == "declined" || outcome == "no_contact") {
-    r.Require("carer_info", "when the child declined or could not be contacted");
+    r.Require("carer_info",
+              "when the child declined or could not be contacted");
   }
 
   const std::optional<int64_t> offered = r.GetDateTimeMs("offered_at");
   const std::optional<int64_t> held = r.GetDateTimeMs("interview_at");
-  const bool late = returned && ((offered && *offered - *returned > kLateAfterMs) ||
-                                 (held && *held - *returned > kLateAfterMs));
+  const bool late =
+      returned && ((offered && *offered - *returned > kLateAfterMs) ||
+                   (held && *held - *returned > kLateAfterMs));
   if (late) {
     r.Flag(kFlagRhiLate);
     r.Require("late_reason",
-              "when the interview was offered or held more than 72 hours after the return");
+              "when the interview was offered or held more than 72 hours after "
+              "the return");
   }
   if (AnyExploitationIndicator(r)) r.Flag(kFlagExploitationRisk);
 }
@@ -111,7 +124,8 @@ RecordSchema ReturnHomeInterviewSchema() {
       When(DateTime("offered_at"), "outcome is not not_offered"),
       Labeled(String("interviewer_org"), "Interviewer organisation"),
       Bool("interviewer_independent"),
-      When(Text("independence_justification"), "interviewer_independent is false"),
+      When(Text("independence_justification"),
+           "interviewer_independent is false"),
       Enum("outcome", {"completed", "declined", "no_contact", "not_offered"}),
       When(Text("not_offered_reason"), "outcome is not_offered"),
       When(DateTime("interview_at"), completed),
@@ -126,11 +140,13 @@ RecordSchema ReturnHomeInterviewSchema() {
       When(Text("harm_details"), "harm_suffered is true"),
       When(EnumList("exploitation_indicators", Indicators()), completed),
       When(Text("child_views"), completed),
-      Labeled(When(Bool("safety_info_given"), completed), "Safety information given"),
+      Labeled(When(Bool("safety_info_given"), completed),
+              "Safety information given"),
       When(Text("carer_info"), "outcome is declined or no_contact"),
       StringList("shared_with", Presence::kOptional),
       Actions("actions", Presence::kOptional),
-      When(Text("late_reason"), "offered_at or interview_at is more than 72h after returned_at"),
+      When(Text("late_reason"),
+           "offered_at or interview_at is more than 72h after returned_at"),
   };
   return RecordSchema("return_home_interview", 1, std::move(f), &RhiRules);
 }

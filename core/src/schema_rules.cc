@@ -43,9 +43,10 @@ std::optional<int64_t> RuleContext::GetDateDays(std::string_view name) const {
 std::optional<double> RuleContext::GetNumber(std::string_view name) const {
   const nlohmann::json* v = Get(name);
   if (v == nullptr || !v->is_number()) return std::nullopt;
-  const double d = v->is_number_unsigned()  ? static_cast<double>(v->get<uint64_t>())
-                   : v->is_number_integer() ? static_cast<double>(v->get<int64_t>())
-                                            : v->get<double>();
+  const double d =
+      v->is_number_unsigned()  ? static_cast<double>(v->get<uint64_t>())
+      : v->is_number_integer() ? static_cast<double>(v->get<int64_t>())
+                               : v->get<double>();
   if (!std::isfinite(d)) return std::nullopt;
   return d;
 }
@@ -58,7 +59,8 @@ bool RuleContext::IsBlank(std::string_view name) const {
 void RuleContext::Require(std::string_view name, std::string_view why) {
   if (!IsBlank(name)) return;
   Add(std::string(name), "required",
-      LabelFromName(name) + ": this must be filled in " + std::string(why) + ".");
+      LabelFromName(name) + ": this must be filled in " + std::string(why) +
+          ".");
 }
 
 }  // namespace doorstep::core::internal

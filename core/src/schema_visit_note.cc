@@ -22,7 +22,8 @@ void VisitNoteRules(const nlohmann::json& fields, std::string_view status,
   }
   if (r.IsBlank("wishes_and_feelings") && r.IsBlank("not_seen_reason")) {
     r.Add("wishes_and_feelings", "required",
-          "Wishes and feelings: record the child's wishes and feelings in their own "
+          "Wishes and feelings: record the child's wishes and feelings in "
+          "their own "
           "words, or say why the child was not seen.");
   }
   if (status == "final") r.Require("analysis", "before the note is final");
@@ -30,12 +31,15 @@ void VisitNoteRules(const nlohmann::json& fields, std::string_view status,
   const std::optional<int64_t> start = r.GetDateTimeMs("visit_start");
   const std::optional<int64_t> end = r.GetDateTimeMs("visit_end");
   if (start && end && *end < *start) {
-    r.Add("visit_end", "rule", "Visit end: must not be before the visit start.");
+    r.Add("visit_end", "rule",
+          "Visit end: must not be before the visit start.");
   }
   if (start && *start > ctx.now_ms + kFutureSlackMs) {
     r.Add("visit_start", "rule",
-          "Visit start: is more than 10 minutes in the future by this device's clock; "
-          "record a visit once it has started, or check the device's date and time.");
+          "Visit start: is more than 10 minutes in the future by this device's "
+          "clock; "
+          "record a visit once it has started, or check the device's date and "
+          "time.");
   }
 }
 
@@ -43,8 +47,8 @@ void VisitNoteRules(const nlohmann::json& fields, std::string_view status,
 
 RecordSchema VisitNoteSchema() {
   std::vector<FieldSpec> f = {
-      Enum("visit_type",
-           {"child_in_care", "child_protection", "child_in_need", "private_fostering"}),
+      Enum("visit_type", {"child_in_care", "child_protection", "child_in_need",
+                          "private_fostering"}),
       DateTime("visit_start"),
       DateTime("visit_end"),
       Bool("announced"),
@@ -53,7 +57,8 @@ RecordSchema VisitNoteSchema() {
       Bool("child_seen"),
       When(Text("not_seen_reason"), "child_seen is false"),
       When(Bool("seen_alone"), "child_seen is true"),
-      When(Enum("not_alone_reason", {"child_refused", "inappropriate", "unable"}),
+      When(Enum("not_alone_reason",
+                {"child_refused", "inappropriate", "unable"}),
            "seen_alone is false"),
       Bool("bedroom_seen", Presence::kOptional),
       Text("purpose"),

@@ -9,7 +9,8 @@ constexpr int64_t kMsPerDay = 86'400'000;
 
 bool IsDigit(char c) { return c >= '0' && c <= '9'; }
 
-// Reads exactly `n` digits at s[pos..pos+n) into *out; false if any is not a digit.
+// Reads exactly `n` digits at s[pos..pos+n) into *out; false if any is not a
+// digit.
 bool Digits(std::string_view s, size_t pos, size_t n, int* out) {
   if (pos + n > s.size()) return false;
   int v = 0;
@@ -37,7 +38,8 @@ Status Bad(std::string_view what) {
 }  // namespace
 
 int DaysInMonth(int year, int month) {
-  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
+  static constexpr int kDays[12] = {31, 28, 31, 30, 31, 30,
+                                    31, 31, 30, 31, 30, 31};
   if (month < 1 || month > 12) return 0;
   if (month == 2 && IsLeap(year)) return 29;
   return kDays[month - 1];
@@ -48,10 +50,10 @@ int DaysInMonth(int year, int month) {
 int64_t DaysFromCivil(int year, int month, int day) {
   int64_t y = static_cast<int64_t>(year) - (month <= 2 ? 1 : 0);
   const int64_t era = FloorDiv(y, 400);
-  const int64_t yoe = y - era * 400;                                // [0, 399]
-  const int64_t mp = (month + 9) % 12;                              // March = 0
-  const int64_t doy = (153 * mp + 2) / 5 + day - 1;                 // [0, 365]
-  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;        // [0, 146096]
+  const int64_t yoe = y - era * 400;                          // [0, 399]
+  const int64_t mp = (month + 9) % 12;                        // March = 0
+  const int64_t doy = (153 * mp + 2) / 5 + day - 1;           // [0, 365]
+  const int64_t doe = yoe * 365 + yoe / 4 - yoe / 100 + doy;  // [0, 146096]
   return era * 146097 + doe - 719468;
 }
 
@@ -85,14 +87,16 @@ Result<int64_t> ParseDateTimeMs(std::string_view s) {
   if (s.size() < 17 || s.size() > 64) return Bad("not an ISO 8601 datetime");
   auto day = ParseDateDays(s.substr(0, 10));
   if (!day.ok()) return day.status();
-  if (s[10] != 'T' && s[10] != 't') return Bad("datetime needs a 'T' between date and time");
+  if (s[10] != 'T' && s[10] != 't')
+    return Bad("datetime needs a 'T' between date and time");
   int hh = 0, mm = 0, ss = 0, frac_ms = 0;
   if (!Digits(s, 11, 2, &hh) || s[13] != ':' || !Digits(s, 14, 2, &mm)) {
     return Bad("datetime needs a time hh:mm");
   }
   size_t pos = 16;
   if (pos < s.size() && s[pos] == ':') {
-    if (!Digits(s, pos + 1, 2, &ss)) return Bad("datetime seconds must be two digits");
+    if (!Digits(s, pos + 1, 2, &ss))
+      return Bad("datetime seconds must be two digits");
     pos += 3;
     if (pos < s.size() && (s[pos] == '.' || s[pos] == ',')) {
       ++pos;
@@ -104,7 +108,8 @@ Result<int64_t> ParseDateTimeMs(std::string_view s) {
         ++pos;
         ++n;
       }
-      if (n == 0 || n > 9) return Bad("datetime fraction must have 1 to 9 digits");
+      if (n == 0 || n > 9)
+        return Bad("datetime fraction must have 1 to 9 digits");
     }
   }
   if (hh > 23 || mm > 59 || ss > 59) return Bad("not a real time of day");
@@ -115,7 +120,8 @@ Result<int64_t> ParseDateTimeMs(std::string_view s) {
     ++pos;
   } else if (sign == '+' || sign == '-') {
     int oh = 0, om = 0;
-    if (!Digits(s, pos + 1, 2, &oh)) return Bad("datetime offset must be +hh:mm");
+    if (!Digits(s, pos + 1, 2, &oh))
+      return Bad("datetime offset must be +hh:mm");
     pos += 3;
     if (pos < s.size() && s[pos] == ':') ++pos;
     if (!Digits(s, pos, 2, &om)) return Bad("datetime offset must be +hh:mm");
@@ -125,9 +131,10 @@ Result<int64_t> ParseDateTimeMs(std::string_view s) {
   } else {
     return Bad("datetime needs an offset (Z or +hh:mm)");
   }
-  if (pos != s.size()) return Bad("unexpected characters after the datetime offset");
-  const int64_t local_ms = *day * kMsPerDay +
-                           ((hh * 60 + mm) * 60 + ss) * int64_t{1000} + frac_ms;
+  if (pos != s.size())
+    return Bad("unexpected characters after the datetime offset");
+  const int64_t local_ms =
+      *day * kMsPerDay + ((hh * 60 + mm) * 60 + ss) * int64_t{1000} + frac_ms;
   return local_ms - offset_min * int64_t{60'000};
 }
 
@@ -150,20 +157,22 @@ std::string FormatDateTimeMs(int64_t ms) {
   const int hour = static_cast<int>(rem / 3600);
   char buf[96];
   if (millis != 0) {
-    std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02d.%03dZ", FormatDateDays(days).c_str(),
-                  hour, min, sec, millis);
+    std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02d.%03dZ",
+                  FormatDateDays(days).c_str(), hour, min, sec, millis);
   } else {
-    std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02dZ", FormatDateDays(days).c_str(),
-                  hour, min, sec);
+    std::snprintf(buf, sizeof buf, "%sT%02d:%02d:%02dZ",
+                  FormatDateDays(days).c_str(), hour, min, sec);
   }
   return buf;
 }
 
 int64_t AddCalendarMonths(int64_t days, int months) {
   const CivilDate d = CivilFromDays(days);
-  const int64_t total = static_cast<int64_t>(d.year) * 12 + (d.month - 1) + months;
+  const int64_t total =
+      static_cast<int64_t>(d.year) * 12 + (d.month - 1) + months;
   const int year = static_cast<int>(FloorDiv(total, 12));
-  const int month = static_cast<int>(total - static_cast<int64_t>(year) * 12) + 1;
+  const int month =
+      static_cast<int>(total - static_cast<int64_t>(year) * 12) + 1;
   const int last = DaysInMonth(year, month);
   return DaysFromCivil(year, month, d.day > last ? last : d.day);
 }

@@ -35,18 +35,30 @@ bool ValidUtf8(const std::string& s) {
     const unsigned char c = static_cast<unsigned char>(s[i]);
     size_t len = 0;
     uint32_t cp = 0;
-    if (c < 0x80) { ++i; continue; }
-    if (c >= 0xC2 && c <= 0xDF) { len = 2; cp = c & 0x1F; }
-    else if (c >= 0xE0 && c <= 0xEF) { len = 3; cp = c & 0x0F; }
-    else if (c >= 0xF0 && c <= 0xF4) { len = 4; cp = c & 0x07; }
-    else return false;
+    if (c < 0x80) {
+      ++i;
+      continue;
+    }
+    if (c >= 0xC2 && c <= 0xDF) {
+      len = 2;
+      cp = c & 0x1F;
+    } else if (c >= 0xE0 && c <= 0xEF) {
+      len = 3;
+      cp = c & 0x0F;
+    } else if (c >= 0xF0 && c <= 0xF4) {
+      len = 4;
+      cp = c & 0x07;
+    } else {
+      return false;
+    }
     if (i + len > n) return false;
     for (size_t k = 1; k < len; ++k) {
       const unsigned char cc = static_cast<unsigned char>(s[i + k]);
       if ((cc & 0xC0) != 0x80) return false;
       cp = (cp << 6) | (cc & 0x3F);
     }
-    if ((len == 3 && cp < 0x800) || (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
+    if ((len == 3 && cp < 0x800) ||
+        (len == 4 && (cp < 0x10000 || cp > 0x10FFFF)) ||
         (cp >= 0xD800 && cp <= 0xDFFF)) {
       return false;
     }
@@ -90,8 +102,9 @@ class Checker {
     if (v == nullptr || IsBlankValue(*v)) {
       if (spec.presence != Presence::kRequired) return;
       const bool list = IsListType(spec.type) && v != nullptr && v->is_array();
-      Add(path, "required", desc + (list ? ": add at least one entry."
-                                         : ": this must be filled in."));
+      Add(path, "required",
+          desc + (list ? ": add at least one entry."
+                       : ": this must be filled in."));
       return;
     }
     Value(spec, *v, path, desc);
@@ -101,20 +114,24 @@ class Checker {
   void Object(const std::vector<FieldSpec>& children, const json& v,
               const std::string& path, const std::string& desc) {
     if (!v.is_object()) {
-      Add(path, "type", desc + ": must be a group of named fields (a JSON object).");
+      Add(path, "type",
+          desc + ": must be a group of named fields (a JSON object).");
       return;
     }
     for (const FieldSpec& c : children) {
       auto it = v.find(c.name);
-      Field(c, it == v.end() ? nullptr : &*it, Child(path, c.name), Nested(desc, c.label));
+      Field(c, it == v.end() ? nullptr : &*it, Child(path, c.name),
+            Nested(desc, c.label));
     }
     for (auto it = v.begin(); it != v.end(); ++it) {
-      const bool known = std::any_of(children.begin(), children.end(),
-                                     [&](const FieldSpec& c) { return c.name == it.key(); });
+      const bool known =
+          std::any_of(children.begin(), children.end(),
+                      [&](const FieldSpec& c) { return c.name == it.key(); });
       if (known) continue;
       const std::string key = SafeKey(it.key());
       Add(Child(path, key), "type",
-          Nested(desc, key) + ": unknown field; this record type has no such field.");
+          Nested(desc, key) +
+              ": unknown field; this record type has no such field.");
     }
   }
 
@@ -123,29 +140,34 @@ class Checker {
     AddProblem(out_, std::move(path), std::move(code), std::move(message));
   }
 
-  void Str(const json& v, size_t max, const std::string& path, const std::string& desc) {
+  void Str(const json& v, size_t max, const std::string& path,
+           const std::string& desc) {
     if (!v.is_string()) {
       Add(path, "type", desc + ": must be text.");
       return;
     }
     const std::string& s = v.get_ref<const std::string&>();
     if (!ValidUtf8(s)) {
-      Add(path, "type", desc + ": contains characters that are not valid text (UTF-8).");
+      Add(path, "type",
+          desc + ": contains characters that are not valid text (UTF-8).");
     } else if (s.size() > max) {
-      Add(path, "range", desc + ": too long (at most " + std::to_string(max) + " bytes).");
+      Add(path, "range",
+          desc + ": too long (at most " + std::to_string(max) + " bytes).");
     }
   }
 
   void EnumValue(const FieldSpec& spec, const json& v, const std::string& path,
                  const std::string& desc) {
     if (!v.is_string()) {
-      Add(path, "type", desc + ": must be one of " + JoinValues(spec.enum_values) + ".");
+      Add(path, "type",
+          desc + ": must be one of " + JoinValues(spec.enum_values) + ".");
       return;
     }
     const std::string& s = v.get_ref<const std::string&>();
     if (std::find(spec.enum_values.begin(), spec.enum_values.end(), s) ==
         spec.enum_values.end()) {
-      Add(path, "range", desc + ": must be one of " + JoinValues(spec.enum_values) + ".");
+      Add(path, "range",
+          desc + ": must be one of " + JoinValues(spec.enum_values) + ".");
     }
   }
 
@@ -163,12 +185,15 @@ class Checker {
       ok = std::isfinite(d) && (!whole || std::floor(d) == d);
     }
     if (!ok) {
-      Add(path, "type", desc + (whole ? ": must be a whole number." : ": must be a number."));
+      Add(path, "type",
+          desc + (whole ? ": must be a whole number." : ": must be a number."));
       return;
     }
-    if (spec.has_range && (d < static_cast<double>(spec.min) || d > static_cast<double>(spec.max))) {
-      Add(path, "range", desc + ": must be between " + std::to_string(spec.min) + " and " +
-                             std::to_string(spec.max) + ".");
+    if (spec.has_range && (d < static_cast<double>(spec.min) ||
+                           d > static_cast<double>(spec.max))) {
+      Add(path, "range",
+          desc + ": must be between " + std::to_string(spec.min) + " and " +
+              std::to_string(spec.max) + ".");
     }
   }
 
@@ -179,17 +204,24 @@ class Checker {
       return;
     }
     if (v.size() > internal::kMaxListItems) {
-      Add(path, "range", desc + ": too many entries (at most " +
-                             std::to_string(internal::kMaxListItems) + ").");
+      Add(path, "range",
+          desc + ": too many entries (at most " +
+              std::to_string(internal::kMaxListItems) + ").");
       return;
     }
     for (size_t i = 0; i < v.size(); ++i) {
       const std::string p = Index(path, i);
       const std::string d = desc + " entry " + std::to_string(i + 1);
       switch (spec.type) {
-        case FieldType::kEnumList: EnumValue(spec, v[i], p, d); break;
-        case FieldType::kStringList: Str(v[i], internal::kMaxStringBytes, p, d); break;
-        default: Object(spec.children, v[i], p, d); break;
+        case FieldType::kEnumList:
+          EnumValue(spec, v[i], p, d);
+          break;
+        case FieldType::kStringList:
+          Str(v[i], internal::kMaxStringBytes, p, d);
+          break;
+        default:
+          Object(spec.children, v[i], p, d);
+          break;
       }
     }
   }
@@ -197,32 +229,49 @@ class Checker {
   void Value(const FieldSpec& spec, const json& v, const std::string& path,
              const std::string& desc) {
     switch (spec.type) {
-      case FieldType::kText: Str(v, internal::kMaxTextBytes, path, desc); break;
-      case FieldType::kString: Str(v, internal::kMaxStringBytes, path, desc); break;
-      case FieldType::kEnum: EnumValue(spec, v, path, desc); break;
+      case FieldType::kText:
+        Str(v, internal::kMaxTextBytes, path, desc);
+        break;
+      case FieldType::kString:
+        Str(v, internal::kMaxStringBytes, path, desc);
+        break;
+      case FieldType::kEnum:
+        EnumValue(spec, v, path, desc);
+        break;
       case FieldType::kDate:
-        if (!v.is_string() || !ParseDateDays(v.get_ref<const std::string&>()).ok()) {
+        if (!v.is_string() ||
+            !ParseDateDays(v.get_ref<const std::string&>()).ok()) {
           Add(path, "type", desc + ": must be a real date written YYYY-MM-DD.");
         }
         break;
       case FieldType::kDateTime:
-        if (!v.is_string() || !ParseDateTimeMs(v.get_ref<const std::string&>()).ok()) {
-          Add(path, "type", desc + ": must be a date and time with its offset, e.g. "
-                                   "2025-11-03T14:05:00+00:00.");
+        if (!v.is_string() ||
+            !ParseDateTimeMs(v.get_ref<const std::string&>()).ok()) {
+          Add(path, "type",
+              desc +
+                  ": must be a date and time with its offset, e.g. "
+                  "2025-11-03T14:05:00+00:00.");
         }
         break;
       case FieldType::kBool:
-        if (!v.is_boolean()) Add(path, "type", desc + ": must be yes or no (true or false).");
+        if (!v.is_boolean())
+          Add(path, "type", desc + ": must be yes or no (true or false).");
         break;
       case FieldType::kInt:
       case FieldType::kNumber:
-      case FieldType::kPercent: Numeric(spec, v, path, desc); break;
-      case FieldType::kObject: Object(spec.children, v, path, desc); break;
+      case FieldType::kPercent:
+        Numeric(spec, v, path, desc);
+        break;
+      case FieldType::kObject:
+        Object(spec.children, v, path, desc);
+        break;
       case FieldType::kEnumList:
       case FieldType::kStringList:
       case FieldType::kPeople:
       case FieldType::kActions:
-      case FieldType::kObjectList: List(spec, v, path, desc); break;
+      case FieldType::kObjectList:
+        List(spec, v, path, desc);
+        break;
     }
   }
 
@@ -236,11 +285,13 @@ namespace internal {
 void AddProblem(ValidationResult* out, std::string path, std::string code,
                 std::string message) {
   if (out->problems.size() + 1 < kMaxProblems) {
-    out->problems.push_back({std::move(path), std::move(code), std::move(message)});
+    out->problems.push_back(
+        {std::move(path), std::move(code), std::move(message)});
   } else if (out->problems.size() + 1 == kMaxProblems) {
-    out->problems.push_back({"", "range", "Too many problems; only the first " +
-                                              std::to_string(kMaxProblems - 1) +
-                                              " are listed."});
+    out->problems.push_back({"", "range",
+                             "Too many problems; only the first " +
+                                 std::to_string(kMaxProblems - 1) +
+                                 " are listed."});
   }
 }
 
@@ -250,28 +301,32 @@ bool IsBlankValue(const json& v) {
   if (!v.is_string()) return false;
   const std::string& s = v.get_ref<const std::string&>();
   return std::all_of(s.begin(), s.end(), [](char c) {
-    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' ||
+           c == '\v';
   });
 }
 
 }  // namespace internal
 
 ValidationResult Validate(const RecordSchema& schema, const json& fields,
-                          std::string_view status, const ValidationContext& ctx) noexcept {
+                          std::string_view status,
+                          const ValidationContext& ctx) noexcept {
   ValidationResult out;
   try {
     if (status != "draft" && status != "final") {
       AddProblem(&out, "status", "range", "Status: must be draft or final.");
     }
     if (!fields.is_object()) {
-      AddProblem(&out, "", "type", "The record's fields must be a group of named fields "
-                                   "(a JSON object).");
+      AddProblem(&out, "", "type",
+                 "The record's fields must be a group of named fields "
+                 "(a JSON object).");
       return out;
     }
     Checker(&out).Object(schema.fields(), fields, "", "");
     if (schema.rules() != nullptr) schema.rules()(fields, status, ctx, &out);
     std::sort(out.flags.begin(), out.flags.end());
-    out.flags.erase(std::unique(out.flags.begin(), out.flags.end()), out.flags.end());
+    out.flags.erase(std::unique(out.flags.begin(), out.flags.end()),
+                    out.flags.end());
   } catch (...) {
     // Not expected (all access is checked); bad_alloc is the realistic case.
     out.problems.push_back({"", "type", "The record could not be checked."});

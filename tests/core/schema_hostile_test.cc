@@ -1,4 +1,5 @@
-// Validate() on wrong types everywhere, hostile JSON, and many problems at once.
+// Validate() on wrong types everywhere, hostile JSON, and many problems at
+// once.
 #include <gtest/gtest.h>
 
 #include <limits>
@@ -19,17 +20,22 @@ json WrongTypeFor(FieldType t) {
     case FieldType::kString:
     case FieldType::kEnum:
     case FieldType::kDate:
-    case FieldType::kDateTime: return 42;
-    case FieldType::kBool: return "yes";
+    case FieldType::kDateTime:
+      return 42;
+    case FieldType::kBool:
+      return "yes";
     case FieldType::kInt:
     case FieldType::kNumber:
-    case FieldType::kPercent: return "12";
+    case FieldType::kPercent:
+      return "12";
     case FieldType::kEnumList:
     case FieldType::kStringList:
     case FieldType::kPeople:
     case FieldType::kActions:
-    case FieldType::kObjectList: return json::object({{"a", 1}});
-    case FieldType::kObject: return json::array({1});
+    case FieldType::kObjectList:
+      return json::object({{"a", 1}});
+    case FieldType::kObject:
+      return json::array({1});
   }
   return nullptr;
 }
@@ -41,7 +47,8 @@ TEST(SchemaHostileTest, WrongTypeOnEveryFieldOfEveryType) {
       json v = Sample(type);
       v[f.name] = WrongTypeFor(f.type);
       const auto r = Check(type, v);
-      EXPECT_TRUE(HasProblem(r, f.name, "type")) << type << "." << f.name << Describe(r);
+      EXPECT_TRUE(HasProblem(r, f.name, "type"))
+          << type << "." << f.name << Describe(r);
     }
     // And all at once: one type problem per field, nothing else at those paths.
     json all = json::object();
@@ -58,18 +65,19 @@ TEST(SchemaHostileTest, WrongTypeInsideListElements) {
   v["persons_present"] = json::array({"Child A", nullptr, json::array(), 5});
   const auto r = Check("visit_note", v);
   for (int i = 0; i < 4; ++i) {
-    EXPECT_TRUE(HasProblem(r, "persons_present[" + std::to_string(i) + "]", "type"))
+    EXPECT_TRUE(
+        HasProblem(r, "persons_present[" + std::to_string(i) + "]", "type"))
         << i << Describe(r);
   }
 }
 
 TEST(SchemaHostileTest, FiveProblemsAllReported) {
   json v = Sample("visit_note");
-  v.erase("location");                       // required
-  v["announced"] = "no";                     // type
-  v["visit_type"] = "drop_in";               // range
-  v["visit_end"] = "2025-11-03T10:00:00Z";   // rule: before the start
-  v["mood"] = "fine";                        // unknown field
+  v.erase("location");                      // required
+  v["announced"] = "no";                    // type
+  v["visit_type"] = "drop_in";              // range
+  v["visit_end"] = "2025-11-03T10:00:00Z";  // rule: before the start
+  v["mood"] = "fine";                       // unknown field
   const auto r = Check("visit_note", v);
   EXPECT_EQ(r.problems.size(), 5u) << Describe(r);
   EXPECT_TRUE(HasProblem(r, "location", "required"));
@@ -80,8 +88,9 @@ TEST(SchemaHostileTest, FiveProblemsAllReported) {
 }
 
 TEST(SchemaHostileTest, NonObjectFields) {
-  for (const json& bad : {json(), json::array(), json::array({1, 2}), json(7), json("x"),
-                          json(true), json(1.5), json::binary({1, 2, 3})}) {
+  for (const json& bad :
+       {json(), json::array(), json::array({1, 2}), json(7), json("x"),
+        json(true), json(1.5), json::binary({1, 2, 3})}) {
     for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
       const auto r = Check(type, bad);
       EXPECT_ONLY_PROBLEM(r, "", "type");
@@ -92,9 +101,9 @@ TEST(SchemaHostileTest, NonObjectFields) {
 
 TEST(SchemaHostileTest, EmptyObjectListsEveryRequiredField) {
   const auto r = Check("visit_note", json::object());
-  for (const char* f : {"visit_type", "visit_start", "visit_end", "announced", "location",
-                        "persons_present", "child_seen", "purpose", "observations",
-                        "wishes_and_feelings", "analysis"}) {
+  for (const char* f : {"visit_type", "visit_start", "visit_end", "announced",
+                        "location", "persons_present", "child_seen", "purpose",
+                        "observations", "wishes_and_feelings", "analysis"}) {
     EXPECT_TRUE(HasProblem(r, f, "required")) << f << Describe(r);
   }
   EXPECT_EQ(r.problems.size(), 11u) << Describe(r);
@@ -116,7 +125,8 @@ TEST(SchemaHostileTest, DeepNestingDoesNotCrash) {
   for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
     const RecordSchema& s = *SchemaRegistry::Default().Find(type);
     json v = Sample(type);
-    for (const FieldSpec& f : s.fields()) v[f.name] = (f.type == FieldType::kObject) ? obj : deep;
+    for (const FieldSpec& f : s.fields())
+      v[f.name] = (f.type == FieldType::kObject) ? obj : deep;
     v["extra"] = deep;
     const auto r = Check(type, v);
     EXPECT_FALSE(r.ok());
@@ -170,10 +180,11 @@ TEST(SchemaHostileTest, HostileKeysAreSanitisedInPaths) {
 
 TEST(SchemaHostileTest, NumbersAtTheEdges) {
   json v = Sample("pep_update");
-  for (const json& n : {json(std::numeric_limits<uint64_t>::max()),
-                        json(std::numeric_limits<int64_t>::min()), json(1e308), json(-1e308),
-                        json(std::numeric_limits<double>::quiet_NaN()),
-                        json(std::numeric_limits<double>::infinity())}) {
+  for (const json& n :
+       {json(std::numeric_limits<uint64_t>::max()),
+        json(std::numeric_limits<int64_t>::min()), json(1e308), json(-1e308),
+        json(std::numeric_limits<double>::quiet_NaN()),
+        json(std::numeric_limits<double>::infinity())}) {
     v["year_group"] = n;
     v["attendance_pct"] = n;
     v["suspensions_days"] = n;
@@ -187,7 +198,7 @@ TEST(SchemaHostileTest, NumbersAtTheEdges) {
 TEST(SchemaHostileTest, CborWithWrongTypesDoesNotCrash) {
   // Random-ish CBOR fragments decoded without exceptions, then validated.
   const std::vector<std::vector<uint8_t>> blobs = {
-      {0xA1, 0x61, 0x61, 0x80},                    // {"a": []}
+      {0xA1, 0x61, 0x61, 0x80},  // {"a": []}
       {0xA1, 0x6A, 'v', 'i', 's', 'i', 't', '_', 's', 't', 'a', 'r', 't', 0xF6},
       {0xA2, 0x63, 'a', 'b', 'c', 0xC3, 0x40, 0x61, 'x', 0xF5},
       {0x9F, 0x9F, 0xFF, 0xFF},

@@ -1,4 +1,5 @@
-// pathway_plan: every required field, the ten sections, suitability, six months.
+// pathway_plan: every required field, the ten sections, suitability, six
+// months.
 #include <gtest/gtest.h>
 
 #include "doorstep/core/timefmt.h"
@@ -10,17 +11,24 @@ namespace {
 using namespace testing;  // NOLINT: test fixture helpers
 
 constexpr char kType[] = "pathway_plan";
-const char* const kSections[] = {"contact_and_support", "education_training", "employment",
-                                 "contingency",         "accommodation",      "relationships",
-                                 "practical_skills",    "finance",            "health",
+const char* const kSections[] = {"contact_and_support",
+                                 "education_training",
+                                 "employment",
+                                 "contingency",
+                                 "accommodation",
+                                 "relationships",
+                                 "practical_skills",
+                                 "finance",
+                                 "health",
                                  "identity"};
 
 json Plan() { return Sample(kType); }
 
 TEST(SchemaPathwayTest, EachRequiredFieldMissingIsOneProblem) {
-  for (const char* f : {"young_person_status", "personal_adviser_id", "review_date",
-                        "review_trigger", "sections", "accommodation_changed",
-                        "young_person_agreement", "next_review_due"}) {
+  for (const char* f :
+       {"young_person_status", "personal_adviser_id", "review_date",
+        "review_trigger", "sections", "accommodation_changed",
+        "young_person_agreement", "next_review_due"}) {
     json p = Plan();
     p.erase(f);
     EXPECT_ONLY_PROBLEM(Check(kType, p), f, "required");
@@ -41,7 +49,8 @@ TEST(SchemaPathwayTest, EveryMissingSectionIsAProblem) {
   for (const char* s : kSections) {
     json p = Plan();
     p["sections"].erase(s);
-    EXPECT_ONLY_PROBLEM(Check(kType, p), std::string("sections.") + s, "required");
+    EXPECT_ONLY_PROBLEM(Check(kType, p), std::string("sections.") + s,
+                        "required");
   }
   json p = Plan();
   p["sections"] = json::object();
@@ -55,7 +64,8 @@ TEST(SchemaPathwayTest, ExtraSectionIsAProblem) {
   EXPECT_ONLY_PROBLEM(Check(kType, p), "sections.hobbies", "type");
 }
 
-// ---- each section: needs and young_person_view non-blank; "no change" is fine ----
+// ---- each section: needs and young_person_view non-blank; "no change" is fine
+// ----
 TEST(SchemaPathwayTest, SectionTextMayNotBeBlankButNoChangeIsFine) {
   json p = Plan();
   p["sections"]["health"]["needs"] = "  \n";
@@ -63,10 +73,12 @@ TEST(SchemaPathwayTest, SectionTextMayNotBeBlankButNoChangeIsFine) {
   p["sections"]["health"]["needs"] = "no change";
   EXPECT_VALID(Check(kType, p));
   p["sections"]["finance"].erase("young_person_view");
-  EXPECT_ONLY_PROBLEM(Check(kType, p), "sections.finance.young_person_view", "required");
+  EXPECT_ONLY_PROBLEM(Check(kType, p), "sections.finance.young_person_view",
+                      "required");
   p["sections"]["finance"]["young_person_view"] = "No change.";
   p["sections"]["finance"]["actions"][0]["due"] = "soon";
-  EXPECT_ONLY_PROBLEM(Check(kType, p), "sections.finance.actions[0].due", "type");
+  EXPECT_ONLY_PROBLEM(Check(kType, p), "sections.finance.actions[0].due",
+                      "type");
   p["sections"]["finance"]["actions"] = json::array();  // no actions is fine
   EXPECT_VALID(Check(kType, p));
   p["sections"]["finance"]["notes"] = "x";
@@ -85,11 +97,13 @@ TEST(SchemaPathwayTest, SuitabilityRequiredWhenAccommodationChanged) {
 }
 
 TEST(SchemaPathwayTest, SuitabilityNeedsAllEightParts) {
-  for (const char* k : {"facilities", "state_of_repair", "safety", "location", "support",
-                        "tenancy", "affordability", "young_person_view"}) {
+  for (const char* k :
+       {"facilities", "state_of_repair", "safety", "location", "support",
+        "tenancy", "affordability", "young_person_view"}) {
     json p = Plan();
     p["accommodation_suitability"][k] = "";
-    EXPECT_ONLY_PROBLEM(Check(kType, p), std::string("accommodation_suitability.") + k,
+    EXPECT_ONLY_PROBLEM(Check(kType, p),
+                        std::string("accommodation_suitability.") + k,
                         "required");
   }
 }

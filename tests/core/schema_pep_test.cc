@@ -13,9 +13,9 @@ constexpr char kType[] = "pep_update";
 json Pep() { return Sample(kType); }
 
 TEST(SchemaPepTest, EachRequiredFieldMissingIsOneProblem) {
-  for (const char* f : {"academic_year", "term", "meeting_date", "attendees", "school_urn",
-                        "year_group", "attendance_pct", "sen_status", "attainment",
-                        "new_targets"}) {
+  for (const char* f : {"academic_year", "term", "meeting_date", "attendees",
+                        "school_urn", "year_group", "attendance_pct",
+                        "sen_status", "attainment", "new_targets"}) {
     json p = Pep();
     p.erase(f);
     EXPECT_ONLY_PROBLEM(Check(kType, p), f, "required");
@@ -24,7 +24,8 @@ TEST(SchemaPepTest, EachRequiredFieldMissingIsOneProblem) {
 
 TEST(SchemaPepTest, OptionalFieldsMayBeAbsent) {
   json p = Pep();
-  for (const char* f : {"suspensions_days", "pupil_premium_plus", "carer_contribution"}) {
+  for (const char* f :
+       {"suspensions_days", "pupil_premium_plus", "carer_contribution"}) {
     p.erase(f);
   }
   EXPECT_VALID(Check(kType, p));
@@ -37,7 +38,8 @@ TEST(SchemaPepTest, AcademicYearFormat) {
     p["academic_year"] = ok;
     EXPECT_VALID(Check(kType, p)) << ok;
   }
-  for (const char* bad : {"2025/26", "2025-2026", "25-26", "2025-2x", "2025-26 "}) {
+  for (const char* bad :
+       {"2025/26", "2025-2026", "25-26", "2025-2x", "2025-26 "}) {
     p["academic_year"] = bad;
     EXPECT_ONLY_PROBLEM(Check(kType, p), "academic_year", "type");
   }
@@ -62,7 +64,8 @@ TEST(SchemaPepTest, DesignatedTeacherMustAttend) {
   json p = Pep();
   p["attendees"].erase(0);  // the designated teacher
   EXPECT_ONLY_PROBLEM(Check(kType, p), "attendees", "rule");
-  p["attendees"].push_back({{"name", "Teacher G"}, {"role", "Designated Teacher"}});
+  p["attendees"].push_back(
+      {{"name", "Teacher G"}, {"role", "Designated Teacher"}});
   EXPECT_VALID(Check(kType, p));
 }
 
@@ -185,21 +188,29 @@ TEST(SchemaPepTest, NewTargetsAtLeastOneAndComplete) {
 // ---- pupil premium plus target_ref must name a new target ----
 TEST(SchemaPepTest, PupilPremiumPlusMustReferToANewTarget) {
   json p = Pep();
-  for (const char* ok : {"1", "2", " 2 ", "Attend the homework club twice a week."}) {
+  for (const char* ok :
+       {"1", "2", " 2 ", "Attend the homework club twice a week."}) {
     p["pupil_premium_plus"][0]["target_ref"] = ok;
     EXPECT_VALID(Check(kType, p)) << ok;
   }
-  for (const char* bad : {"0", "3", "Attend the homework club", "-1", "99999999999"}) {
+  for (const char* bad :
+       {"0", "3", "Attend the homework club", "-1", "99999999999"}) {
     p["pupil_premium_plus"][0]["target_ref"] = bad;
-    EXPECT_ONLY_PROBLEM(Check(kType, p), "pupil_premium_plus[0].target_ref", "rule");
+    EXPECT_ONLY_PROBLEM(Check(kType, p), "pupil_premium_plus[0].target_ref",
+                        "rule");
   }
   p["pupil_premium_plus"][0]["target_ref"] = "1";
   p["pupil_premium_plus"][0]["amount_gbp"] = -5;
-  EXPECT_ONLY_PROBLEM(Check(kType, p), "pupil_premium_plus[0].amount_gbp", "range");
+  EXPECT_ONLY_PROBLEM(Check(kType, p), "pupil_premium_plus[0].amount_gbp",
+                      "range");
+  p["pupil_premium_plus"][0]["amount_gbp"] = "120";
+  EXPECT_ONLY_PROBLEM(Check(kType, p), "pupil_premium_plus[0].amount_gbp",
+                      "type");
   p["pupil_premium_plus"][0]["amount_gbp"] = 120.50;
   EXPECT_VALID(Check(kType, p));
   p["pupil_premium_plus"][0].erase("target_ref");
-  EXPECT_ONLY_PROBLEM(Check(kType, p), "pupil_premium_plus[0].target_ref", "required");
+  EXPECT_ONLY_PROBLEM(Check(kType, p), "pupil_premium_plus[0].target_ref",
+                      "required");
 }
 
 // ---- child_voice or child_voice_missing_reason ----
@@ -207,7 +218,8 @@ TEST(SchemaPepTest, ChildVoiceOrAReason) {
   json p = Pep();
   p.erase("child_voice");
   EXPECT_ONLY_PROBLEM(Check(kType, p), "child_voice", "required");
-  p["child_voice_missing_reason"] = "Child A was unwell and will be seen separately.";
+  p["child_voice_missing_reason"] =
+      "Child A was unwell and will be seen separately.";
   EXPECT_VALID(Check(kType, p));
 }
 

@@ -16,8 +16,8 @@ using testing::Sample;
 
 TEST(SchemaRegistryTest, HasTheFourTypesAtVersionOne) {
   const SchemaRegistry& reg = SchemaRegistry::Default();
-  const std::vector<std::string> want = {"visit_note", "return_home_interview", "pep_update",
-                                         "pathway_plan"};
+  const std::vector<std::string> want = {"visit_note", "return_home_interview",
+                                         "pep_update", "pathway_plan"};
   EXPECT_EQ(reg.TypeNames(), want);
   for (const std::string& name : want) {
     const RecordSchema* s = reg.Find(name);
@@ -57,7 +57,8 @@ TEST(SchemaRegistryTest, SamplesAreValidAtOtherTimes) {
       ValidationContext ctx;
       ctx.now_ms = ms;
       const RecordSchema* s = SchemaRegistry::Default().Find(type);
-      const ValidationResult r = Validate(*s, SampleFields(type, ms), "final", ctx);
+      const ValidationResult r =
+          Validate(*s, SampleFields(type, ms), "final", ctx);
       EXPECT_TRUE(r.ok()) << type << " at " << ms << Describe(r);
     }
   }
@@ -66,7 +67,8 @@ TEST(SchemaRegistryTest, SamplesAreValidAtOtherTimes) {
 TEST(SchemaRegistryTest, VisitNoteSampleIsAboutOneKilobyteOfMultiLineText) {
   const auto f = Sample("visit_note");
   size_t text = 0;
-  for (const char* k : {"purpose", "observations", "wishes_and_feelings", "analysis"}) {
+  for (const char* k :
+       {"purpose", "observations", "wishes_and_feelings", "analysis"}) {
     const std::string& s = f[k].get_ref<const std::string&>();
     EXPECT_NE(s.find('\n'), s.rfind('\n')) << k << " has several lines";
     text += s.size();
@@ -80,7 +82,8 @@ TEST(SchemaRegistryTest, FindPathResolvesNestedAndIndexedPaths) {
   const RecordSchema& s = *SchemaRegistry::Default().Find("pathway_plan");
   ASSERT_NE(s.FindPath("sections.health.needs"), nullptr);
   EXPECT_EQ(s.FindPath("sections.health.needs")->type, FieldType::kText);
-  EXPECT_EQ(s.FindPath("sections.health.actions[0].due")->type, FieldType::kDate);
+  EXPECT_EQ(s.FindPath("sections.health.actions[0].due")->type,
+            FieldType::kDate);
   EXPECT_EQ(s.FindPath("sections.health.actions.due")->type, FieldType::kDate);
   EXPECT_EQ(s.FindPath("sections.nowhere"), nullptr);
   EXPECT_EQ(s.FindPath("sections..health"), nullptr);
@@ -111,7 +114,8 @@ TEST(SchemaRegistryTest, MergeRulesFollowFieldTypes) {
   EXPECT_EQ(p.MergeRuleForPath("sections.health"), MergeRule::kObject);
   EXPECT_EQ(p.MergeRuleForPath("sections.health.needs"), MergeRule::kLines);
   EXPECT_EQ(p.MergeRuleForPath("sections.health.actions"), MergeRule::kSet);
-  EXPECT_EQ(p.MergeRuleForPath("accommodation_suitability.safety"), MergeRule::kLines);
+  EXPECT_EQ(p.MergeRuleForPath("accommodation_suitability.safety"),
+            MergeRule::kLines);
   EXPECT_EQ(p.MergeRuleForPath("sections.health.bogus"), MergeRule::kScalar);
   const RecordSchema& r = *reg.Find("return_home_interview");
   EXPECT_EQ(r.MergeRuleForPath("push_factors"), MergeRule::kSet);
@@ -120,14 +124,50 @@ TEST(SchemaRegistryTest, MergeRulesFollowFieldTypes) {
   const RecordSchema& e = *reg.Find("pep_update");
   EXPECT_EQ(e.MergeRuleForPath("new_targets"), MergeRule::kSet);
   EXPECT_EQ(e.MergeRuleForPath("attendance_pct"), MergeRule::kScalar);
-  EXPECT_EQ(e.MergeRuleForPath("new_targets[0].description"), MergeRule::kLines);
+  EXPECT_EQ(e.MergeRuleForPath("new_targets[0].description"),
+            MergeRule::kLines);
+}
+
+MergeRule ExpectedRule(FieldType t) {
+  switch (t) {
+    case FieldType::kText:
+      return MergeRule::kLines;
+    case FieldType::kObject:
+      return MergeRule::kObject;
+    case FieldType::kEnumList:
+    case FieldType::kStringList:
+    case FieldType::kPeople:
+    case FieldType::kActions:
+    case FieldType::kObjectList:
+      return MergeRule::kSet;
+    default:
+      return MergeRule::kScalar;
+  }
+}
+
+void ExpectRules(const RecordSchema& s, const std::vector<FieldSpec>& specs,
+                 const std::string& prefix) {
+  for (const FieldSpec& f : specs) {
+    const std::string path = prefix + f.name;
+    EXPECT_EQ(f.merge, ExpectedRule(f.type)) << path;
+    EXPECT_EQ(s.MergeRuleForPath(path), ExpectedRule(f.type)) << path;
+    ExpectRules(s, f.children, path + ".");
+  }
+}
+
+TEST(SchemaRegistryTest, EveryFieldMergesByItsType) {
+  for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
+    const RecordSchema& s = *SchemaRegistry::Default().Find(type);
+    ExpectRules(s, s.fields(), "");
+  }
 }
 
 TEST(SchemaRegistryTest, ConditionalFieldsSayWhen) {
   for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
     for (const FieldSpec& f : SchemaRegistry::Default().Find(type)->fields()) {
       EXPECT_FALSE(f.label.empty()) << f.name;
-      EXPECT_EQ(f.presence == Presence::kConditional, !f.required_when.empty()) << f.name;
+      EXPECT_EQ(f.presence == Presence::kConditional, !f.required_when.empty())
+          << f.name;
       if (f.type == FieldType::kEnum || f.type == FieldType::kEnumList) {
         EXPECT_FALSE(f.enum_values.empty()) << f.name;
       }
@@ -136,8 +176,9 @@ TEST(SchemaRegistryTest, ConditionalFieldsSayWhen) {
 }
 
 TEST(SchemaRegistryTest, ProblemsToJsonKeepsOrderAndFields) {
-  const auto j = ProblemsToJson({{"a.b", "required", "A: this must be filled in."},
-                                 {"c[0]", "type", "C: must be text."}});
+  const auto j =
+      ProblemsToJson({{"a.b", "required", "A: this must be filled in."},
+                      {"c[0]", "type", "C: must be text."}});
   ASSERT_TRUE(j.is_array());
   ASSERT_EQ(j.size(), 2u);
   EXPECT_EQ(j[0]["path"], "a.b");

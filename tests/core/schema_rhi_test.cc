@@ -1,4 +1,5 @@
-// return_home_interview: every required field, required-when condition, rule and flag.
+// return_home_interview: every required field, required-when condition, rule
+// and flag.
 #include <gtest/gtest.h>
 
 #include "doorstep/core/timefmt.h"
@@ -21,19 +22,22 @@ int64_t Returned(const json& r) {
 // A declined interview: no completed-only fields.
 json Declined() {
   json r = Rhi();
-  for (const char* f : {"interview_at", "venue", "push_factors", "push_notes", "pull_factors",
-                        "pull_notes", "harm_suffered", "exploitation_indicators",
-                        "child_views", "safety_info_given"}) {
+  for (const char* f :
+       {"interview_at", "venue", "push_factors", "push_notes", "pull_factors",
+        "pull_notes", "harm_suffered", "exploitation_indicators", "child_views",
+        "safety_info_given"}) {
     r.erase(f);
   }
   r["outcome"] = "declined";
-  r["carer_info"] = "Carer E said Child A stayed with a friend and seems well.\n";
+  r["carer_info"] =
+      "Carer E said Child A stayed with a friend and seems well.\n";
   return r;
 }
 
 TEST(SchemaRhiTest, EachRequiredFieldMissingIsOneProblem) {
-  for (const char* f : {"episode_id", "missing_from", "returned_at", "interviewer_org",
-                        "interviewer_independent", "outcome"}) {
+  for (const char* f :
+       {"episode_id", "missing_from", "returned_at", "interviewer_org",
+        "interviewer_independent", "outcome"}) {
     json r = Rhi();
     r.erase(f);
     const auto res = Check(kType, r);
@@ -46,8 +50,8 @@ TEST(SchemaRhiTest, EachRequiredFieldMissingIsOneProblem) {
 
 TEST(SchemaRhiTest, OptionalFieldsMayBeAbsent) {
   json r = Rhi();
-  for (const char* f : {"police_reference", "where_stayed", "with_whom", "shared_with",
-                        "actions"}) {
+  for (const char* f : {"police_reference", "where_stayed", "with_whom",
+                        "shared_with", "actions"}) {
     r.erase(f);
   }
   EXPECT_VALID(Check(kType, r));
@@ -87,16 +91,19 @@ TEST(SchemaRhiTest, NotOfferedNeedsAReason) {
 TEST(SchemaRhiTest, NotIndependentNeedsJustification) {
   json r = Rhi();
   r["interviewer_independent"] = false;
-  EXPECT_ONLY_PROBLEM(Check(kType, r), "independence_justification", "required");
-  r["independence_justification"] = "Child A asked for their own social worker.";
+  EXPECT_ONLY_PROBLEM(Check(kType, r), "independence_justification",
+                      "required");
+  r["independence_justification"] =
+      "Child A asked for their own social worker.";
   EXPECT_VALID(Check(kType, r));
 }
 
-// ---- completed: interview_at, venue, factors, harm, indicators, views, safety ----
+// ---- completed: interview_at, venue, factors, harm, indicators, views, safety
+// ----
 TEST(SchemaRhiTest, CompletedNeedsEachInterviewField) {
   for (const char* f : {"interview_at", "venue", "push_factors", "pull_factors",
-                        "harm_suffered", "exploitation_indicators", "child_views",
-                        "safety_info_given"}) {
+                        "harm_suffered", "exploitation_indicators",
+                        "child_views", "safety_info_given"}) {
     json r = Rhi();
     r.erase(f);
     EXPECT_ONLY_PROBLEM(Check(kType, r), f, "required");
@@ -154,7 +161,8 @@ TEST(SchemaRhiTest, DeclinedOrNoContactNeedsCarerInfo) {
 // ---- rhi_late flag and late_reason required ----
 TEST(SchemaRhiTest, OfferedAfter72HoursIsLate) {
   json r = Rhi();
-  r["offered_at"] = FormatDateTimeMs(Returned(r) + 72 * kHour);  // exactly 72h: on time
+  r["offered_at"] =
+      FormatDateTimeMs(Returned(r) + 72 * kHour);  // exactly 72h: on time
   r["interview_at"] = FormatDateTimeMs(Returned(r) + 72 * kHour);
   auto res = Check(kType, r);
   EXPECT_VALID(res);
@@ -185,8 +193,8 @@ TEST(SchemaRhiTest, InterviewAfter72HoursIsLate) {
 TEST(SchemaRhiTest, AnyIndicatorOtherThanNoneFlagsExploitationRisk) {
   json r = Rhi();
   EXPECT_FALSE(Check(kType, r).HasFlag(kFlagExploitationRisk));
-  for (const char* ind : {"sexual", "criminal_county_lines", "trafficking", "substances",
-                          "online"}) {
+  for (const char* ind : {"sexual", "criminal_county_lines", "trafficking",
+                          "substances", "online"}) {
     r["exploitation_indicators"] = json::array({ind});
     const auto res = Check(kType, r);
     EXPECT_VALID(res);

@@ -5,10 +5,9 @@
 
 #include <gtest/gtest.h>
 
+#include <nlohmann/json.hpp>
 #include <string>
 #include <string_view>
-
-#include <nlohmann/json.hpp>
 
 #include "doorstep/core/samples.h"
 #include "doorstep/core/schema.h"
@@ -56,22 +55,25 @@ inline bool HasProblemAt(const ValidationResult& r, std::string_view path) {
 
 // The record has exactly one problem, at `path` with `code`.
 inline ::testing::AssertionResult OnlyProblem(const ValidationResult& r,
-                                              std::string_view path, std::string_view code) {
+                                              std::string_view path,
+                                              std::string_view code) {
   if (r.problems.size() == 1 && HasProblem(r, path, code)) {
     return ::testing::AssertionSuccess();
   }
-  return ::testing::AssertionFailure()
-         << "expected only " << path << " (" << code << "), got " << Describe(r);
+  return ::testing::AssertionFailure() << "expected only " << path << " ("
+                                       << code << "), got " << Describe(r);
 }
 
 inline ::testing::AssertionResult IsValid(const ValidationResult& r) {
   if (r.ok()) return ::testing::AssertionSuccess();
-  return ::testing::AssertionFailure() << "expected no problems, got " << Describe(r);
+  return ::testing::AssertionFailure()
+         << "expected no problems, got " << Describe(r);
 }
 
 #define EXPECT_ONLY_PROBLEM(result, path, code) \
   EXPECT_TRUE(::doorstep::core::testing::OnlyProblem((result), (path), (code)))
-#define EXPECT_VALID(result) EXPECT_TRUE(::doorstep::core::testing::IsValid((result)))
+#define EXPECT_VALID(result) \
+  EXPECT_TRUE(::doorstep::core::testing::IsValid((result)))
 
 }  // namespace doorstep::core::testing
 

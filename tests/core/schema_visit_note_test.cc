@@ -14,8 +14,9 @@ constexpr int64_t kMinute = 60'000;
 json Visit() { return Sample("visit_note"); }
 
 TEST(SchemaVisitNoteTest, EachRequiredFieldMissingIsOneProblem) {
-  for (const char* f : {"visit_type", "visit_start", "visit_end", "announced", "location",
-                        "persons_present", "child_seen", "purpose", "observations"}) {
+  for (const char* f :
+       {"visit_type", "visit_start", "visit_end", "announced", "location",
+        "persons_present", "child_seen", "purpose", "observations"}) {
     json v = Visit();
     v.erase(f);
     EXPECT_ONLY_PROBLEM(Check("visit_note", v), f, "required");
@@ -38,7 +39,8 @@ TEST(SchemaVisitNoteTest, BlankTextAndEmptyListsCountAsMissing) {
 
 TEST(SchemaVisitNoteTest, OptionalFieldsMayBeAbsent) {
   json v = Visit();
-  for (const char* f : {"bedroom_seen", "communication_method", "actions", "next_visit_due"}) {
+  for (const char* f :
+       {"bedroom_seen", "communication_method", "actions", "next_visit_due"}) {
     v.erase(f);
   }
   EXPECT_VALID(Check("visit_note", v));
@@ -63,7 +65,8 @@ TEST(SchemaVisitNoteTest, NestedPeopleAndActionsHaveIndexedPaths) {
   v["persons_present"][0]["age"] = 9;
   const auto r = Check("visit_note", v);
   EXPECT_EQ(r.problems.size(), 4u) << Describe(r);
-  EXPECT_TRUE(HasProblem(r, "persons_present[1].role", "required")) << Describe(r);
+  EXPECT_TRUE(HasProblem(r, "persons_present[1].role", "required"))
+      << Describe(r);
   EXPECT_TRUE(HasProblem(r, "actions[0].due", "type")) << Describe(r);
   EXPECT_TRUE(HasProblem(r, "actions[1].owner", "type")) << Describe(r);
   EXPECT_TRUE(HasProblem(r, "persons_present[0].age", "type")) << Describe(r);
@@ -80,7 +83,8 @@ TEST(SchemaVisitNoteTest, UnknownFieldIsAProblem) {
 // ---- rule: visit_end >= visit_start (error) ----
 TEST(SchemaVisitNoteTest, VisitEndBeforeStartIsRefused) {
   json v = Visit();
-  v["visit_end"] = FormatDateTimeMs(kNowMs - 3 * 60 * kMinute);  // before the start
+  v["visit_end"] =
+      FormatDateTimeMs(kNowMs - 3 * 60 * kMinute);  // before the start
   EXPECT_ONLY_PROBLEM(Check("visit_note", v), "visit_end", "rule");
   v["visit_end"] = v["visit_start"];  // equal is fine
   EXPECT_VALID(Check("visit_note", v));
@@ -119,7 +123,8 @@ TEST(SchemaVisitNoteTest, ChildNotSeenNeedsAReasonAndIsFlagged) {
   auto r = Check("visit_note", v);
   EXPECT_ONLY_PROBLEM(r, "not_seen_reason", "required");
   EXPECT_TRUE(r.HasFlag(kFlagChildNotSeen));
-  v["not_seen_reason"] = "Child A was at a school trip; no one else at home knew.\n";
+  v["not_seen_reason"] =
+      "Child A was at a school trip; no one else at home knew.\n";
   r = Check("visit_note", v);
   EXPECT_VALID(r);
   EXPECT_EQ(r.flags, std::vector<std::string>{"child_not_seen"});
@@ -155,9 +160,11 @@ TEST(SchemaVisitNoteTest, NotSeenAloneNeedsAReasonAndIsFlagged) {
 TEST(SchemaVisitNoteTest, WishesAndFeelingsOrNotSeenReason) {
   json v = Visit();
   v.erase("wishes_and_feelings");
-  EXPECT_ONLY_PROBLEM(Check("visit_note", v), "wishes_and_feelings", "required");
+  EXPECT_ONLY_PROBLEM(Check("visit_note", v), "wishes_and_feelings",
+                      "required");
   v["wishes_and_feelings"] = "   ";
-  EXPECT_ONLY_PROBLEM(Check("visit_note", v), "wishes_and_feelings", "required");
+  EXPECT_ONLY_PROBLEM(Check("visit_note", v), "wishes_and_feelings",
+                      "required");
   v["not_seen_reason"] = "Child A was asleep after a hospital appointment.";
   EXPECT_VALID(Check("visit_note", v));
 }
@@ -191,7 +198,8 @@ TEST(SchemaVisitNoteTest, BothFlagsAtOnce) {
   v["not_alone_reason"] = "unable";
   const auto r = Check("visit_note", v);
   EXPECT_VALID(r);
-  EXPECT_EQ(r.flags, (std::vector<std::string>{"child_not_seen", "not_seen_alone"}));
+  EXPECT_EQ(r.flags,
+            (std::vector<std::string>{"child_not_seen", "not_seen_alone"}));
 }
 
 }  // namespace

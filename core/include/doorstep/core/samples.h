@@ -6,9 +6,8 @@
 #define DOORSTEP_CORE_SAMPLES_H_
 
 #include <cstdint>
-#include <string_view>
-
 #include <nlohmann/json.hpp>
+#include <string_view>
 
 namespace doorstep::core {
 

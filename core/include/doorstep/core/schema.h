@@ -19,21 +19,20 @@
 #define DOORSTEP_CORE_SCHEMA_H_
 
 #include <cstdint>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <string_view>
 #include <vector>
 
-#include <nlohmann/json.hpp>
-
 namespace doorstep::core {
 
 enum class FieldType {
-  kText,        // narrative string, merged line by line
-  kString,      // short string
-  kEnum,        // one of `enum_values`
-  kDate,        // "YYYY-MM-DD"
-  kDateTime,    // ISO 8601 with offset
+  kText,      // narrative string, merged line by line
+  kString,    // short string
+  kEnum,      // one of `enum_values`
+  kDate,      // "YYYY-MM-DD"
+  kDateTime,  // ISO 8601 with offset
   kBool,
   kInt,         // integer within [min, max]
   kNumber,      // any finite number within [min, max] (e.g. amount_gbp)
@@ -62,32 +61,34 @@ enum class Presence {
 };
 
 struct FieldSpec {
-  std::string name;                      // JSON key
-  std::string label;                     // words a practitioner reads
+  std::string name;   // JSON key
+  std::string label;  // words a practitioner reads
   FieldType type = FieldType::kString;
   Presence presence = Presence::kOptional;
-  std::string required_when;             // for kConditional: the condition, in words
+  std::string required_when;  // for kConditional: the condition, in words
   MergeRule merge = MergeRule::kScalar;
   std::vector<std::string> enum_values;  // kEnum, kEnumList
   int64_t min = 0;                       // kInt, kNumber (when has_range)
   int64_t max = 0;
   bool has_range = false;
-  std::vector<FieldSpec> children;       // kObject, kObjectList, kPeople, kActions
+  std::vector<FieldSpec> children;  // kObject, kObjectList, kPeople, kActions
 };
 
 struct Problem {
-  std::string path;     // e.g. "sections.health.needs", "" for the whole record
-  std::string code;     // "required" | "type" | "range" | "rule"
-  std::string message;  // a sentence a practitioner understands, naming the field
+  std::string path;  // e.g. "sections.health.needs", "" for the whole record
+  std::string code;  // "required" | "type" | "range" | "rule"
+  std::string
+      message;  // a sentence a practitioner understands, naming the field
 };
 
 struct ValidationContext {
-  int64_t now_ms = 0;  // the device clock (UTC ms), for the 10-minutes-future rule
+  int64_t now_ms =
+      0;  // the device clock (UTC ms), for the 10-minutes-future rule
 };
 
 struct ValidationResult {
-  std::vector<Problem> problems;  // empty when the record may be saved
-  std::vector<std::string> flags; // sorted, unique
+  std::vector<Problem> problems;   // empty when the record may be saved
+  std::vector<std::string> flags;  // sorted, unique
   bool ok() const { return problems.empty(); }
   bool HasFlag(std::string_view flag) const;
 };
@@ -99,8 +100,8 @@ using RuleFn = void (*)(const nlohmann::json& fields, std::string_view status,
 
 class RecordSchema {
  public:
-  RecordSchema(std::string name, int schema_version, std::vector<FieldSpec> fields,
-               RuleFn rules);
+  RecordSchema(std::string name, int schema_version,
+               std::vector<FieldSpec> fields, RuleFn rules);
 
   const std::string& name() const { return name_; }
   int schema_version() const { return schema_version_; }
@@ -147,8 +148,9 @@ class SchemaRegistry {
 // problem at path "status"). Returns every problem found (capped at
 // kMaxProblems, the last one then saying so) and the flags the rules set.
 // Never throws, whatever `fields` holds.
-ValidationResult Validate(const RecordSchema& schema, const nlohmann::json& fields,
-                          std::string_view status, const ValidationContext& ctx) noexcept;
+ValidationResult Validate(const RecordSchema& schema,
+                          const nlohmann::json& fields, std::string_view status,
+                          const ValidationContext& ctx) noexcept;
 
 inline constexpr size_t kMaxProblems = 200;
 
