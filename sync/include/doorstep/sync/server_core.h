@@ -1,0 +1,137 @@
+// ServerCore: the sync server's logic, free of networking (docs/sync.md).
+// Admin operations (enrolment codes, devices, caseloads, conflicts, audit),
+// the handshake's decision on a remote static key, and the session steps:
+// hello, push (role and caseload checks, validation, three-way merge,
+// conflicts, exactly-once by mutation id) and pull (batches from a fixed
+// upper bound, snapshots of newly assigned subjects, purge notices).
+//
+// Nothing that admin commands change is cached: each call reads the store,
+// so `server revoke` or `server unassign` from another process takes effect
+// on the next hello, push or pull.
+//
+// Ownership: borrows the ServerStore and the Env's members, which must
+// outlive it. Thread safety: all methods may be called concurrently from
+// any thread (state is in the store; the wrong-code limiter has its mutex).
+#ifndef DOORSTEP_SYNC_SERVER_CORE_H_
+#define DOORSTEP_SYNC_SERVER_CORE_H_
+
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <mutex>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "doorstep/core/env.h"
+#include "doorstep/core/status.h"
+#include "doorstep/sync/protocol.h"
+#include "doorstep/sync/server_store.h"
+
+namespace doorstep::sync {
+
+inline constexpr int64_t kEnrolmentCodeLifetimeMs = 24LL * 60 * 60 * 1000;
+inline constexpr size_t kMaxWrongCodesPerMinute = 5;
+inline constexpr size_t kDefaultBatchRecords = 1000;
+// Further error codes on the wire (see protocol.h for the others).
+inline constexpr char kErrEnrolmentRefused[] = "enrolment_refused";
+inline constexpr char kErrRateLimited[] = "rate_limited";
+
+// social_worker | personal_adviser | virtual_school | manager.
+bool IsValidRole(std::string_view role);
+// Whether `role` may write records of `type` (docs/sync.md, "Scope").
+bool RoleMayWrite(std::string_view role, std::string_view type);
+
+// Who is at the other end of an authenticated session.
+struct SessionContext {
+  std::string device_id;
+  std::string practitioner_id;
+  std::string role;
+};
+
+// Per-session state of a pull: its fixed upper bound and where a snapshot
+// larger than one batch stopped. Start with {} and pass the same object to
+// every Pull of the session.
+struct PullCursor {
+  uint64_t upto = 0;           // 0 = no pull in progress
+  uint64_t resume_since = 0;   // a partial snapshot was cut at ...
+  uint64_t resume_position = 0;
+  uint64_t resume_offset = 0;  // ... after this many of its records
+};
+
+struct IssuedCode {
+  std::string code;            // shown once; only its hash is stored
+  int64_t expires_at = 0;
+};
+
+struct PushStats {             // counts of one ApplyPush, for logs and audit
+  size_t applied = 0, merged = 0, conflict = 0, rejected = 0, replayed = 0;
+};
+
+class ServerCore {
+ public:
+  ServerCore(ServerStore* store, Env env);
+  ServerCore(const ServerCore&) = delete;
+  ServerCore& operator=(const ServerCore&) = delete;
+
+  // ---- admin ----
+  // Creates (or updates the role of) the practitioner and issues a one-time
+  // code, 16 base32 characters in groups of four ("ABCD-EFGH-JKLM-NPQR"),
+  // valid for 24 h. kInvalidArgument for a bad id or role.
+  Result<IssuedCode> Enroll(std::string_view practitioner, std::string_view role);
+  // Binds a device (its id and static public key) to the code's practitioner.
+  // `source` names the peer (its address) for the wrong-code limit.
+  // kResourceExhausted after kMaxWrongCodesPerMinute wrong codes from
+  // `source` within a minute; kUnauthenticated for an unknown code;
+  // kFailedPrecondition for an expired or already used code;
+  // kInvalidArgument if the device id or key is already enrolled.
+  Result<DeviceInfo> RedeemCode(std::string_view code, std::string_view device_id,
+                                std::string_view public_key, std::string_view source);
+  // kNotFound for an unknown device. Revoking twice is ok.
+  Status Revoke(std::string_view device_id);
+  // kInvalidArgument for bad ids; kFailedPrecondition if already (un)assigned.
+  Status Assign(std::string_view practitioner, std::string_view subject);
+  Status Unassign(std::string_view practitioner, std::string_view subject);
+  Result<std::vector<DeviceInfo>> Devices();
+  Result<std::vector<StoredConflict>> Conflicts(bool open_only);
+  Result<std::vector<AuditEntry>> Audit();
+  // Recomputes the hash chain. Ok with the number of entries checked, or
+  // kDataLoss naming the first entry that does not check out.
+  Result<uint64_t> VerifyAudit();
+
+  // ---- sessions ----
+  // The handshake hook: decides on a remote static key (32 bytes) and the
+  // payload of the handshake's third message. An enrolled, unrevoked key →
+  // its context. A revoked key → kPermissionDenied ("revoked"). An unknown
+  // key with an enrolment request → RedeemCode's outcome. An unknown key
+  // without one → kUnauthenticated ("not enrolled").
+  Result<SessionContext> AuthenticatePeer(std::string_view remote_static,
+                                          std::string_view payload, std::string_view source);
+  // Answers hello: kFailedPrecondition for an unsupported version (message
+  // says which are supported), kPermissionDenied if revoked meanwhile.
+  Result<Welcome> Hello(const SessionContext& ctx, const sync::Hello& hello);
+  // Applies a push batch in one transaction; each mutation is answered
+  // once and a replayed mutation id returns its stored result. Fails only
+  // for storage errors (kUnavailable: retry) or a revoked device
+  // (kPermissionDenied).
+  Result<Pushed> ApplyPush(const SessionContext& ctx, const Push& push, PushStats* stats = nullptr);
+  // One batch of changes after `since`, at most `max` records (0 = default).
+  Result<Batch> Pull(const SessionContext& ctx, PullCursor* cursor, uint64_t since, size_t max);
+
+  Env env() const { return env_; }
+
+ private:
+  // True if `source` is over its wrong-code budget; prunes old entries.
+  bool OverWrongCodeLimit(std::string_view source, int64_t now);
+  void NoteWrongCode(std::string_view source, int64_t now);
+  Result<DeviceInfo> CheckDevice(ServerTxn& txn, const SessionContext& ctx);
+
+  ServerStore* store_;
+  Env env_;
+  std::mutex limiter_mu_;
+  std::map<std::string, std::deque<int64_t>, std::less<>> wrong_codes_;  // guarded by limiter_mu_
+};
+
+}  // namespace doorstep::sync
+
+#endif  // DOORSTEP_SYNC_SERVER_CORE_H_

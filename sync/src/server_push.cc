@@ -1,0 +1,342 @@
+// ServerCore::ApplyPush and the per-mutation logic: role and caseload checks,
+// three-way field merge (core/merge.h), kept conflicts, validation, flags,
+// amendments of final records (docs/sync.md).
+#include <algorithm>
+
+#include "doorstep/core/crypto.h"
+#include "doorstep/core/hlc.h"
+#include "doorstep/core/merge.h"
+#include "doorstep/core/schema.h"
+#include "server_core_internal.h"
+
+namespace doorstep::sync {
+
+using json = nlohmann::json;
+
+namespace internal {
+
+std::string_view PathHead(std::string_view path) { return path.substr(0, path.find('.')); }
+
+std::string_view PathRest(std::string_view path) {
+  size_t dot = path.find('.');
+  return dot == std::string_view::npos ? std::string_view() : path.substr(dot + 1);
+}
+
+json GetPath(const json& root, std::string_view path) {
+  if (path.empty()) return root;
+  if (!root.is_object()) return nullptr;
+  auto it = root.find(std::string(PathHead(path)));
+  if (it == root.end()) return nullptr;
+  return GetPath(*it, PathRest(path));
+}
+
+void SetPath(json* root, std::string_view path, const json& value) {
+  if (path.empty()) {
+    *root = value;
+    return;
+  }
+  if (!root->is_object()) {
+    if (value.is_null()) return;
+    *root = json::object();
+  }
+  std::string head(PathHead(path));
+  std::string_view rest = PathRest(path);
+  if (rest.empty()) {
+    if (value.is_null()) {
+      root->erase(head);
+    } else {
+      (*root)[head] = value;
+    }
+    return;
+  }
+  if (!root->contains(head)) {
+    if (value.is_null()) return;
+    (*root)[head] = json::object();
+  }
+  SetPath(&(*root)[head], rest, value);
+}
+
+namespace {
+
+std::string RandomHexId(Random& random) {
+  unsigned char b[16];
+  random.Fill(b, sizeof b);
+  return core::ToHex(std::string(reinterpret_cast<char*>(b), sizeof b));
+}
+
+MutationResult Rejected(const Mutation& m, std::string reason, std::vector<Problem> problems = {}) {
+  MutationResult r;
+  r.id = m.mutation_id;
+  r.outcome = Outcome::kRejected;
+  r.reason = std::move(reason);
+  r.problems = std::move(problems);
+  return r;
+}
+
+std::vector<Problem> ToProblems(const std::vector<core::Problem>& ps) {
+  std::vector<Problem> out;
+  for (const auto& p : ps) {
+    if (out.size() >= kMaxProblems) break;
+    out.push_back(Problem{p.path.substr(0, kMaxPathBytes), p.code.substr(0, kMaxTokenBytes),
+                          p.message.substr(0, kMaxTextBytes)});
+  }
+  return out;
+}
+
+// What a put or resolve would write: fields, status and conflict changes,
+// computed before anything is stored so that a rejection stores nothing.
+struct Plan {
+  json fields = json::object();
+  std::string status = "draft";
+  std::vector<StoredConflict> conflict_writes;  // new or updated conflicts
+  std::vector<std::string> conflict_ids;        // reported to the device
+};
+
+// Validates the planned record, sets flags (duplicate_term included), and
+// writes the revision (if anything changed) and the conflict changes.
+Result<MutationResult> Commit(ServerTxn& txn, Env env, const SessionContext& who,
+                              const core::RecordSchema& schema, const Mutation& m,
+                              const std::optional<StoredRecord>& head, Plan plan, int64_t now) {
+  MutationResult r;
+  r.id = m.mutation_id;
+  bool changed = !head || plan.fields != head->record.fields || plan.status != head->record.status;
+  if (changed) {
+    core::ValidationContext vctx{std::max(now, m.updated_at)};
+    core::ValidationResult vr = core::Validate(schema, plan.fields, plan.status, vctx);
+    if (!vr.ok()) return Rejected(m, "invalid", ToProblems(vr.problems));
+    PulledRecord rec;
+    rec.id = m.record_id;
+    rec.type = m.type;
+    rec.subject_id = m.subject_id;
+    rec.rev = head ? head->record.rev + 1 : 1;
+    rec.status = plan.status;
+    rec.flags = vr.flags;
+    if (head && head->record.status == "final") {
+      rec.amends = head->record.rev;
+    }
+    rec.author_id = who.practitioner_id;
+    rec.device_id = who.device_id;
+    rec.schema_version = m.schema_version;
+    rec.hlc = head ? std::max(head->record.hlc, m.hlc) : m.hlc;
+    rec.created_at = head ? head->record.created_at : m.created_at;
+    rec.updated_at = m.updated_at;
+    rec.server_received_at = now;
+    rec.base_rev = m.base_rev;
+    rec.fields = std::move(plan.fields);
+    if (m.type == "pep_update") {
+      if (auto key = core::PepTermKey(rec.fields)) {
+        DS_ASSIGN_OR_RETURN(std::vector<StoredRecord> peps,
+                            txn.SubjectHeads(m.subject_id, "pep_update", UINT64_MAX, 0, 100000));
+        for (const StoredRecord& o : peps) {
+          if (o.record.id == rec.id || o.record.deleted) continue;
+          bool earlier = o.record.created_at < rec.created_at ||
+                         (o.record.created_at == rec.created_at && o.record.id < rec.id);
+          if (earlier && core::PepTermKey(o.record.fields) == key) {
+            rec.flags.push_back(core::kFlagDuplicateTerm);
+            break;
+          }
+        }
+      }
+    }
+    std::sort(rec.flags.begin(), rec.flags.end());
+    rec.flags.erase(std::unique(rec.flags.begin(), rec.flags.end()), rec.flags.end());
+    if (rec.flags.size() > kMaxFlags) rec.flags.resize(kMaxFlags);
+    StoredRecord sr{std::move(rec), 0, m.mutation_id};
+    DS_ASSIGN_OR_RETURN(sr.seq, txn.NextSeq());
+    r.rev = sr.record.rev;
+    DS_RETURN_IF_ERROR(txn.PutRevision(sr));
+  } else {
+    r.rev = head->record.rev;
+  }
+  for (StoredConflict& c : plan.conflict_writes) {
+    DS_ASSIGN_OR_RETURN(c.seq, txn.NextSeq());
+    DS_RETURN_IF_ERROR(txn.PutConflict(c));
+  }
+  r.conflicts = std::move(plan.conflict_ids);
+  if (!r.conflicts.empty()) {
+    r.outcome = Outcome::kConflict;
+  } else if (head && m.base_rev < head->record.rev) {
+    r.outcome = Outcome::kMerged;
+  } else {
+    r.outcome = Outcome::kApplied;
+  }
+  (void)env;
+  return r;
+}
+
+Result<MutationResult> ApplyPut(ServerTxn& txn, Env env, const SessionContext& who,
+                                const core::RecordSchema& schema, const Mutation& m,
+                                const std::optional<StoredRecord>& head, int64_t now) {
+  Plan plan;
+  plan.fields = head ? head->record.fields : json::object();
+  plan.status = m.status;
+  if (head && head->record.status == "final") plan.status = "final";
+  std::vector<StoredConflict> open;
+  if (head) {
+    DS_ASSIGN_OR_RETURN(open, txn.RecordConflicts(m.record_id, /*open_only=*/true));
+  }
+  json base = json::object(), server = json::object(), device = json::object();
+  for (const auto& [field, ch] : m.changes) {
+    json from = ch.from, to = ch.to;
+    json server_value = plan.fields.contains(field) ? plan.fields[field] : json(nullptr);
+    bool whole_field_in_conflict = false;
+    // A later edit of a value that is in an open conflict updates that
+    // conflict's device side instead of opening another one.
+    for (StoredConflict& c : open) {
+      if (PathHead(c.info.path) != field) continue;
+      std::string_view rest = PathRest(c.info.path);
+      if (GetPath(from, rest) != c.info.device) continue;
+      json new_device = GetPath(to, rest);
+      if (new_device != c.info.device) {
+        c.info.device = new_device;
+        c.info.device_author = who.practitioner_id;
+        c.info.device_time = m.updated_at;
+        plan.conflict_writes.push_back(c);
+        plan.conflict_ids.push_back(c.info.conflict_id);
+      }
+      if (rest.empty()) {
+        whole_field_in_conflict = true;
+      } else {
+        json hv = GetPath(server_value, rest);
+        SetPath(&from, rest, hv);
+        SetPath(&to, rest, hv);
+      }
+    }
+    if (whole_field_in_conflict) continue;
+    base[field] = from;
+    server[field] = server_value;
+    device[field] = to;
+  }
+  core::FieldsMergeResult merged = core::MergeFields(
+      base, server, device, [&schema](std::string_view p) { return schema.MergeRuleForPath(p); });
+  for (const auto& [field, v] : device.items()) {
+    (void)v;
+    json mv = merged.merged.is_object() && merged.merged.contains(field) ? merged.merged[field]
+                                                                        : json(nullptr);
+    if (mv.is_null()) {
+      plan.fields.erase(field);
+    } else {
+      plan.fields[field] = mv;
+    }
+  }
+  for (const core::FieldConflict& fc : merged.conflicts) {
+    StoredConflict c;
+    c.info.conflict_id = RandomHexId(*env.random);
+    c.info.record_id = m.record_id;
+    c.info.subject_id = m.subject_id;
+    c.info.type = m.type;
+    c.info.path = fc.path;
+    c.info.base = fc.base;
+    c.info.server = fc.server;
+    c.info.device = fc.device;
+    c.info.server_author = head ? head->record.author_id : who.practitioner_id;
+    c.info.device_author = who.practitioner_id;
+    c.info.server_time = head ? head->record.server_received_at : now;
+    c.info.device_time = m.updated_at;
+    c.info.base_rev = m.base_rev;
+    c.opened_at = now;
+    plan.conflict_ids.push_back(c.info.conflict_id);
+    plan.conflict_writes.push_back(std::move(c));
+  }
+  return Commit(txn, env, who, schema, m, head, std::move(plan), now);
+}
+
+Result<MutationResult> ApplyResolve(ServerTxn& txn, Env env, const SessionContext& who,
+                                    const core::RecordSchema& schema, const Mutation& m,
+                                    const std::optional<StoredRecord>& head, int64_t now) {
+  DS_ASSIGN_OR_RETURN(std::optional<StoredConflict> c, txn.GetConflict(m.conflict_id));
+  if (!c || !head || c->info.record_id != m.record_id || c->info.state != ConflictState::kOpen ||
+      c->info.path != m.path) {
+    return Rejected(m, "conflict_closed");
+  }
+  Plan plan;
+  plan.fields = head->record.fields;
+  plan.status = head->record.status;
+  SetPath(&plan.fields, c->info.path, m.value);
+  c->info.state = ConflictState::kResolved;
+  c->info.resolution = m.value;
+  c->resolved_at = now;
+  c->resolved_by = who.practitioner_id;
+  plan.conflict_writes.push_back(*c);
+  Result<MutationResult> r = Commit(txn, env, who, schema, m, head, std::move(plan), now);
+  if (r.ok() && r->outcome != Outcome::kRejected) {
+    r->outcome = Outcome::kApplied;  // the resolution closed the conflict
+    r->conflicts.clear();
+  }
+  return r;
+}
+
+}  // namespace
+
+Result<MutationResult> ApplyMutation(ServerTxn& txn, Env env, const SessionContext& who,
+                                     const Mutation& m, int64_t now) {
+  const core::RecordSchema* schema = core::SchemaRegistry::Default().Find(m.type);
+  if (schema == nullptr) {
+    return Rejected(m, "invalid", {Problem{"type", "type", "Unknown record type."}});
+  }
+  if (!RoleMayWrite(who.role, m.type)) return Rejected(m, "not_permitted");
+  DS_ASSIGN_OR_RETURN(std::optional<StoredRecord> head, txn.GetHead(m.record_id));
+  if (head && (head->record.type != m.type || head->record.subject_id != m.subject_id)) {
+    return Rejected(m, "invalid",
+                    {Problem{"record_id", "rule", "This record belongs to another type or subject."}});
+  }
+  DS_ASSIGN_OR_RETURN(std::optional<CaseloadEntry> entry,
+                      txn.GetCaseloadEntry(who.practitioner_id, m.subject_id));
+  if (!entry) {
+    // Written while the case was still assigned: accepted (case transfer).
+    DS_ASSIGN_OR_RETURN(std::optional<CaseloadEvent> un,
+                        txn.LastUnassign(who.practitioner_id, m.subject_id));
+    auto stamp = core::HlcStamp::Decode(m.hlc);
+    if (!un || !stamp.ok() || stamp->physical_ms >= un->at) return Rejected(m, "not_on_caseload");
+  }
+  if ((!head && m.base_rev != 0) || (head && m.base_rev > head->record.rev)) {
+    return Rejected(m, "bad_base");
+  }
+  if (m.kind == MutationKind::kResolve) return ApplyResolve(txn, env, who, *schema, m, head, now);
+  return ApplyPut(txn, env, who, *schema, m, head, now);
+}
+
+}  // namespace internal
+
+Result<Pushed> ServerCore::ApplyPush(const SessionContext& ctx, const Push& push, PushStats* stats) {
+  if (push.m.size() > kMaxMutationsPerPush) return InvalidArgumentError("push: too many mutations");
+  int64_t now = env_.clock->NowMillis();
+  DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kWrite));
+  DS_ASSIGN_OR_RETURN(DeviceInfo d, CheckDevice(*txn, ctx));
+  SessionContext who = ctx;
+  who.practitioner_id = d.practitioner_id;
+  DS_ASSIGN_OR_RETURN(std::optional<Practitioner> p, txn->GetPractitioner(d.practitioner_id));
+  who.role = p ? p->role : d.role;
+  std::string actor = internal::DeviceActor(d.device_id);
+  Pushed out;
+  PushStats st;
+  for (const Mutation& m : push.m) {
+    DS_ASSIGN_OR_RETURN(std::optional<MutationResult> prior, txn->GetMutationResult(m.mutation_id));
+    if (prior) {
+      out.r.push_back(std::move(*prior));
+      ++st.replayed;
+      continue;
+    }
+    DS_ASSIGN_OR_RETURN(MutationResult r, internal::ApplyMutation(*txn, env_, who, m, now));
+    DS_RETURN_IF_ERROR(txn->PutMutationResult(m.mutation_id, d.device_id, m.record_id, r, now));
+    json details = {{"mutation", m.mutation_id}, {"record", m.record_id}, {"subject", m.subject_id},
+                    {"outcome", OutcomeName(r.outcome)}, {"rev", r.rev}};
+    if (!r.conflicts.empty()) details["conflicts"] = r.conflicts;
+    if (!r.reason.empty()) details["reason"] = r.reason;
+    DS_RETURN_IF_ERROR(internal::AppendAuditEntry(*txn, env_, actor,
+                                       m.kind == MutationKind::kResolve ? "resolve" : "write",
+                                       std::move(details)));
+    switch (r.outcome) {
+      case Outcome::kApplied: ++st.applied; break;
+      case Outcome::kMerged: ++st.merged; break;
+      case Outcome::kConflict: ++st.conflict; break;
+      case Outcome::kRejected: ++st.rejected; break;
+    }
+    out.r.push_back(std::move(r));
+  }
+  DS_RETURN_IF_ERROR(txn->Commit());
+  if (stats != nullptr) *stats = st;
+  return out;
+}
+
+}  // namespace doorstep::sync

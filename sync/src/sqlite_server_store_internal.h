@@ -1,0 +1,131 @@
+// The SQLite ServerStore (server_store.h): shared connection state and the
+// transaction class, split over sqlite_server_*.cc by aspect. Private to sync/.
+#ifndef DOORSTEP_SYNC_SQLITE_SERVER_STORE_INTERNAL_H_
+#define DOORSTEP_SYNC_SQLITE_SERVER_STORE_INTERNAL_H_
+
+#include <map>
+#include <memory>
+#include <mutex>
+#include <optional>
+#include <string>
+
+#include "doorstep/core/crypto.h"
+#include "doorstep/core/sqlite.h"
+#include "doorstep/sync/server_store.h"
+
+namespace doorstep::sync::internal {
+
+// One connection, its sealer and its prepared statements. Everything in it is
+// guarded by `mu`, which a transaction holds from Begin to its end.
+struct SqliteServerShared {
+  std::mutex mu;
+  std::unique_ptr<core::Database> db;
+  std::optional<core::Sealer> sealer;
+  std::map<std::string, core::Statement> stmts;
+  Env env;
+};
+
+// A cached prepared statement, reset when this goes out of scope.
+class StmtRef {
+ public:
+  explicit StmtRef(core::Statement* s) : s_(s) {}
+  ~StmtRef() { (void)s_->Reset(); }
+  StmtRef(const StmtRef&) = delete;
+  StmtRef& operator=(const StmtRef&) = delete;
+  core::Statement* operator->() { return s_; }
+  core::Statement& operator*() { return *s_; }
+
+ private:
+  core::Statement* s_;
+};
+
+class SqliteServerTxn : public ServerTxn {
+ public:
+  SqliteServerTxn(SqliteServerShared* shared, std::unique_lock<std::mutex> lock, TxnMode mode)
+      : shared_(shared), lock_(std::move(lock)), mode_(mode) {}
+  ~SqliteServerTxn() override;
+
+  Status Commit() override;
+  Result<uint64_t> NextSeq() override;
+  Result<uint64_t> MaxSeq() override;
+
+  Status PutPractitioner(const Practitioner& p) override;
+  Result<std::optional<Practitioner>> GetPractitioner(std::string_view id) override;
+  Status PutEnrolmentCode(const EnrolmentCode& c) override;
+  Result<std::optional<EnrolmentCode>> GetEnrolmentCode(std::string_view code_hash) override;
+  Status MarkEnrolmentCodeUsed(std::string_view code_hash, std::string_view device_id,
+                               int64_t at) override;
+  Status PutDevice(const DeviceInfo& d) override;
+  Result<std::optional<DeviceInfo>> GetDevice(std::string_view device_id) override;
+  Result<std::optional<DeviceInfo>> GetDeviceByKey(std::string_view public_key) override;
+  Result<std::vector<DeviceInfo>> ListDevices() override;
+  Status RevokeDevice(std::string_view device_id, int64_t at) override;
+  Status TouchDevice(std::string_view device_id, int64_t at) override;
+
+  Status Assign(const CaseloadEvent& e) override;
+  Status Unassign(const CaseloadEvent& e) override;
+  Result<std::optional<CaseloadEntry>> GetCaseloadEntry(std::string_view practitioner,
+                                                         std::string_view subject) override;
+  Result<std::vector<CaseloadEntry>> ListCaseload(std::string_view practitioner) override;
+  Result<std::vector<CaseloadEvent>> CaseloadEvents(std::string_view practitioner, uint64_t after,
+                                                   uint64_t upto) override;
+  Result<std::optional<CaseloadEvent>> LastUnassign(std::string_view practitioner,
+                                                   std::string_view subject) override;
+
+  Result<std::optional<StoredRecord>> GetHead(std::string_view record_id) override;
+  Result<std::optional<StoredRecord>> GetRevision(std::string_view record_id, int64_t rev) override;
+  Status PutRevision(const StoredRecord& r) override;
+  Result<std::vector<StoredRecord>> ChangedHeads(std::string_view practitioner, uint64_t after,
+                                                uint64_t upto, size_t limit) override;
+  Result<std::vector<StoredRecord>> SubjectHeads(std::string_view subject, std::string_view type,
+                                                uint64_t upto, size_t offset,
+                                                size_t limit) override;
+  Result<uint64_t> CountRecords() override;
+
+  Result<std::optional<MutationResult>> GetMutationResult(std::string_view mutation_id) override;
+  Status PutMutationResult(std::string_view mutation_id, std::string_view device_id,
+                           std::string_view record_id, const MutationResult& result,
+                           int64_t at) override;
+
+  Status PutConflict(const StoredConflict& c) override;
+  Result<std::optional<StoredConflict>> GetConflict(std::string_view conflict_id) override;
+  Result<std::vector<StoredConflict>> RecordConflicts(std::string_view record_id,
+                                                     bool open_only) override;
+  Result<std::vector<StoredConflict>> ChangedConflicts(std::string_view practitioner,
+                                                      uint64_t after, uint64_t upto,
+                                                      size_t limit) override;
+  Result<std::vector<StoredConflict>> SubjectConflicts(std::string_view subject, uint64_t upto,
+                                                      size_t limit) override;
+  Result<std::vector<StoredConflict>> ListConflicts(bool open_only) override;
+
+  Status AppendAudit(AuditEntry e) override;
+  Result<std::vector<AuditEntry>> ReadAudit(uint64_t after, size_t limit) override;
+
+ private:
+  // The cached statement for `sql`, prepared on first use.
+  Result<core::Statement*> Stmt(const std::string& sql);
+  Status RequireWrite() const;
+  // Reads the revision row the statement is on (columns seq, mutation_id,
+  // payload at `col`, `col`+1, `col`+2) for record `id`, `type`, `rev`.
+  Result<StoredRecord> ReadRevisionRow(core::Statement& s, int col, const std::string& id,
+                                       const std::string& type, int64_t rev);
+  Result<std::vector<StoredRecord>> ReadRecordRows(core::Statement& s, size_t limit);
+  Result<StoredConflict> ReadConflictRow(core::Statement& s);
+  Result<std::vector<StoredConflict>> ReadConflictRows(core::Statement& s, size_t limit);
+  Result<DeviceInfo> ReadDeviceRow(core::Statement& s);
+
+  SqliteServerShared* shared_;
+  std::unique_lock<std::mutex> lock_;
+  TxnMode mode_;
+  bool open_ = true;
+};
+
+// Column list matching ReadDeviceRow / ReadConflictRow.
+inline constexpr char kDeviceColumns[] =
+    "device_id, practitioner_id, role, public_key, enrolled_at, revoked_at, last_seen_at";
+inline constexpr char kConflictColumns[] =
+    "conflict_id, record_id, seq, opened_at, resolved_at, resolved_by, payload";
+
+}  // namespace doorstep::sync::internal
+
+#endif  // DOORSTEP_SYNC_SQLITE_SERVER_STORE_INTERNAL_H_

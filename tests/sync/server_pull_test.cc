@@ -1,0 +1,137 @@
+// ServerCore::Pull: batches with more/checkpoint, snapshots for newly
+// assigned subjects, purge notices, conflicts, scope.
+#include <set>
+
+#include "server_fixture.h"
+
+namespace doorstep::sync {
+namespace {
+
+using json = nlohmann::json;
+using testing::ServerFixture;
+
+class ServerPullTest : public ServerFixture {
+ protected:
+  void SetUp() override {
+    ServerFixture::SetUp();
+    sw_ = Device("worker-1", "social_worker");
+    other_ = Device("worker-2", "social_worker");
+    ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
+    ASSERT_TRUE(core_->Assign("worker-2", "S-2").ok());
+  }
+  std::vector<std::string> Write(const SessionContext& who, const std::string& subject, int n) {
+    std::vector<std::string> ids;
+    Push push;
+    for (int i = 0; i < n; ++i) {
+      ids.push_back(RandomHex());
+      push.m.push_back(Create(who, ids.back(), "visit_note", subject, Sample("visit_note")));
+    }
+    auto r = core_->ApplyPush(who, push);
+    EXPECT_TRUE(r.ok());
+    return ids;
+  }
+  static std::set<std::string> Ids(const std::vector<Batch>& bs) {
+    std::set<std::string> out;
+    for (const auto& b : bs) for (const auto& r : b.records) out.insert(r.id);
+    return out;
+  }
+  SessionContext sw_, other_;
+};
+
+TEST_F(ServerPullTest, BatchesCarryMoreAndCheckpoint) {
+  auto ids = Write(sw_, "S-1", 25);
+  Write(other_, "S-2", 5);
+  auto batches = PullAll(sw_, 0, 10);
+  ASSERT_EQ(batches.size(), 3u);
+  EXPECT_TRUE(batches[0].more);
+  EXPECT_TRUE(batches[1].more);
+  EXPECT_FALSE(batches[2].more);
+  EXPECT_EQ(batches[0].records.size(), 10u);
+  EXPECT_EQ(batches[2].records.size(), 5u);
+  EXPECT_LT(batches[0].checkpoint, batches[1].checkpoint);
+  EXPECT_EQ(Ids(batches), std::set<std::string>(ids.begin(), ids.end()));
+  // Nothing new: an empty batch at the same checkpoint.
+  auto again = PullAll(sw_, batches.back().checkpoint);
+  ASSERT_EQ(again.size(), 1u);
+  EXPECT_TRUE(again[0].records.empty());
+  EXPECT_FALSE(again[0].more);
+  EXPECT_EQ(again[0].checkpoint, batches.back().checkpoint);
+}
+
+TEST_F(ServerPullTest, FixedUpperBoundWithinOnePull) {
+  Write(sw_, "S-1", 4);
+  PullCursor cursor;
+  auto b1 = core_->Pull(sw_, &cursor, 0, 2);
+  ASSERT_TRUE(b1.ok());
+  ASSERT_TRUE(b1->more);
+  Write(sw_, "S-1", 3);  // written during the pull: not in this pull
+  auto b2 = core_->Pull(sw_, &cursor, b1->checkpoint, 100);
+  ASSERT_TRUE(b2.ok());
+  EXPECT_FALSE(b2->more);
+  EXPECT_EQ(b1->records.size() + b2->records.size(), 4u);
+  auto b3 = core_->Pull(sw_, &cursor, b2->checkpoint, 100);
+  ASSERT_TRUE(b3.ok());
+  EXPECT_EQ(b3->records.size(), 3u);
+}
+
+TEST_F(ServerPullTest, OnlyCaseloadSubjectsAreSent) {
+  Write(other_, "S-2", 3);
+  auto batches = PullAll(sw_, 0);
+  EXPECT_TRUE(Ids(batches).empty());
+}
+
+TEST_F(ServerPullTest, NewlyAssignedSubjectGetsSnapshot) {
+  auto s2 = Write(other_, "S-2", 7);
+  auto first = PullAll(sw_, 0);
+  uint64_t cp = first.back().checkpoint;
+  ASSERT_TRUE(core_->Assign("worker-1", "S-2").ok());
+  auto batches = PullAll(sw_, cp, 3);  // snapshot bigger than a batch
+  EXPECT_EQ(Ids(batches), std::set<std::string>(s2.begin(), s2.end()));
+  EXPECT_FALSE(batches.back().more);
+}
+
+TEST_F(ServerPullTest, UnassignSendsPurgeNotice) {
+  Write(sw_, "S-1", 2);
+  auto first = PullAll(sw_, 0);
+  uint64_t cp = first.back().checkpoint;
+  ASSERT_TRUE(core_->Unassign("worker-1", "S-1").ok());
+  auto batches = PullAll(sw_, cp);
+  ASSERT_EQ(batches.size(), 1u);
+  EXPECT_EQ(batches[0].purge, std::vector<std::string>{"S-1"});
+  EXPECT_TRUE(batches[0].records.empty());
+  // Later pulls no longer carry it.
+  auto later = PullAll(sw_, batches[0].checkpoint);
+  EXPECT_TRUE(later[0].purge.empty());
+}
+
+TEST_F(ServerPullTest, ConflictsReachBothDevices) {
+  SessionContext mgr = Device("manager-1", "manager");
+  ASSERT_TRUE(core_->Assign("manager-1", "S-1").ok());
+  std::string id = Write(sw_, "S-1", 1)[0];
+  std::string base = Sample("visit_note")["purpose"];
+  PushOne(sw_, Edit(sw_, id, "visit_note", "S-1", 1, "purpose", base, "Wording one.\n"));
+  MutationResult r = PushOne(mgr, Edit(mgr, id, "visit_note", "S-1", 1, "purpose", base, "Wording two.\n"));
+  ASSERT_EQ(r.outcome, Outcome::kConflict);
+  for (const SessionContext* who : {&sw_, &mgr}) {
+    auto batches = PullAll(*who, 0);
+    size_t n = 0;
+    for (const auto& b : batches) {
+      for (const auto& c : b.conflicts) {
+        ++n;
+        EXPECT_EQ(c.server, "Wording one.\n");
+        EXPECT_EQ(c.device, "Wording two.\n");
+        EXPECT_EQ(c.state, ConflictState::kOpen);
+      }
+    }
+    EXPECT_EQ(n, 1u);
+  }
+}
+
+TEST_F(ServerPullTest, RevokedDeviceCannotPull) {
+  ASSERT_TRUE(core_->Revoke(sw_.device_id).ok());
+  PullCursor cursor;
+  EXPECT_EQ(core_->Pull(sw_, &cursor, 0, 0).status().code(), StatusCode::kPermissionDenied);
+}
+
+}  // namespace
+}  // namespace doorstep::sync
