@@ -10,6 +10,9 @@ using json = nlohmann::json;
 
 namespace {
 
+// Sequence bounds as SQLite integers (values past INT64_MAX mean "all").
+int64_t SeqArg(uint64_t v) { return v > static_cast<uint64_t>(INT64_MAX) ? INT64_MAX : static_cast<int64_t>(v); }
+
 std::string RevisionAd(std::string_view id, std::string_view type, int64_t rev) {
   return std::string(id) + "|" + std::string(type) + "|" + std::to_string(rev);
 }
@@ -135,7 +138,7 @@ Result<std::vector<StoredRecord>> SqliteServerTxn::ChangedHeads(std::string_view
                            "JOIN caseload c ON c.subject_id = r.subject_id AND c.practitioner_id = ? "
                            "WHERE r.seq > ? AND r.seq <= ? ORDER BY r.seq LIMIT ?"));
   StmtRef r(s);
-  r->Bind(1, practitioner).Bind(2, static_cast<int64_t>(after)).Bind(3, static_cast<int64_t>(upto));
+  r->Bind(1, practitioner).Bind(2, SeqArg(after)).Bind(3, SeqArg(upto));
   r->Bind(4, static_cast<int64_t>(limit));
   return ReadRecordRows(*r, limit);
 }
@@ -149,7 +152,7 @@ Result<std::vector<StoredRecord>> SqliteServerTxn::SubjectHeads(std::string_view
                            "WHERE r.subject_id = ? AND (? = '' OR r.type = ?) AND r.seq <= ? "
                            "ORDER BY r.record_id LIMIT ? OFFSET ?"));
   StmtRef r(s);
-  r->Bind(1, subject).Bind(2, type).Bind(3, type).Bind(4, static_cast<int64_t>(upto));
+  r->Bind(1, subject).Bind(2, type).Bind(3, type).Bind(4, SeqArg(upto));
   r->Bind(5, static_cast<int64_t>(limit)).Bind(6, static_cast<int64_t>(offset));
   return ReadRecordRows(*r, limit);
 }
@@ -265,7 +268,7 @@ Result<std::vector<StoredConflict>> SqliteServerTxn::ChangedConflicts(std::strin
                            "c.subject_id = k.subject_id AND c.practitioner_id = ? "
                            "WHERE k.seq > ? AND k.seq <= ? ORDER BY k.seq LIMIT ?"));
   StmtRef r(s);
-  r->Bind(1, practitioner).Bind(2, static_cast<int64_t>(after)).Bind(3, static_cast<int64_t>(upto));
+  r->Bind(1, practitioner).Bind(2, SeqArg(after)).Bind(3, SeqArg(upto));
   r->Bind(4, static_cast<int64_t>(limit));
   return ReadConflictRows(*r, limit);
 }
@@ -276,7 +279,7 @@ Result<std::vector<StoredConflict>> SqliteServerTxn::SubjectConflicts(std::strin
                       Stmt(std::string("SELECT ") + kConflictColumns +
                            " FROM conflicts WHERE subject_id = ? AND seq <= ? ORDER BY seq LIMIT ?"));
   StmtRef r(s);
-  r->Bind(1, subject).Bind(2, static_cast<int64_t>(upto)).Bind(3, static_cast<int64_t>(limit));
+  r->Bind(1, subject).Bind(2, SeqArg(upto)).Bind(3, static_cast<int64_t>(limit));
   return ReadConflictRows(*r, limit);
 }
 
