@@ -1,0 +1,116 @@
+#include "server_session.h"
+
+namespace doorstep::sync::internal {
+
+namespace {
+
+// "1.2.3.4:5678" → "1.2.3.4"; "[::1]:5678" → "[::1]".
+std::string HostOf(const std::string& address) {
+  size_t colon = address.rfind(':');
+  return colon == std::string::npos ? address : address.substr(0, colon);
+}
+
+const char* ErrorCodeFor(const Status& s, bool enrolling) {
+  switch (s.code()) {
+    case StatusCode::kPermissionDenied: return kErrRevoked;
+    case StatusCode::kResourceExhausted: return kErrRateLimited;
+    case StatusCode::kUnauthenticated:
+      return enrolling ? kErrEnrolmentRefused : kErrNotEnrolled;
+    case StatusCode::kFailedPrecondition:
+    case StatusCode::kInvalidArgument:
+      return enrolling ? kErrEnrolmentRefused : kErrBadMessage;
+    case StatusCode::kUnavailable:
+    case StatusCode::kAborted: return kErrUnavailable;
+    default: return kErrInternal;
+  }
+}
+
+}  // namespace
+
+void ServerSession::Log(LogLevel level, const std::string& what) {
+  if (env_.logger != nullptr) env_.logger->Log(level, "session " + channel_->remote_address() + ": " + what);
+}
+
+void ServerSession::Start() {
+  auto self = shared_from_this();
+  channel_->Start([self](std::string msg) { self->OnMessage(msg); },
+                  [self](const Status& why) {
+                    if (!why.ok()) self->Log(LogLevel::kDebug, "closed: " + why.ToString());
+                    self->channel_.reset();
+                  });
+  const std::string& payload = channel_->handshake_payload();
+  Result<SessionContext> ctx = core_->AuthenticatePeer(channel_->remote_static_key(), payload,
+                                                       HostOf(channel_->remote_address()));
+  if (!ctx.ok()) {
+    Log(LogLevel::kInfo, "refused: " + ctx.status().ToString());
+    Fail(ErrorCodeFor(ctx.status(), !payload.empty()), ctx.status().message());
+    return;
+  }
+  ctx_ = std::move(ctx).value();
+  authenticated_ = true;
+}
+
+void ServerSession::Send(const Message& msg) {
+  if (channel_ == nullptr || closing_) return;
+  channel_->Send(Encode(msg));
+}
+
+void ServerSession::Fail(const char* code, const std::string& message) {
+  if (channel_ == nullptr || closing_) return;
+  channel_->Send(Encode(Error{code, message.substr(0, kMaxTextBytes)}));
+  closing_ = true;
+  channel_->Close();
+}
+
+void ServerSession::FailWith(const Status& status) {
+  Log(LogLevel::kWarn, status.ToString());
+  Fail(ErrorCodeFor(status, false),
+       status.code() == StatusCode::kInternal ? "internal error" : status.message());
+}
+
+void ServerSession::OnMessage(const std::string& bytes) {
+  if (!authenticated_ || closing_ || channel_ == nullptr) return;
+  Result<Message> msg = Decode(bytes);
+  if (!msg.ok()) {
+    Fail(kErrBadMessage, msg.status().message());
+    return;
+  }
+  if (auto* hello = std::get_if<Hello>(&*msg)) {
+    if (welcomed_) return Fail(kErrBadMessage, "hello sent twice");
+    return HandleHello(*hello);
+  }
+  if (!welcomed_) return Fail(kErrBadMessage, "hello must come first");
+  if (auto* push = std::get_if<Push>(&*msg)) {
+    Result<Pushed> r = core_->ApplyPush(ctx_, *push);
+    if (!r.ok()) return FailWith(r.status());
+    return Send(*r);
+  }
+  if (auto* pull = std::get_if<Pull>(&*msg)) return SendBatch(pull->since, pull->max);
+  if (std::holds_alternative<Bye>(*msg)) {
+    closing_ = true;
+    channel_->Close();
+    return;
+  }
+  Fail(kErrBadMessage, std::string("unexpected message: ") + MessageTypeName(*msg));
+}
+
+void ServerSession::HandleHello(const Hello& hello) {
+  Result<Welcome> w = core_->Hello(ctx_, hello);
+  if (!w.ok()) {
+    if (w.status().code() == StatusCode::kFailedPrecondition) {
+      return Fail(kErrUnsupportedVersion, w.status().message());
+    }
+    return FailWith(w.status());
+  }
+  welcomed_ = true;
+  Send(*w);
+  if (hello.pull) SendBatch(hello.since, hello.max);
+}
+
+void ServerSession::SendBatch(uint64_t since, uint64_t max) {
+  Result<Batch> b = core_->Pull(ctx_, &cursor_, since, static_cast<size_t>(max));
+  if (!b.ok()) return FailWith(b.status());
+  Send(*b);
+}
+
+}  // namespace doorstep::sync::internal

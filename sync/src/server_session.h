@@ -1,0 +1,46 @@
+// One sync session on the server (see sync_server.h). Private to sync/.
+// All its methods run on its connection's strand.
+#ifndef DOORSTEP_SYNC_SERVER_SESSION_H_
+#define DOORSTEP_SYNC_SERVER_SESSION_H_
+
+#include <memory>
+#include <string>
+
+#include "doorstep/core/env.h"
+#include "doorstep/sync/channel_server.h"
+#include "doorstep/sync/protocol.h"
+#include "doorstep/sync/server_core.h"
+
+namespace doorstep::sync::internal {
+
+class ServerSession : public std::enable_shared_from_this<ServerSession> {
+ public:
+  ServerSession(ServerCore* core, std::shared_ptr<ServerChannel> channel, Env env)
+      : core_(core), channel_(std::move(channel)), env_(env) {}
+
+  // Authenticates the peer and starts reading messages.
+  void Start();
+
+ private:
+  void OnMessage(const std::string& bytes);
+  void HandleHello(const Hello& hello);
+  void SendBatch(uint64_t since, uint64_t max);
+  void Send(const Message& msg);
+  // Sends an error message and closes the session.
+  void Fail(const char* code, const std::string& message);
+  void FailWith(const Status& status);
+  void Log(LogLevel level, const std::string& what);
+
+  ServerCore* core_;
+  std::shared_ptr<ServerChannel> channel_;
+  Env env_;
+  SessionContext ctx_;
+  PullCursor cursor_;
+  bool authenticated_ = false;
+  bool welcomed_ = false;
+  bool closing_ = false;
+};
+
+}  // namespace doorstep::sync::internal
+
+#endif  // DOORSTEP_SYNC_SERVER_SESSION_H_
