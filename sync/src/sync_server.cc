@@ -1,5 +1,6 @@
 #include "doorstep/sync/sync_server.h"
 
+#include <atomic>
 #include <csignal>
 #include <mutex>
 #include <optional>
@@ -21,7 +22,7 @@ struct SyncServer::Impl {
   std::unique_ptr<ChannelServer> listener;
   std::vector<std::thread> threads;
   std::mutex mu;  // guards stopping and joining
-  bool stopped = false;
+  std::atomic<bool> stopped{false};
   bool joined = false;
 
   void Stop() {
@@ -34,10 +35,7 @@ struct SyncServer::Impl {
         asio::error_code ec;
         signals->cancel(ec);
       }
-      work.reset();
-      // Sessions get a moment to finish writing; then the loop stops.
-      auto timer = std::make_shared<asio::steady_timer>(io, std::chrono::seconds(2));
-      timer->async_wait([this, timer](const asio::error_code&) { io.stop(); });
+      work.reset();  // the loop ends once sessions have finished writing
     });
   }
 };
@@ -100,6 +98,13 @@ void SyncServer::Wait() {
     if (impl_->joined) return;
     impl_->joined = true;
     threads.swap(impl_->threads);
+  }
+  if (impl_->stopped) {
+    // Sessions get up to two seconds to finish writing; then the loop stops.
+    for (int i = 0; i < 200 && !impl_->io.stopped(); ++i) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    }
+    impl_->io.stop();
   }
   for (auto& t : threads) {
     if (t.get_id() == std::this_thread::get_id()) {
