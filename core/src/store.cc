@@ -349,6 +349,13 @@ Status Store::Unlock(const KeySource& key) {
   return Status::Ok();
 }
 
+Status Store::Destroy() {
+  if (!impl_) return FailedPreconditionError("the store is closed");
+  impl_->DropSealer();
+  impl_.reset();  // close the connection before the files go
+  return Wipe(path_);
+}
+
 void Store::Lock() {
   if (impl_) impl_->DropSealer();  // Sealer's SecretBytes wipes the data key
 }

@@ -100,6 +100,11 @@ class Store {
 
   ~Store();
 
+  // Destroys this store in place (a revoked device): the wrapped key is
+  // overwritten, every row is deleted, key material is wiped, and the files
+  // are removed. The Store is unusable afterwards.
+  Status Destroy();
+
   // Unlocks with `key`. kUnauthenticated on a wrong key: the failure counter in
   // the store moves; at the limit the store wipes itself and the message says so.
   Status Unlock(const KeySource& key);

@@ -1,0 +1,76 @@
+#include "client_convert.h"
+
+namespace doorstep::sync {
+
+Mutation ToWireMutation(const core::OutgoingMutation& m) {
+  Mutation w;
+  const core::Record& r = m.record;
+  w.mutation_id = m.mutation_id;
+  w.record_id = r.id;
+  w.type = r.type;
+  w.subject_id = r.subject_id;
+  w.base_rev = m.base_rev;
+  w.kind = m.kind == "resolve" ? MutationKind::kResolve : MutationKind::kPut;
+  for (auto it = m.changes.begin(); it != m.changes.end(); ++it) {
+    w.changes[it.key()] = FieldChange{(*it)["from"], (*it)["to"]};
+  }
+  w.status = r.status;
+  w.amends = r.amends;
+  w.flags = r.flags;
+  w.schema_version = r.schema_version;
+  w.hlc = r.hlc;
+  w.created_at = r.created_at;
+  w.updated_at = r.updated_at;
+  w.author_id = r.author_id;
+  w.device_id = r.device_id;
+  if (w.kind == MutationKind::kResolve && m.resolve.is_object()) {
+    w.conflict_id = m.resolve.value("conflict_id", "");
+    w.path = m.resolve.value("path", "");
+    w.value = m.resolve.contains("value") ? m.resolve["value"] : nlohmann::json();
+  }
+  return w;
+}
+
+core::Record ToCoreRecord(const PulledRecord& p) {
+  core::Record r;
+  r.id = p.id;
+  r.type = p.type;
+  r.subject_id = p.subject_id;
+  r.rev = p.rev;
+  r.status = p.status;
+  r.flags = p.flags;
+  r.amends = p.amends;
+  r.deleted = p.deleted;
+  r.author_id = p.author_id;
+  r.device_id = p.device_id;
+  r.schema_version = static_cast<int>(p.schema_version);
+  r.hlc = p.hlc;
+  r.created_at = p.created_at;
+  r.updated_at = p.updated_at;
+  r.server_received_at = p.server_received_at;
+  r.base_rev = p.base_rev;
+  r.fields = p.fields.is_object() ? p.fields : nlohmann::json::object();
+  return r;
+}
+
+core::PulledConflict ToCoreConflict(const ConflictInfo& c) {
+  core::PulledConflict out;
+  out.conflict_id = c.conflict_id;
+  out.record_id = c.record_id;
+  out.subject_id = c.subject_id;
+  out.state = c.state == ConflictState::kOpen ? "open" : "resolved";
+  out.body = {{"type", c.type},
+              {"path", c.path},
+              {"base", c.base},
+              {"server", c.server},
+              {"device", c.device},
+              {"server_author", c.server_author},
+              {"device_author", c.device_author},
+              {"server_time", c.server_time},
+              {"device_time", c.device_time},
+              {"base_rev", c.base_rev},
+              {"resolution", c.resolution}};
+  return out;
+}
+
+}  // namespace doorstep::sync

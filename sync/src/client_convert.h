@@ -1,0 +1,17 @@
+// Conversions between the core's records/mutations and the wire's messages.
+#ifndef DOORSTEP_SYNC_CLIENT_CONVERT_H_
+#define DOORSTEP_SYNC_CLIENT_CONVERT_H_
+
+#include "doorstep/core/record.h"
+#include "doorstep/core/store_sync.h"
+#include "doorstep/sync/protocol.h"
+
+namespace doorstep::sync {
+
+Mutation ToWireMutation(const core::OutgoingMutation& m);
+core::Record ToCoreRecord(const PulledRecord& p);
+core::PulledConflict ToCoreConflict(const ConflictInfo& c);
+
+}  // namespace doorstep::sync
+
+#endif  // DOORSTEP_SYNC_CLIENT_CONVERT_H_
