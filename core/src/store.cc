@@ -190,6 +190,7 @@ Result<std::optional<std::string>> Store::Impl::GetSealedMeta(std::string_view k
 }
 
 Status Store::Impl::RequireUnlocked() const {
+  if (!db_) return FailedPreconditionError("the store has been closed (wiped or destroyed)");
   if (!sealer_) return FailedPreconditionError("the store is locked");
   return Status::Ok();
 }
@@ -317,6 +318,7 @@ Status Store::Wipe(const std::string& path) {
 
 Status Store::Unlock(const KeySource& key) {
   DS_RETURN_IF_ERROR(CheckKeySource(key));
+  if (impl_->closed()) return FailedPreconditionError("the store has been closed (wiped or destroyed)");
   if (impl_->unlocked()) return Status::Ok();
   DS_ASSIGN_OR_RETURN(int64_t failed, impl_->GetMetaInt("failed_unlocks", 0));
   DS_ASSIGN_OR_RETURN(int64_t limit, impl_->GetMetaInt("max_failed_unlocks", 10));
@@ -331,9 +333,8 @@ Status Store::Unlock(const KeySource& key) {
   if (!data_key.ok()) {
     if (data_key.status().code() != StatusCode::kUnauthenticated) return data_key.status();
     if (failed + 1 >= limit) {
-      std::string path = path_;
-      impl_.reset();
-      Status w = Wipe(path);
+      impl_->Close();
+      Status w = Wipe(path_);
       return UnauthenticatedError("wrong passphrase or key; after " + std::to_string(failed + 1) +
                                   " failed unlocks in a row the store has been wiped" +
                                   (w.ok() ? "" : " (" + w.message() + ")"));
@@ -350,27 +351,25 @@ Status Store::Unlock(const KeySource& key) {
 }
 
 Status Store::Destroy() {
-  if (!impl_) return FailedPreconditionError("the store is closed");
-  impl_->DropSealer();
-  impl_.reset();  // close the connection before the files go
+  if (impl_->closed()) return FailedPreconditionError("the store is closed");
+  impl_->Close();  // close the connection before the files go
   return Wipe(path_);
 }
 
 void Store::Lock() {
-  if (impl_) impl_->DropSealer();  // Sealer's SecretBytes wipes the data key
+  impl_->DropSealer();  // Sealer's SecretBytes wipes the data key
 }
 
-bool Store::locked() const { return !impl_ || !impl_->unlocked(); }
+bool Store::locked() const { return !impl_->unlocked(); }
 
 int Store::failed_unlocks() const {
-  if (!impl_) return 0;
+  if (impl_->closed()) return 0;
   auto v = impl_->GetMetaInt("failed_unlocks", 0);
   return v.ok() ? static_cast<int>(*v) : 0;
 }
 
 Status Store::ChangeKey(const KeySource& old_key, const KeySource& new_key, std::optional<KdfProfile> kdf) {
   DS_RETURN_IF_ERROR(CheckKeySource(new_key));
-  if (!impl_) return FailedPreconditionError("the store is closed");
   // Unlock proves the old key (and counts a wrong one).
   DS_RETURN_IF_ERROR(Unlock(old_key));
   DS_ASSIGN_OR_RETURN(auto store_id, impl_->GetMeta("store_id"));
@@ -392,6 +391,7 @@ Status Store::ChangeKey(const KeySource& old_key, const KeySource& new_key, std:
 }
 
 Status Store::SetEnrollment(const Enrollment& e) {
+  DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   nlohmann::json j = {{"server", e.server}, {"server_key", e.server_key_hex},
                       {"practitioner_id", e.practitioner_id}, {"role", e.role}};
   DS_RETURN_IF_ERROR(impl_->SetSealedMeta("enrollment", j.dump()));
@@ -400,6 +400,7 @@ Status Store::SetEnrollment(const Enrollment& e) {
 }
 
 Result<std::optional<Enrollment>> Store::GetEnrollment() {
+  DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   DS_ASSIGN_OR_RETURN(auto plain, impl_->GetSealedMeta("enrollment"));
   if (!plain) return std::optional<Enrollment>();
   auto j = nlohmann::json::parse(*plain, nullptr, false);

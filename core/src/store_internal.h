@@ -42,6 +42,9 @@ class Store::Impl {
   bool unlocked() const { return sealer_.has_value(); }
   void SetSealer(Sealer s) { sealer_.emplace(std::move(s)); }
   void DropSealer() { sealer_.reset(); }
+  // Closes the connection (wiped or destroyed store); every later call fails.
+  void Close() { sealer_.reset(); db_.reset(); }
+  bool closed() const { return db_ == nullptr; }
 
   // Associated data of a record body at a local version.
   static std::string RecordAd(std::string_view id, std::string_view type, int64_t local_version);
