@@ -82,6 +82,10 @@ CKey::CKey(const char* passphrase, const uint8_t* key, size_t key_len) {
   }
 }
 
+CKey::~CKey() {
+  if (passphrase_ && !passphrase_->empty()) sodium_memzero(&(*passphrase_)[0], passphrase_->size());
+}
+
 Status CKey::Check() const {
   if (key_ && key_len_ != 32) return InvalidArgumentError("the platform key must be 32 bytes");
   if (key_ && key_->empty()) return ResourceExhaustedError("out of memory for the platform key");

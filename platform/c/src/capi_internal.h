@@ -109,6 +109,9 @@ class StoreCall {
 class CKey {
  public:
   CKey(const char* passphrase, const uint8_t* key, size_t key_len);
+  ~CKey();  // wipes the passphrase copy
+  CKey(const CKey&) = delete;
+  CKey& operator=(const CKey&) = delete;
   // kInvalidArgument if the key length is not 32 or the copy failed.
   Status Check() const;
   const core::KeySource& source() const { return source_; }

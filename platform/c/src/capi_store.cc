@@ -118,9 +118,9 @@ bool ds_store_wipe(ds_store_t* store, ds_error* err) {
   return Boundary(err, false, [&]() -> Status {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
-    // Close the connection first, then destroy the key and the files.
-    call.handle()->store.reset();
-    return core::Store::Wipe(call.handle()->path);
+    Status s = call.store().Destroy();
+    call.handle()->store.reset();  // unusable either way
+    return s;
   });
 }
 
