@@ -19,6 +19,8 @@ void Report(const SyncOptions& o, const char* phase, int64_t done, int64_t total
 Status FromWireError(const Error& e) {
   if (e.code == kErrRevoked) return PermissionDeniedError("revoked: " + e.message);
   if (e.code == kErrNotEnrolled) return PermissionDeniedError("not enrolled: " + e.message);
+  if (e.code == "enrolment_refused") return PermissionDeniedError("enrolment refused: " + e.message);
+  if (e.code == "rate_limited") return UnavailableError("rate limited: " + e.message);
   if (e.code == kErrUnsupportedVersion) return FailedPreconditionError("unsupported protocol version: " + e.message);
   if (e.code == kErrUnavailable) return UnavailableError("server unavailable: " + e.message);
   return InternalError("server error " + e.code + ": " + e.message);

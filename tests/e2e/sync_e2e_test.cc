@@ -1,0 +1,179 @@
+// End to end: a real SyncServer on 127.0.0.1 (port 0), real device stores,
+// the Noise transport over TCP, push/pull, merge, conflicts, resolution,
+// purge and revocation.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "doorstep/core/crypto.h"
+#include "doorstep/core/samples.h"
+#include "doorstep/core/store.h"
+#include "doorstep/core/store_sync.h"
+#include "doorstep/sync/client.h"
+#include "doorstep/sync/key_pair.h"
+#include "doorstep/sync/server_core.h"
+#include "doorstep/sync/server_store.h"
+#include "doorstep/sync/sync_server.h"
+
+namespace doorstep {
+namespace {
+
+namespace fs = std::filesystem;
+using core::Store;
+
+class SyncE2eTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Initialize().ok());
+    char tmpl[] = "/tmp/doorstep-e2e-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    env_ = RealEnv();
+    auto st = sync::OpenSqliteServerStore(dir_, core::RandomKey(*env_.random), env_, true);
+    ASSERT_TRUE(st.ok()) << st.status().ToString();
+    server_store_ = std::move(st).value();
+    core_ = std::make_unique<sync::ServerCore>(server_store_.get(), env_);
+    sync::KeyPair keys = sync::GenerateKeyPair(*env_.random);
+    server_key_hex_ = core::ToHex(keys.public_key);
+    auto srv = sync::SyncServer::Start(core_.get(), std::move(keys), env_);
+    ASSERT_TRUE(srv.ok()) << srv.status().ToString();
+    server_ = std::move(srv).value();
+    address_ = "127.0.0.1:" + std::to_string(server_->port());
+  }
+  void TearDown() override {
+    server_.reset();
+    core_.reset();
+    server_store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // A device enrolled for `practitioner` with `role`.
+  std::unique_ptr<Store> Device(const std::string& name, const std::string& practitioner, const std::string& role) {
+    SecretBytes key = core::RandomKey(*env_.random);
+    auto store = Store::Create(dir_ + "/" + name + ".db", core::KeySource{nullptr, &key}, {}, env_);
+    EXPECT_TRUE(store.ok()) << store.status().ToString();
+    auto code = core_->Enroll(practitioner, role);
+    EXPECT_TRUE(code.ok()) << code.status().ToString();
+    Status s = sync::Enroll(**store, env_, address_, server_key_hex_, code->code);
+    EXPECT_TRUE(s.ok()) << s.ToString();
+    return std::move(store).value();
+  }
+
+  sync::SyncReport Sync(Store& s) {
+    auto r = sync::RunSync(s, env_, {});
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+    return r.ok() ? *r : sync::SyncReport{};
+  }
+
+  std::string dir_, address_, server_key_hex_;
+  Env env_;
+  std::unique_ptr<sync::ServerStore> server_store_;
+  std::unique_ptr<sync::ServerCore> core_;
+  std::unique_ptr<sync::SyncServer> server_;
+};
+
+TEST_F(SyncE2eTest, TwoDevicesConvergeAndNarrativeConflictIsResolved) {
+  auto phone = Device("phone", "worker-1", "social_worker");
+  auto laptop = Device("laptop", "manager-1", "manager");
+  ASSERT_TRUE(core_->Assign("worker-1", "subject-A").ok());
+  ASSERT_TRUE(core_->Assign("manager-1", "subject-A").ok());
+
+  auto fields = core::SampleFields("visit_note", env_.clock->NowMillis());
+  fields["observations"] = "Line one.\nLine two.\nLine three.\n";
+  auto added = phone->Add("visit_note", "subject-A", fields, "draft");
+  ASSERT_TRUE(added.ok() && added->saved());
+  std::string id = added->record.id;
+  EXPECT_EQ(Sync(*phone).pushed, 1);
+  EXPECT_EQ(Sync(*laptop).pulled, 1);
+  ASSERT_TRUE(laptop->Get(id).ok());
+
+  // Different fields and non-overlapping lines: merge with no conflict.
+  ASSERT_TRUE(phone->Edit(id, {{"observations", "Line one, edited on the phone.\nLine two.\nLine three.\n"}}, std::nullopt)->saved());
+  ASSERT_TRUE(laptop->Edit(id, {{"observations", "Line one.\nLine two.\nLine three, edited on the laptop.\n"},
+                               {"location", "Family home"}}, std::nullopt)->saved());
+  Sync(*phone);
+  auto r = Sync(*laptop);
+  EXPECT_EQ(r.conflicts, 0);
+  Sync(*phone);
+  auto p = phone->Get(id);
+  auto l = laptop->Get(id);
+  EXPECT_EQ(p->fields, l->fields);
+  EXPECT_EQ(p->fields["observations"], "Line one, edited on the phone.\nLine two.\nLine three, edited on the laptop.\n");
+  EXPECT_EQ(p->fields["location"], "Family home");
+
+  // Overlapping edits: exactly one conflict, both wordings kept, on both devices.
+  ASSERT_TRUE(phone->Edit(id, {{"observations", "Phone wording.\nLine two.\nLine three, edited on the laptop.\n"}}, std::nullopt)->saved());
+  ASSERT_TRUE(laptop->Edit(id, {{"observations", "Laptop wording.\nLine two.\nLine three, edited on the laptop.\n"}}, std::nullopt)->saved());
+  Sync(*phone);
+  Sync(*laptop);
+  Sync(*phone);
+  auto pc = core::ListConflicts(*phone, true);
+  auto lc = core::ListConflicts(*laptop, true);
+  ASSERT_EQ(pc->size(), 1u);
+  ASSERT_EQ(lc->size(), 1u);
+  std::string both = (*lc)[0]["server"].dump() + (*lc)[0]["device"].dump();
+  EXPECT_NE(both.find("Phone wording."), std::string::npos);
+  EXPECT_NE(both.find("Laptop wording."), std::string::npos);
+
+  // The manager resolves it; both converge and the conflict closes everywhere.
+  std::string cid = (*lc)[0]["conflict_id"];
+  ASSERT_TRUE(core::ResolveConflict(*laptop, cid, "value", "Agreed wording.\nLine two.\nLine three, edited on the laptop.\n").ok());
+  Sync(*laptop);
+  Sync(*phone);
+  EXPECT_EQ(core::ListConflicts(*phone, true)->size(), 0u);
+  EXPECT_EQ(core::ListConflicts(*laptop, true)->size(), 0u);
+  EXPECT_EQ(phone->Get(id)->fields, laptop->Get(id)->fields);
+  EXPECT_EQ(phone->Get(id)->fields["observations"], "Agreed wording.\nLine two.\nLine three, edited on the laptop.\n");
+  EXPECT_EQ(core_->Conflicts(true)->size(), 0u);
+  EXPECT_TRUE(core_->VerifyAudit().ok());
+}
+
+TEST_F(SyncE2eTest, OutOfScopeWritesAreRejectedAndKept) {
+  auto pa = Device("tablet", "adviser-1", "personal_adviser");
+  ASSERT_TRUE(core_->Assign("adviser-1", "subject-B").ok());
+  auto pep = pa->Add("pep_update", "subject-B", core::SampleFields("pep_update", env_.clock->NowMillis()), "draft");
+  ASSERT_TRUE(pep.ok() && pep->saved());
+  auto visit = pa->Add("visit_note", "subject-C", core::SampleFields("visit_note", env_.clock->NowMillis()), "draft");
+  ASSERT_TRUE(visit.ok() && visit->saved());
+  auto r = Sync(*pa);
+  EXPECT_EQ(r.rejected, 2);
+  auto st = pa->GetStatus();
+  EXPECT_EQ(st->rejected, 2);
+  EXPECT_EQ(st->pending, 0);
+  EXPECT_TRUE(pa->Get(pep->record.id).ok());  // still on the device
+}
+
+TEST_F(SyncE2eTest, UnassignPushesThenPurges) {
+  auto phone = Device("phone", "worker-1", "social_worker");
+  ASSERT_TRUE(core_->Assign("worker-1", "subject-A").ok());
+  auto a = phone->Add("visit_note", "subject-A", core::SampleFields("visit_note", env_.clock->NowMillis()), "draft");
+  Sync(*phone);
+  ASSERT_TRUE(phone->Edit(a->record.id, {{"location", "Contact centre"}}, std::nullopt)->saved());
+  ASSERT_TRUE(core_->Unassign("worker-1", "subject-A").ok());
+  auto r = Sync(*phone);
+  EXPECT_EQ(r.pushed, 1);  // the edit made while assigned reached the server
+  EXPECT_EQ(r.purged, 1);
+  EXPECT_EQ(phone->Get(a->record.id).status().code(), StatusCode::kNotFound);
+}
+
+TEST_F(SyncE2eTest, RevokedDeviceIsRefusedAndWiped) {
+  auto phone = Device("phone", "worker-1", "social_worker");
+  ASSERT_TRUE(core_->Revoke(phone->device_id()).ok());
+  auto r = sync::RunSync(*phone, env_, {});
+  EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
+  EXPECT_FALSE(fs::exists(dir_ + "/phone.db"));
+}
+
+TEST_F(SyncE2eTest, ReusedEnrolmentCodeIsRefused) {
+  SecretBytes key = core::RandomKey(*env_.random);
+  auto code = core_->Enroll("worker-2", "social_worker");
+  auto a = Store::Create(dir_ + "/a.db", core::KeySource{nullptr, &key}, {}, env_);
+  auto b = Store::Create(dir_ + "/b.db", core::KeySource{nullptr, &key}, {}, env_);
+  ASSERT_TRUE(sync::Enroll(**a, env_, address_, server_key_hex_, code->code).ok());
+  Status s = sync::Enroll(**b, env_, address_, server_key_hex_, code->code);
+  EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
+}
+
+}  // namespace
+}  // namespace doorstep
