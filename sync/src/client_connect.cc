@@ -2,6 +2,7 @@
 // and enrolment (Enroll).
 #include <charconv>
 
+#include "client_convert.h"
 #include "doorstep/core/crypto.h"
 #include "doorstep/core/store_sync.h"
 #include "doorstep/sync/channel_client.h"
@@ -105,10 +106,13 @@ Status Enroll(core::Store& store, Env env, const std::string& server, const std:
   hello.pull = false;
   DS_RETURN_IF_ERROR(ch->Send(Encode(hello)));
   DS_ASSIGN_OR_RETURN(std::string bytes, ch->Receive());
-  DS_ASSIGN_OR_RETURN(Welcome welcome, DecodeAs<Welcome>(bytes));
+  DS_ASSIGN_OR_RETURN(Message msg, Decode(bytes));
+  if (const Error* e = std::get_if<Error>(&msg)) return StatusFromWireError(*e);
+  const Welcome* welcome = std::get_if<Welcome>(&msg);
+  if (welcome == nullptr) return InvalidArgumentError("server did not welcome the enrolment");
   (void)ch->Send(Encode(Bye{}));
   ch->Close();
-  core::Enrollment e{server, core::ToHex(core::FromHex(server_key_hex).value()), welcome.practitioner, welcome.role};
+  core::Enrollment e{server, core::ToHex(core::FromHex(server_key_hex).value()), welcome->practitioner, welcome->role};
   return store.SetEnrollment(e);
 }
 

@@ -73,4 +73,15 @@ core::PulledConflict ToCoreConflict(const ConflictInfo& c) {
   return out;
 }
 
+Status StatusFromWireError(const Error& e) {
+  if (e.code == kErrRevoked) return PermissionDeniedError("revoked: " + e.message);
+  if (e.code == kErrNotEnrolled) return PermissionDeniedError("not enrolled: " + e.message);
+  if (e.code == "enrolment_refused") return PermissionDeniedError("enrolment refused: " + e.message);
+  if (e.code == "rate_limited") return UnavailableError("rate limited: " + e.message);
+  if (e.code == kErrUnsupportedVersion) return FailedPreconditionError("unsupported protocol version: " + e.message);
+  if (e.code == kErrUnavailable) return UnavailableError("server unavailable: " + e.message);
+  if (e.code == kErrBadMessage) return InvalidArgumentError("server refused a message: " + e.message);
+  return InternalError("server error " + e.code + ": " + e.message);
+}
+
 }  // namespace doorstep::sync

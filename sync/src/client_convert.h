@@ -11,6 +11,10 @@ namespace doorstep::sync {
 Mutation ToWireMutation(const core::OutgoingMutation& m);
 core::Record ToCoreRecord(const PulledRecord& p);
 core::PulledConflict ToCoreConflict(const ConflictInfo& c);
+// Maps a server `error` message onto a Status (revoked and refusals →
+// kPermissionDenied, rate limits and busy → kUnavailable, versions →
+// kFailedPrecondition).
+Status StatusFromWireError(const Error& e);
 
 }  // namespace doorstep::sync
 

@@ -15,23 +15,12 @@ void Report(const SyncOptions& o, const char* phase, int64_t done, int64_t total
   if (o.progress) o.progress(SyncProgress{phase, done, total});
 }
 
-// Maps a server error message onto a Status.
-Status FromWireError(const Error& e) {
-  if (e.code == kErrRevoked) return PermissionDeniedError("revoked: " + e.message);
-  if (e.code == kErrNotEnrolled) return PermissionDeniedError("not enrolled: " + e.message);
-  if (e.code == "enrolment_refused") return PermissionDeniedError("enrolment refused: " + e.message);
-  if (e.code == "rate_limited") return UnavailableError("rate limited: " + e.message);
-  if (e.code == kErrUnsupportedVersion) return FailedPreconditionError("unsupported protocol version: " + e.message);
-  if (e.code == kErrUnavailable) return UnavailableError("server unavailable: " + e.message);
-  return InternalError("server error " + e.code + ": " + e.message);
-}
-
 template <typename T>
 Result<T> Expect(MessageChannel& ch) {
   DS_ASSIGN_OR_RETURN(std::string bytes, ch.Receive());
   DS_ASSIGN_OR_RETURN(Message msg, Decode(bytes));
   if (T* t = std::get_if<T>(&msg)) return std::move(*t);
-  if (const Error* e = std::get_if<Error>(&msg)) return FromWireError(*e);
+  if (const Error* e = std::get_if<Error>(&msg)) return StatusFromWireError(*e);
   return InvalidArgumentError(std::string("server sent '") + MessageTypeName(msg) + "' out of turn");
 }
 
