@@ -5,6 +5,7 @@ namespace doorstep::cli {
 // Groups register themselves here as they land.
 void RegisterCommands(CLI::App& app, int* exit_code) {
   RegisterSelftestCommands(app, exit_code);
+  RegisterServerCommands(app, exit_code);
 }
 
 }  // namespace doorstep::cli

@@ -1,0 +1,119 @@
+// `doorstep server …` end to end through the built binary (DOORSTEP_BIN).
+#include <gtest/gtest.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <stdlib.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdio>
+#include <filesystem>
+#include <string>
+#include <thread>
+
+namespace {
+
+struct Ran {
+  int code = -1;
+  std::string out;
+};
+
+std::string Bin() {
+  const char* b = std::getenv("DOORSTEP_BIN");
+  return b ? b : "doorstep";
+}
+
+Ran RunCli(const std::string& args) {
+  Ran r;
+  std::string cmd = Bin() + " " + args + " 2>/dev/null";
+  FILE* p = popen(cmd.c_str(), "r");
+  if (p == nullptr) return r;
+  char buf[4096];
+  size_t n;
+  while ((n = fread(buf, 1, sizeof buf, p)) > 0) r.out.append(buf, n);
+  int st = pclose(p);
+  r.code = WIFEXITED(st) ? WEXITSTATUS(st) : -1;
+  return r;
+}
+
+class ServerCliTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    std::string tmpl = (std::filesystem::temp_directory_path() / "ds_cli_XXXXXX").string();
+    ASSERT_NE(mkdtemp(tmpl.data()), nullptr);
+    root_ = tmpl;
+    dir_ = root_ + "/srv";
+  }
+  void TearDown() override {
+    std::error_code ec;
+    std::filesystem::remove_all(root_, ec);
+  }
+  std::string root_, dir_;
+};
+
+TEST_F(ServerCliTest, InitEnrollAssignAuditAndTamper) {
+  Ran init = RunCli("server init --dir " + dir_);
+  ASSERT_EQ(init.code, 0);
+  EXPECT_EQ(init.out.size(), 65u);  // 64 hex + newline
+  EXPECT_EQ(RunCli("server init --dir " + dir_).code, 2);
+  EXPECT_EQ(RunCli("server init --dir " + root_ + "/pg --postgres host=x").code, 2);
+  Ran code = RunCli("server enroll --dir " + dir_ + " --practitioner worker-1 --role social_worker");
+  ASSERT_EQ(code.code, 0);
+  EXPECT_EQ(code.out.size(), 20u);  // XXXX-XXXX-XXXX-XXXX + newline
+  EXPECT_EQ(RunCli("server enroll --dir " + dir_ + " --practitioner worker-1 --role cook").code, 2);
+  EXPECT_EQ(RunCli("server assign --dir " + dir_ + " --practitioner worker-1 --subject S-1").code, 0);
+  EXPECT_EQ(RunCli("server unassign --dir " + dir_ + " --practitioner worker-1 --subject S-2").code, 5);
+  EXPECT_EQ(RunCli("server revoke --dir " + dir_ + " --device " + std::string(32, 'a')).code, 5);
+  EXPECT_EQ(RunCli("server devices --dir " + dir_ + " --json").out, "[]\n");
+  EXPECT_EQ(RunCli("server conflicts --dir " + dir_ + " --json").out, "[]\n");
+  Ran verify = RunCli("server audit --dir " + dir_ + " --verify --json");
+  EXPECT_EQ(verify.code, 0);
+  EXPECT_NE(verify.out.find("\"entries\":2"), std::string::npos);
+
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open((dir_ + "/server.db").c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db,
+                         "DROP TRIGGER audit_no_update;"
+                         "UPDATE audit SET actor = 'someone' WHERE id = 1;",
+                         nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  EXPECT_EQ(RunCli("server audit --dir " + dir_ + " --verify").code, 8);
+  EXPECT_EQ(RunCli("server devices --dir " + root_ + "/none").code, 5);
+}
+
+TEST_F(ServerCliTest, RunServesAndStopsOnSigterm) {
+  ASSERT_EQ(RunCli("server init --dir " + dir_).code, 0);
+  std::string out = root_ + "/run.out";
+  pid_t pid = fork();
+  ASSERT_GE(pid, 0);
+  if (pid == 0) {
+    FILE* f = freopen(out.c_str(), "w", stdout);
+    (void)f;
+    execl(Bin().c_str(), "doorstep", "server", "run", "--dir", dir_.c_str(), "--listen",
+          "127.0.0.1:0", static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  std::string text;
+  for (int i = 0; i < 100 && text.find("listening on") == std::string::npos; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    FILE* f = fopen(out.c_str(), "r");
+    if (f) {
+      char buf[256] = {};
+      size_t n = fread(buf, 1, sizeof buf - 1, f);
+      text.assign(buf, n);
+      fclose(f);
+    }
+  }
+  EXPECT_NE(text.find("listening on 127.0.0.1:"), std::string::npos);
+  // Admin commands work while the server runs on the same dir.
+  EXPECT_EQ(RunCli("server enroll --dir " + dir_ + " --practitioner m-1 --role manager").code, 0);
+  EXPECT_EQ(RunCli("server assign --dir " + dir_ + " --practitioner m-1 --subject S-1").code, 0);
+  ASSERT_EQ(kill(pid, SIGTERM), 0);
+  int st = 0;
+  ASSERT_EQ(waitpid(pid, &st, 0), pid);
+  EXPECT_TRUE(WIFEXITED(st));
+  EXPECT_EQ(WEXITSTATUS(st), 0);
+}
+
+}  // namespace
