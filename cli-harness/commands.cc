@@ -6,6 +6,7 @@ namespace doorstep::cli {
 void RegisterCommands(CLI::App& app, int* exit_code) {
   RegisterSelftestCommands(app, exit_code);
   RegisterServerCommands(app, exit_code);
+  RegisterDemoCommands(app, exit_code);
 }
 
 }  // namespace doorstep::cli
