@@ -141,8 +141,6 @@ Status RunDemo(const std::string& keep_dir) {
     std::printf("   %-26s pushed %lld, pulled %lld\n", d.name.c_str(), static_cast<long long>(r.pushed),
                 static_cast<long long>(r.pulled));
   }
-  DS_ASSIGN_OR_RETURN(auto r2, sync::RunSync(*phone.store, env, {}));
-  (void)r2;
 
   Step("Both the worker and the manager edit the same line of the observations, offline");
   std::string base = visit_fields["observations"].get<std::string>();
@@ -184,12 +182,12 @@ Status RunDemo(const std::string& keep_dir) {
       "Home was warm and tidy; food in the kitchen.\n"
       "Child showed me their new school reading book.\n";
   DS_RETURN_IF_ERROR(core::ResolveConflict(*laptop.store, c["conflict_id"].get<std::string>(), "value", agreed));
-  for (Device& d : devices) {
-    DS_ASSIGN_OR_RETURN(auto r, sync::RunSync(*d.store, env, {}));
-    (void)r;
+  // The laptop pushes the resolution first; the others then pull it.
+  for (Device* d : {&laptop, &phone, &tablet}) {
+    DS_ASSIGN_OR_RETURN(auto r, sync::RunSync(*d->store, env, {}));
+    std::printf("   %-26s pushed %lld, pulled %lld\n", d->name.c_str(), static_cast<long long>(r.pushed),
+                static_cast<long long>(r.pulled));
   }
-  DS_ASSIGN_OR_RETURN(auto r3, sync::RunSync(*laptop.store, env, {}));
-  (void)r3;
 
   Step("Summary");
   DS_ASSIGN_OR_RETURN(std::string d_phone, Digest(*phone.store, {child}));
