@@ -113,9 +113,19 @@ static void TestRecords(const char* dir) {
   CHECK(!ds_conflict_resolve(s, "c-unknown", "server", NULL, &err));
   CHECK_CODE(err, DS_ERR_NOT_FOUND);
 
-  /* Sync before enrolment is refused. */
+  /* Sync before enrolment is refused; enrolment checks its arguments and
+   * reports a server that is not there as unavailable. */
   CHECK(ds_sync(s, NULL, NULL, NULL, &err) == NULL);
-  CHECK(err.code != DS_OK);
+  CHECK_CODE(err, DS_ERR_FAILED_PRECONDITION);
+  const char* zero_key = "0000000000000000000000000000000000000000000000000000000000000000";
+  CHECK(!ds_enroll(s, "no-port", zero_key, "code-1", &err));
+  CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
+  CHECK(!ds_enroll(s, "127.0.0.1:1", "abc", "code-1", &err));
+  CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
+  CHECK(!ds_enroll(s, "127.0.0.1:1", zero_key, NULL, &err));
+  CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
+  CHECK(!ds_enroll(s, "127.0.0.1:1", zero_key, "code-1", &err)); /* nothing listens on port 1 */
+  CHECK_CODE(err, DS_ERR_UNAVAILABLE);
 
   free(fields);
   ds_store_close(s);

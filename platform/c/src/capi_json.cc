@@ -37,6 +37,11 @@ nlohmann::json StoreStatusToJson(const std::string& path, const core::StoreStatu
           {"enrollment", enrollment}};
 }
 
+nlohmann::json SyncReportToJson(const sync::SyncReport& r) {
+  return {{"pushed", r.pushed},       {"rejected", r.rejected}, {"pulled", r.pulled},
+          {"conflicts", r.conflicts}, {"purged", r.purged},     {"round_trips", r.round_trips}};
+}
+
 nlohmann::json ValidationToJson(const std::vector<core::Problem>& problems,
                                 const std::vector<std::string>& flags) {
   return {{"ok", problems.empty()}, {"problems", core::ProblemsToJson(problems)}, {"flags", flags}};

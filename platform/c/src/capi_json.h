@@ -9,6 +9,7 @@
 #include <nlohmann/json.hpp>
 
 #include "doorstep/core/store.h"
+#include "doorstep/sync/client.h"
 
 namespace doorstep::capi {
 
@@ -18,6 +19,8 @@ std::string Dump(const nlohmann::json& j);
 
 nlohmann::json HistoryEntryToJson(const core::HistoryEntry& e);
 nlohmann::json StoreStatusToJson(const std::string& path, const core::StoreStatus& s);
+// {"pushed","rejected","pulled","conflicts","purged","round_trips"}.
+nlohmann::json SyncReportToJson(const sync::SyncReport& r);
 // {"ok","problems","flags"}.
 nlohmann::json ValidationToJson(const std::vector<core::Problem>& problems,
                                 const std::vector<std::string>& flags);

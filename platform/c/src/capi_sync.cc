@@ -2,6 +2,7 @@
 #include "capi_internal.h"
 #include "capi_json.h"
 #include "doorstep/core/store_sync.h"
+#include "doorstep/sync/client.h"
 
 using namespace doorstep;        // NOLINT: this file is the boundary
 using namespace doorstep::capi;  // NOLINT
@@ -16,19 +17,24 @@ bool ds_enroll(ds_store_t* store, const char* server, const char* server_key_hex
     DS_RETURN_IF_ERROR(Required(server, "server"));
     DS_RETURN_IF_ERROR(Required(server_key_hex, "server_key_hex"));
     DS_RETURN_IF_ERROR(Required(code, "code"));
-    return UnavailableError("this build has no sync client yet");
+    return sync::Enroll(call.store(), CurrentEnv(), server, server_key_hex, code);
   });
 }
 
 char* ds_sync(ds_store_t* store, ds_progress_fn progress, void* user, const ds_cancel_t* cancel,
               ds_error* err) {
-  (void)progress;
-  (void)user;
-  (void)cancel;
   return Boundary(err, static_cast<char*>(nullptr), [&]() -> Result<char*> {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
-    return UnavailableError("this build has no sync client yet");
+    sync::SyncOptions options;
+    if (progress != nullptr) {
+      options.progress = [progress, user](const sync::SyncProgress& p) {
+        progress(p.phase, p.done, p.total, user);
+      };
+    }
+    if (cancel != nullptr) options.cancel = &cancel->flag;
+    DS_ASSIGN_OR_RETURN(sync::SyncReport report, sync::RunSync(call.store(), CurrentEnv(), options));
+    return CopyOut(Dump(SyncReportToJson(report)));
   });
 }
 
