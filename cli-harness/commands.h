@@ -14,6 +14,8 @@ void RegisterSelftestCommands(CLI::App& app, int* exit_code);
 void RegisterDeviceCommands(CLI::App& app, int* exit_code);
 void RegisterServerCommands(CLI::App& app, int* exit_code);
 void RegisterBenchCommands(CLI::App& app, int* exit_code);
+// `bench transport`, under the `bench` group that RegisterCommands creates.
+void RegisterBenchTransport(CLI::App& bench, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, int* exit_code);
 
 }  // namespace doorstep::cli

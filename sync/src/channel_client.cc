@@ -24,6 +24,7 @@ struct ClientChannel::Impl {
   tcp::socket socket{io};
   std::optional<SecureChannel> channel;
   std::vector<char> buf = std::vector<char>(kReadChunk);
+  std::string wbuf;  // bytes being written; its capacity is reused
   ClientOptions options;
   Status failed;  // ok while usable
   bool closed = false;
@@ -48,16 +49,21 @@ struct ClientChannel::Impl {
     return false;
   }
 
-  Status Resolve(const std::string& host, uint16_t port, Clock::time_point deadline) {
-    tcp::resolver resolver(io);
+  Status ResolveAndConnect(const std::string& host, uint16_t port, Clock::time_point deadline) {
     bool done = false;
     asio::error_code result;
-    tcp::resolver::results_type endpoints;
+    std::vector<tcp::endpoint> endpoints;
+    asio::ip::address literal = asio::ip::make_address(host, result);
+    if (!result) {  // an IP address: no name resolution (and no resolver thread)
+      endpoints.emplace_back(literal, port);
+      return ConnectTo(endpoints, host, port, deadline);
+    }
+    tcp::resolver resolver(io);
     resolver.async_resolve(host, std::to_string(port),
                            [&](const asio::error_code& ec, tcp::resolver::results_type r) {
                              done = true;
                              result = ec;
-                             endpoints = std::move(r);
+                             for (const auto& entry : r) endpoints.push_back(entry.endpoint());
                            });
     io.restart();
     io.run_until(deadline);
@@ -68,7 +74,13 @@ struct ClientChannel::Impl {
       return UnavailableError("timed out resolving " + host);
     }
     if (result) return UnavailableError("cannot resolve " + host + ": " + result.message());
-    done = false;
+    return ConnectTo(endpoints, host, port, deadline);
+  }
+
+  Status ConnectTo(const std::vector<tcp::endpoint>& endpoints, const std::string& host,
+                   uint16_t port, Clock::time_point deadline) {
+    bool done = false;
+    asio::error_code result;
     asio::async_connect(socket, endpoints, [&](const asio::error_code& ec, const tcp::endpoint&) {
       done = true;
       result = ec;
@@ -86,7 +98,8 @@ struct ClientChannel::Impl {
   // Writes all of the channel's pending output.
   Status Flush(Clock::time_point deadline) {
     while (channel->HasOutput()) {
-      std::string out = channel->TakeOutput();
+      std::string& out = wbuf;
+      channel->TakeOutput(&out);
       bool done = false;
       asio::error_code result;
       asio::async_write(socket, asio::buffer(out), [&](const asio::error_code& ec, size_t) {
@@ -142,7 +155,7 @@ Result<std::unique_ptr<ClientChannel>> ClientChannel::Connect(
   impl->options = options;
   impl->channel.emplace(std::move(channel));
   const Clock::time_point deadline = Deadline(options.connect_timeout_ms);
-  DS_RETURN_IF_ERROR(impl->Resolve(host, port, deadline));
+  DS_RETURN_IF_ERROR(impl->ResolveAndConnect(host, port, deadline));
   DS_RETURN_IF_ERROR(impl->Flush(deadline));
   using State = SecureChannel::State;
   while (impl->channel->state() == State::kHandshake ||

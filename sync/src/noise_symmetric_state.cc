@@ -3,6 +3,7 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <utility>
 
 namespace doorstep::sync::internal {
 namespace {
@@ -58,6 +59,7 @@ Status SymmetricState::DecryptAndHash(std::string_view ciphertext, std::string* 
 void SymmetricState::Split(CipherState* c1, CipherState* c2) {
   unsigned char k1[kHashLen], k2[kHashLen];
   Hkdf(ck_.data(), nullptr, 0, k1, k2, nullptr);
+  *c1 = std::move(cipher_);  // reuses the handshake cipher's key buffer
   c1->InitializeKey(k1);
   c2->InitializeKey(k2);
   sodium_memzero(k1, sizeof k1);

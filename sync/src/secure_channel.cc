@@ -267,6 +267,11 @@ Status SecureChannel::Send(std::string_view message) {
                                   " bytes exceeds the limit of " +
                                   std::to_string(m.options.max_message_bytes));
   }
+  // Room for every frame at once: no reallocation while splitting.
+  const size_t frames = message.size() / internal::kMaxChunkBytes + 1;
+  m.out.reserve(m.out.size() + message.size() +
+                frames * (internal::kFrameHeaderBytes + 1 + kNoiseTagBytes) +
+                internal::kStartHeaderBytes);
   internal::MessageSplitter splitter(message);
   while (splitter.Next(&m.scratch)) {
     if (Status s = m.WriteTransport(m.scratch); !s.ok()) return m.Close(s);
@@ -276,6 +281,10 @@ Status SecureChannel::Send(std::string_view message) {
 
 bool SecureChannel::HasOutput() const { return !impl_->out.empty(); }
 std::string SecureChannel::TakeOutput() { return std::exchange(impl_->out, std::string()); }
+void SecureChannel::TakeOutput(std::string* buffer) {
+  buffer->clear();
+  std::swap(*buffer, impl_->out);
+}
 bool SecureChannel::HasMessage() const { return !impl_->inbox.empty(); }
 std::string SecureChannel::PopMessage() {
   std::string msg = std::move(impl_->inbox.front());

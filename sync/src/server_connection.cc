@@ -135,7 +135,7 @@ void ServerConnection::Flush() {
     if (phase_ == Phase::kClosing) Finish(close_status_);
     return;
   }
-  writing_ = channel_.TakeOutput();
+  channel_.TakeOutput(&writing_);
   inflight_sent_ = std::move(pending_sent_);
   pending_sent_.clear();
   write_active_ = true;

@@ -103,9 +103,13 @@ class SecureChannel {
   // `message` exceeds max_message_bytes; the closing status if kClosed.
   Status Send(std::string_view message);
 
-  // Bytes to write to the peer, in order. TakeOutput() moves them out.
+  // Bytes to write to the peer, in order. TakeOutput() moves them out; the
+  // overload swaps them into *buffer (whose old contents are discarded and
+  // whose capacity the channel reuses, so a caller alternating two buffers
+  // allocates nothing in the steady state).
   bool HasOutput() const;
   std::string TakeOutput();
+  void TakeOutput(std::string* buffer);
 
   // Completed application messages from the peer, in order.
   bool HasMessage() const;

@@ -1,5 +1,6 @@
-// `doorstep selftest noise` end to end: the published vectors pass, and a
-// copy with one ciphertext byte changed fails.
+// The transport's commands end to end: `doorstep selftest noise` (the
+// published vectors pass; a copy with one ciphertext byte changed fails) and
+// `doorstep bench transport --json`.
 #include <gtest/gtest.h>
 #include <sys/wait.h>
 
@@ -7,6 +8,8 @@
 #include <cstdio>
 #include <fstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "sync/test_util.h"
 
@@ -70,6 +73,21 @@ TEST(SelftestNoiseCli, MissingFileIsNotFound) {
   CommandRun r = RunCommand("'" + Bin() + "' selftest noise /nonexistent/vectors.json");
   EXPECT_EQ(r.exit_code, 5) << r.out;
   EXPECT_EQ(r.out.rfind("doorstep: ", 0), 0u) << r.out;
+}
+
+TEST(BenchTransportCli, JsonHasTheFigures) {
+  if (Bin().empty()) GTEST_SKIP() << "DOORSTEP_BIN not set";
+  CommandRun r = RunCommand("'" + Bin() +
+                            "' bench transport --json --handshakes 3 --bytes 2097152");
+  ASSERT_EQ(r.exit_code, 0) << r.out;
+  nlohmann::json j = nlohmann::json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out;
+  for (const char* key : {"handshake_us", "throughput_mb_s", "bytes", "plain_tcp_mb_s", "ratio"}) {
+    ASSERT_TRUE(j.contains(key) && j[key].is_number()) << key << " in " << r.out;
+  }
+  EXPECT_GT(j["handshake_us"].get<double>(), 0);
+  EXPECT_GT(j["throughput_mb_s"].get<double>(), 0);
+  EXPECT_EQ(j["bytes"].get<int64_t>(), 2097152);
 }
 
 }  // namespace
