@@ -22,10 +22,14 @@ enum class Fault { kNone, kRuntimeError, kBadAlloc, kInt };
 
 void Throw(Fault f) {
   switch (f) {
-    case Fault::kNone: return;
-    case Fault::kRuntimeError: throw std::runtime_error("boom: secret words must not leak");
-    case Fault::kBadAlloc: throw std::bad_alloc();
-    case Fault::kInt: throw 42;
+    case Fault::kNone:
+      return;
+    case Fault::kRuntimeError:
+      throw std::runtime_error("boom: secret words must not leak");
+    case Fault::kBadAlloc:
+      throw std::bad_alloc();
+    case Fault::kInt:
+      throw 42;
   }
 }
 
@@ -45,7 +49,9 @@ class ArmedClock : public Clock {
     Throw(fault.load());
     return RealEnv().clock->NowMillis();
   }
-  int64_t MonotonicMicros() override { return RealEnv().clock->MonotonicMicros(); }
+  int64_t MonotonicMicros() override {
+    return RealEnv().clock->MonotonicMicros();
+  }
   std::atomic<Fault> fault{Fault::kNone};
 };
 
@@ -95,7 +101,8 @@ TEST_F(CApiBoundaryTest, ExceptionInsideStoreAddBecomesInternalError) {
   char* rec = ds_record_put(s, "visit_note", "case-1", kFields, nullptr, &err);
   EXPECT_EQ(rec, nullptr);
   EXPECT_EQ(err.code, DS_ERR_INTERNAL);
-  EXPECT_NE(std::string(err.message).find("unexpected exception"), std::string::npos);
+  EXPECT_NE(std::string(err.message).find("unexpected exception"),
+            std::string::npos);
   // what() is never copied out (it may quote input).
   EXPECT_EQ(std::string(err.message).find("secret words"), std::string::npos);
 
@@ -123,8 +130,11 @@ TEST_F(CApiBoundaryTest, ExceptionInsideStoreAddBecomesInternalError) {
 
 TEST_F(CApiBoundaryTest, ExceptionInsideStoreCreateAndValidate) {
   ds_error err{};
-  random_.fault = Fault::kRuntimeError;  // the salt and device id come from Random
-  EXPECT_EQ(ds_store_create(Path("b.db").c_str(), "pw", nullptr, 0, nullptr, &err), nullptr);
+  random_.fault =
+      Fault::kRuntimeError;  // the salt and device id come from Random
+  EXPECT_EQ(
+      ds_store_create(Path("b.db").c_str(), "pw", nullptr, 0, nullptr, &err),
+      nullptr);
   EXPECT_EQ(err.code, DS_ERR_INTERNAL);
   random_.fault = Fault::kNone;
 
@@ -141,7 +151,9 @@ TEST_F(CApiBoundaryTest, ExceptionInsideStoreCreateAndValidate) {
 
 TEST_F(CApiBoundaryTest, NullErrorPointerIsAllowedOnFailure) {
   random_.fault = Fault::kRuntimeError;
-  EXPECT_EQ(ds_store_create(Path("c.db").c_str(), "pw", nullptr, 0, nullptr, nullptr), nullptr);
+  EXPECT_EQ(
+      ds_store_create(Path("c.db").c_str(), "pw", nullptr, 0, nullptr, nullptr),
+      nullptr);
 }
 
 TEST(CApiErrorTest, LongMessagesAreCutAtACharacterBoundary) {
@@ -158,8 +170,9 @@ TEST(CApiErrorTest, LongMessagesAreCutAtACharacterBoundary) {
 TEST(CApiErrorTest, ProblemListTooLongForTheBufferIsTruncatedAsValidJson) {
   std::vector<core::Problem> problems;
   for (int i = 0; i < 300; ++i) {
-    problems.push_back({"persons_present[" + std::to_string(i) + "].role", "type",
-                        "Persons present: each role must be one of the listed roles."});
+    problems.push_back(
+        {"persons_present[" + std::to_string(i) + "].role", "type",
+         "Persons present: each role must be one of the listed roles."});
   }
   std::string text = ProblemsForError(problems, DS_ERROR_MESSAGE_SIZE - 1);
   EXPECT_LE(text.size(), DS_ERROR_MESSAGE_SIZE - 1u);
@@ -169,7 +182,8 @@ TEST(CApiErrorTest, ProblemListTooLongForTheBufferIsTruncatedAsValidJson) {
   EXPECT_EQ(j.back()["code"], "truncated");
   EXPECT_EQ(j.front()["path"], "persons_present[0].role");
 
-  std::vector<core::Problem> few = {{"visit_type", "required", "Visit type: required."}};
+  std::vector<core::Problem> few = {
+      {"visit_type", "required", "Visit type: required."}};
   EXPECT_EQ(nlohmann::json::parse(ProblemsForError(few, 4095)).size(), 1u);
 }
 

@@ -2,7 +2,8 @@
  * enrol, one adds a record and syncs, the other pulls it; both edit the same
  * field, a conflict arises, is resolved and both converge. Then progress and
  * cancel, and a 10,000-record sync whose progress never goes backwards and
- * ends at its total. The server is the built `doorstep` binary (DOORSTEP_BIN). */
+ * ends at its total. The server is the built `doorstep` binary (DOORSTEP_BIN).
+ */
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,13 +20,15 @@ static int g_devices = 0;
 
 /* A new store enrolled as `practitioner`, who has `subject` on their
  * caseload, in *out. */
-static void NewDevice(const char* practitioner, const char* subject, ds_store_t** out) {
+static void NewDevice(const char* practitioner, const char* subject,
+                      ds_store_t** out) {
   char path[512], name[64], code[128];
   ds_error err;
   *out = NULL;
   snprintf(name, sizeof name, "device%d.db", ++g_devices);
   JoinPath(path, sizeof path, g_dir, name);
-  ds_store_t* s = ds_store_create(path, "pin 2468", NULL, 0, "{\"kdf\":\"interactive\"}", &err);
+  ds_store_t* s = ds_store_create(path, "pin 2468", NULL, 0,
+                                  "{\"kdf\":\"interactive\"}", &err);
   CHECK_OK(s != NULL, err);
   CHECK(ServerEnroll(&g_server, practitioner, code, sizeof code));
   CHECK(ServerAssign(&g_server, practitioner, subject));
@@ -37,7 +40,9 @@ static void NewDevice(const char* practitioner, const char* subject, ds_store_t*
 }
 
 /* ds_sync; the report in *report (caller frees) or NULL with err filled. */
-static char* Sync(ds_store_t* s, ds_error* err) { return ds_sync(s, NULL, NULL, NULL, err); }
+static char* Sync(ds_store_t* s, ds_error* err) {
+  return ds_sync(s, NULL, NULL, NULL, err);
+}
 
 /* The "location" field's value of record `id` on `s`, into out. */
 static int Location(ds_store_t* s, const char* id, char* out, size_t n) {
@@ -89,7 +94,8 @@ static void TestRoundTripConflictResolveConverge(void) {
   CHECK(strcmp(loc, "Family home") == 0);
 
   /* Both change the same field from the same revision: a conflict. */
-  char* ea = ds_record_edit(a, id, "{\"location\":\"Kitchen table\"}", NULL, &err);
+  char* ea =
+      ds_record_edit(a, id, "{\"location\":\"Kitchen table\"}", NULL, &err);
   CHECK_OK(ea != NULL, err);
   ds_string_free(ea);
   char* eb = ds_record_edit(b, id, "{\"location\":\"Garden\"}", NULL, &err);
@@ -105,7 +111,8 @@ static void TestRoundTripConflictResolveConverge(void) {
   char* conflicts = ds_conflicts_list(b, true, &err);
   CHECK_OK(conflicts != NULL, err);
   char conflict_id[128];
-  int found = JsonString(conflicts, "conflict_id", conflict_id, sizeof conflict_id);
+  int found =
+      JsonString(conflicts, "conflict_id", conflict_id, sizeof conflict_id);
   if (!found) fprintf(stderr, "open conflicts on B: %s\n", conflicts);
   ds_string_free(conflicts);
   CHECK(found);
@@ -113,7 +120,9 @@ static void TestRoundTripConflictResolveConverge(void) {
   /* B resolves with a value of its own; it reaches A at A's next sync. */
   CHECK(!ds_conflict_resolve(b, conflict_id, "sideways", NULL, &err));
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
-  CHECK_OK(ds_conflict_resolve(b, conflict_id, "value", "\"Kitchen table, then garden\"", &err), err);
+  CHECK_OK(ds_conflict_resolve(b, conflict_id, "value",
+                               "\"Kitchen table, then garden\"", &err),
+           err);
   CHECK(!ds_conflict_resolve(b, conflict_id, "server", NULL, &err));
   CHECK_CODE(err, DS_ERR_FAILED_PRECONDITION);
   report = Sync(b, &err);
@@ -137,14 +146,16 @@ static void TestRoundTripConflictResolveConverge(void) {
   CHECK(ra != NULL && rb != NULL);
   const char* rev_a = strstr(ra, "\"rev\":");
   const char* rev_b = strstr(rb, "\"rev\":");
-  CHECK(rev_a != NULL && rev_b != NULL && atoi(rev_a + 6) == atoi(rev_b + 6) && atoi(rev_a + 6) > 0);
+  CHECK(rev_a != NULL && rev_b != NULL && atoi(rev_a + 6) == atoi(rev_b + 6) &&
+        atoi(rev_a + 6) > 0);
   ds_string_free(ra);
   ds_string_free(rb);
   for (int i = 0; i < 2; ++i) {
     ds_store_t* s = i == 0 ? a : b;
     char* open = ds_conflicts_list(s, true, &err);
     CHECK_OK(open != NULL, err);
-    if (strcmp(open, "[]") != 0) fprintf(stderr, "device %d still has open conflicts: %s\n", i, open);
+    if (strcmp(open, "[]") != 0)
+      fprintf(stderr, "device %d still has open conflicts: %s\n", i, open);
     CHECK(strcmp(open, "[]") == 0);
     ds_string_free(open);
     char* st = ds_store_status(s, &err);
@@ -158,11 +169,11 @@ static void TestRoundTripConflictResolveConverge(void) {
 
 /* Checks on every progress report of one sync. */
 typedef struct Progress {
-  ds_store_t* store;       /* to try re-entering from the callback */
+  ds_store_t* store; /* to try re-entering from the callback */
   char phase[16];
   int64_t last_done, last_total;
   int calls, decreased, over_total, unfinished_phases, reentry_code;
-  int64_t push_total, pull_total;  /* at each phase's end */
+  int64_t push_total, pull_total; /* at each phase's end */
   int saw_done;
 } Progress;
 
@@ -170,15 +181,16 @@ static void EndPhase(Progress* p) {
   /* "connect" is reported once, as 0 of 1, before the connection opens. */
   if (p->phase[0] == '\0' || strcmp(p->phase, "connect") == 0) return;
   if (p->last_done != p->last_total) {
-    fprintf(stderr, "phase %s ended at %lld of %lld\n", p->phase, (long long)p->last_done,
-            (long long)p->last_total);
+    fprintf(stderr, "phase %s ended at %lld of %lld\n", p->phase,
+            (long long)p->last_done, (long long)p->last_total);
     ++p->unfinished_phases;
   }
   if (strcmp(p->phase, "push") == 0) p->push_total = p->last_total;
   if (strcmp(p->phase, "pull") == 0) p->pull_total = p->last_total;
 }
 
-static void OnProgress(const char* phase, int64_t done, int64_t total, void* user) {
+static void OnProgress(const char* phase, int64_t done, int64_t total,
+                       void* user) {
   Progress* p = (Progress*)user;
   if (strcmp(phase, p->phase) != 0) {
     EndPhase(p);
@@ -221,7 +233,8 @@ static void TestCancelAndReentry(void) {
   CHECK(strstr(st, "\"pending\":1") != NULL); /* nothing lost */
   ds_string_free(st);
 
-  /* A callback that calls back into the same store is refused, not deadlocked. */
+  /* A callback that calls back into the same store is refused, not deadlocked.
+   */
   Progress p;
   memset(&p, 0, sizeof p);
   p.store = s;
@@ -279,21 +292,26 @@ static void TestProgressOverTenThousandRecords(void) {
   ds_string_free(report);
   EndPhase(&pull);
   double t3 = Seconds();
-  printf("10k records: add %.1fs, push %.1fs (%d progress calls), pull %.1fs (%d calls)\n", t1 - t0,
-         t2 - t1, push.calls, t3 - t2, pull.calls);
+  printf(
+      "10k records: add %.1fs, push %.1fs (%d progress calls), pull %.1fs (%d "
+      "calls)\n",
+      t1 - t0, t2 - t1, push.calls, t3 - t2, pull.calls);
 
   CHECK(push.decreased == 0 && pull.decreased == 0);
   CHECK(push.over_total == 0 && pull.over_total == 0);
   CHECK(push.unfinished_phases == 0 && pull.unfinished_phases == 0);
   CHECK(push.push_total == kRecords);
   CHECK(pull.pull_total >= kRecords);
-  CHECK(push.calls > 10 && pull.calls > 3); /* progress arrived during the sync, not once */
+  CHECK(push.calls > 10 &&
+        pull.calls > 3); /* progress arrived during the sync, not once */
   CHECK(push.saw_done && pull.saw_done);
 
   char* list = ds_record_list(b, "{\"subject_id\":\"case-002\"}", &err);
   CHECK_OK(list != NULL, err);
   int n = 0;
-  for (const char* p = list; (p = strstr(p, "\"subject_id\":\"case-002\"")) != NULL; ++p) ++n;
+  for (const char* p = list;
+       (p = strstr(p, "\"subject_id\":\"case-002\"")) != NULL; ++p)
+    ++n;
   ds_string_free(list);
   CHECK(n == kRecords);
   ds_store_close(a);

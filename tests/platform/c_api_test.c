@@ -29,7 +29,8 @@ static void TestRecords(const char* dir) {
   char path[512];
   ds_error err;
   JoinPath(path, sizeof path, dir, "records.db");
-  ds_store_t* s = ds_store_create(path, "correct horse", NULL, 0, kOptions, &err);
+  ds_store_t* s =
+      ds_store_create(path, "correct horse", NULL, 0, kOptions, &err);
   CHECK_OK(s != NULL, err);
 
   /* Add: a successful call leaves err untouched. */
@@ -59,7 +60,8 @@ static void TestRecords(const char* dir) {
   CHECK_OK(all != NULL, err);
   CHECK(all[0] == '[' && strstr(all, id) != NULL);
   ds_string_free(all);
-  char* mine = ds_record_list(s, "{\"subject_id\":\"case-001\",\"type\":\"visit_note\"}", &err);
+  char* mine = ds_record_list(
+      s, "{\"subject_id\":\"case-001\",\"type\":\"visit_note\"}", &err);
   CHECK_OK(mine != NULL, err);
   CHECK(strstr(mine, id) != NULL);
   ds_string_free(mine);
@@ -73,12 +75,16 @@ static void TestRecords(const char* dir) {
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
 
   /* A refused record: DS_ERR_VALIDATION with the problems as JSON. */
-  CHECK(ds_record_put(s, "visit_note", "case-001", "{\"visit_type\":\"nope\"}", NULL, &err) == NULL);
+  CHECK(ds_record_put(s, "visit_note", "case-001", "{\"visit_type\":\"nope\"}",
+                      NULL, &err) == NULL);
   CHECK_CODE(err, DS_ERR_VALIDATION);
-  CHECK(err.message[0] == '[' && strstr(err.message, "\"path\":\"visit_type\"") != NULL);
-  CHECK(ds_record_put(s, "no_such_type", "case-001", fields, NULL, &err) == NULL);
+  CHECK(err.message[0] == '[' &&
+        strstr(err.message, "\"path\":\"visit_type\"") != NULL);
+  CHECK(ds_record_put(s, "no_such_type", "case-001", fields, NULL, &err) ==
+        NULL);
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
-  CHECK(ds_record_put(s, "visit_note", "case 001 with spaces", fields, NULL, &err) == NULL);
+  CHECK(ds_record_put(s, "visit_note", "case 001 with spaces", fields, NULL,
+                      &err) == NULL);
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
   CHECK(ds_record_put(s, "visit_note", "case-001", "[1,", NULL, &err) == NULL);
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
@@ -86,7 +92,8 @@ static void TestRecords(const char* dir) {
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
 
   /* Edit, then history holds both versions. */
-  char* edited = ds_record_edit(s, id, "{\"analysis\":\"Analysis, revised.\"}", "final", &err);
+  char* edited = ds_record_edit(s, id, "{\"analysis\":\"Analysis, revised.\"}",
+                                "final", &err);
   CHECK_OK(edited != NULL, err);
   CHECK(strstr(edited, "\"status\":\"final\"") != NULL);
   ds_string_free(edited);
@@ -117,14 +124,16 @@ static void TestRecords(const char* dir) {
    * reports a server that is not there as unavailable. */
   CHECK(ds_sync(s, NULL, NULL, NULL, &err) == NULL);
   CHECK_CODE(err, DS_ERR_FAILED_PRECONDITION);
-  const char* zero_key = "0000000000000000000000000000000000000000000000000000000000000000";
+  const char* zero_key =
+      "0000000000000000000000000000000000000000000000000000000000000000";
   CHECK(!ds_enroll(s, "no-port", zero_key, "code-1", &err));
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
   CHECK(!ds_enroll(s, "127.0.0.1:1", "abc", "code-1", &err));
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
   CHECK(!ds_enroll(s, "127.0.0.1:1", zero_key, NULL, &err));
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
-  CHECK(!ds_enroll(s, "127.0.0.1:1", zero_key, "code-1", &err)); /* nothing listens on port 1 */
+  CHECK(!ds_enroll(s, "127.0.0.1:1", zero_key, "code-1",
+                   &err)); /* nothing listens on port 1 */
   CHECK_CODE(err, DS_ERR_UNAVAILABLE);
 
   free(fields);
@@ -183,12 +192,16 @@ static void TestKeys(const char* dir) {
   /* Change to passphrase + platform key: then both are needed. */
   uint8_t key[32];
   for (int i = 0; i < 32; ++i) key[i] = (uint8_t)(i * 7 + 1);
-  CHECK(!ds_store_passwd(s, "first pass", NULL, 0, "second pass", key, 31, &err));
+  CHECK(
+      !ds_store_passwd(s, "first pass", NULL, 0, "second pass", key, 31, &err));
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
-  CHECK_OK(ds_store_passwd(s, "first pass", NULL, 0, "second pass", key, sizeof key, &err), err);
+  CHECK_OK(ds_store_passwd(s, "first pass", NULL, 0, "second pass", key,
+                           sizeof key, &err),
+           err);
   ds_store_close(s);
   CHECK(ds_store_open(path, "first pass", NULL, 0, &err) == NULL);
-  CHECK(err.code == DS_ERR_INVALID_ARGUMENT || err.code == DS_ERR_UNAUTHENTICATED);
+  CHECK(err.code == DS_ERR_INVALID_ARGUMENT ||
+        err.code == DS_ERR_UNAUTHENTICATED);
   CHECK(ds_store_open(path, "second pass", NULL, 0, &err) == NULL);
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
   key[0] ^= 1;
@@ -223,7 +236,8 @@ static void TestKeys(const char* dir) {
   JoinPath(path, sizeof path, dir, "nokey.db");
   CHECK(ds_store_create(path, NULL, NULL, 0, kOptions, &err) == NULL);
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
-  CHECK(ds_store_create(path, "x", NULL, 0, "{\"kdf\":\"fast\"}", &err) == NULL);
+  CHECK(ds_store_create(path, "x", NULL, 0, "{\"kdf\":\"fast\"}", &err) ==
+        NULL);
   CHECK_CODE(err, DS_ERR_INVALID_ARGUMENT);
   CHECK(ds_store_open(path, "x", NULL, 0, &err) == NULL);
   CHECK_CODE(err, DS_ERR_NOT_FOUND);

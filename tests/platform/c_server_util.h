@@ -19,8 +19,8 @@
 typedef struct TestServer {
   const char* bin;
   char dir[512];
-  char key[128];  /* public key, hex */
-  char addr[64];  /* 127.0.0.1:PORT */
+  char key[128]; /* public key, hex */
+  char addr[64]; /* 127.0.0.1:PORT */
   pid_t pid;
   int out_fd;
 } TestServer;
@@ -50,7 +50,8 @@ static inline int RunCapture(char* const argv[], char* out, size_t n) {
   }
   close(fds[0]);
   out[used] = '\0';
-  while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == '\r')) out[--used] = '\0';
+  while (used > 0 && (out[used - 1] == '\n' || out[used - 1] == '\r'))
+    out[--used] = '\0';
   int status = 0;
   while (waitpid(pid, &status, 0) < 0 && errno == EINTR) {
   }
@@ -82,7 +83,8 @@ static inline int ServerStart(TestServer* s, const char* base) {
     dup2(fds[1], 1);
     close(fds[0]);
     close(fds[1]);
-    execl(s->bin, s->bin, "server", "run", "--dir", s->dir, "--listen", "127.0.0.1:0", (char*)NULL);
+    execl(s->bin, s->bin, "server", "run", "--dir", s->dir, "--listen",
+          "127.0.0.1:0", (char*)NULL);
     _exit(127);
   }
   close(fds[1]);
@@ -112,16 +114,34 @@ static inline int ServerStart(TestServer* s, const char* base) {
 }
 
 /* `server enroll`: a one-time code for `practitioner` (role social_worker). */
-static inline int ServerEnroll(TestServer* s, const char* practitioner, char* code, size_t n) {
-  char* argv[] = {(char*)s->bin, "server", "enroll", "--dir", s->dir, "--practitioner",
-                  (char*)practitioner, "--role", "social_worker", NULL};
+static inline int ServerEnroll(TestServer* s, const char* practitioner,
+                               char* code, size_t n) {
+  char* argv[] = {(char*)s->bin,
+                  "server",
+                  "enroll",
+                  "--dir",
+                  s->dir,
+                  "--practitioner",
+                  (char*)practitioner,
+                  "--role",
+                  "social_worker",
+                  NULL};
   return RunCapture(argv, code, n) == 0 && code[0] != '\0';
 }
 
-static inline int ServerAssign(TestServer* s, const char* practitioner, const char* subject) {
+static inline int ServerAssign(TestServer* s, const char* practitioner,
+                               const char* subject) {
   char out[256];
-  char* argv[] = {(char*)s->bin, "server", "assign", "--dir", s->dir, "--practitioner",
-                  (char*)practitioner, "--subject", (char*)subject, NULL};
+  char* argv[] = {(char*)s->bin,
+                  "server",
+                  "assign",
+                  "--dir",
+                  s->dir,
+                  "--practitioner",
+                  (char*)practitioner,
+                  "--subject",
+                  (char*)subject,
+                  NULL};
   return RunCapture(argv, out, sizeof out) == 0;
 }
 

@@ -15,35 +15,36 @@
 static int g_failures = 0;
 
 /* Each CHECK reports the failing line and returns from the (void) test. */
-#define CHECK(cond)                                                        \
-  do {                                                                     \
-    if (!(cond)) {                                                         \
+#define CHECK(cond)                                                            \
+  do {                                                                         \
+    if (!(cond)) {                                                             \
       fprintf(stderr, "%s:%d: CHECK failed: %s\n", __FILE__, __LINE__, #cond); \
-      ++g_failures;                                                        \
-      return;                                                              \
-    }                                                                      \
+      ++g_failures;                                                            \
+      return;                                                                  \
+    }                                                                          \
   } while (0)
 
 /* A call that must succeed; prints the ds_error when it did not. */
-#define CHECK_OK(cond, err)                                                         \
-  do {                                                                              \
-    if (!(cond)) {                                                                  \
-      fprintf(stderr, "%s:%d: call failed: %s: %s: %s\n", __FILE__, __LINE__, #cond, \
-              ds_code_name((err).code), (err).message);                             \
-      ++g_failures;                                                                 \
-      return;                                                                       \
-    }                                                                               \
+#define CHECK_OK(cond, err)                                                   \
+  do {                                                                        \
+    if (!(cond)) {                                                            \
+      fprintf(stderr, "%s:%d: call failed: %s: %s: %s\n", __FILE__, __LINE__, \
+              #cond, ds_code_name((err).code), (err).message);                \
+      ++g_failures;                                                           \
+      return;                                                                 \
+    }                                                                         \
   } while (0)
 
 /* The ds_error holds `want`. */
-#define CHECK_CODE(err, want)                                                        \
-  do {                                                                               \
-    if ((err).code != (want)) {                                                      \
-      fprintf(stderr, "%s:%d: error code %s (%s), want %s\n", __FILE__, __LINE__,     \
-              ds_code_name((err).code), (err).message, ds_code_name(want));          \
-      ++g_failures;                                                                  \
-      return;                                                                        \
-    }                                                                                \
+#define CHECK_CODE(err, want)                                           \
+  do {                                                                  \
+    if ((err).code != (want)) {                                         \
+      fprintf(stderr, "%s:%d: error code %s (%s), want %s\n", __FILE__, \
+              __LINE__, ds_code_name((err).code), (err).message,        \
+              ds_code_name(want));                                      \
+      ++g_failures;                                                     \
+      return;                                                           \
+    }                                                                   \
   } while (0)
 
 static inline int Finish(const char* name) {
@@ -55,13 +56,15 @@ static inline int Finish(const char* name) {
   return 1;
 }
 
-static inline void JoinPath(char* out, size_t n, const char* dir, const char* name) {
+static inline void JoinPath(char* out, size_t n, const char* dir,
+                            const char* name) {
   snprintf(out, n, "%s/%s", dir, name);
 }
 
 static inline int MakeTempDir(char* out, size_t n) {
   const char* base = getenv("TMPDIR");
-  snprintf(out, n, "%s/ds_capi_XXXXXX", base != NULL && base[0] != '\0' ? base : "/tmp");
+  snprintf(out, n, "%s/ds_capi_XXXXXX",
+           base != NULL && base[0] != '\0' ? base : "/tmp");
   if (mkdtemp(out) == NULL) {
     perror("mkdtemp");
     return 0;
@@ -70,17 +73,20 @@ static inline int MakeTempDir(char* out, size_t n) {
 }
 
 /* As MakeTempDir, but under /dev/shm when it has `min_free_mb` free. */
-static inline int MakeFastTempDir(char* out, size_t n, unsigned long min_free_mb) {
+static inline int MakeFastTempDir(char* out, size_t n,
+                                  unsigned long min_free_mb) {
   struct statvfs vfs;
   if (statvfs("/dev/shm", &vfs) == 0 &&
-      (unsigned long long)vfs.f_bavail * vfs.f_frsize >= (unsigned long long)min_free_mb << 20) {
+      (unsigned long long)vfs.f_bavail * vfs.f_frsize >=
+          (unsigned long long)min_free_mb << 20) {
     snprintf(out, n, "/dev/shm/ds_capi_XXXXXX");
     if (mkdtemp(out) != NULL) return 1;
   }
   return MakeTempDir(out, n);
 }
 
-static inline int RemoveOne(const char* path, const struct stat* sb, int flag, struct FTW* ftw) {
+static inline int RemoveOne(const char* path, const struct stat* sb, int flag,
+                            struct FTW* ftw) {
   (void)sb;
   (void)flag;
   (void)ftw;
@@ -93,7 +99,8 @@ static inline void RemoveTree(const char* dir) {
 
 /* The string value of top-level-or-nested key `key` (first occurrence of
  * "key":"…") copied to out; 0 when absent or too long. Enough for ids. */
-static inline int JsonString(const char* json, const char* key, char* out, size_t n) {
+static inline int JsonString(const char* json, const char* key, char* out,
+                             size_t n) {
   char pattern[128];
   snprintf(pattern, sizeof pattern, "\"%s\":\"", key);
   const char* p = strstr(json, pattern);

@@ -57,13 +57,15 @@ StoreCall::StoreCall(ds_store* h) : h_(h) {
     return;
   }
   if (h->owner.load() == std::this_thread::get_id()) {
-    status_ = FailedPreconditionError("a Doorstep call on this store is already running on this thread "
-                                      "(called from a progress callback?)");
+    status_ = FailedPreconditionError(
+        "a Doorstep call on this store is already running on this thread "
+        "(called from a progress callback?)");
     return;
   }
   lock_ = std::unique_lock<std::mutex>(h->mu);
   h->owner.store(std::this_thread::get_id());
-  if (!h->store) status_ = FailedPreconditionError("the store was wiped; close the handle");
+  if (!h->store)
+    status_ = FailedPreconditionError("the store was wiped; close the handle");
 }
 
 StoreCall::~StoreCall() {
@@ -83,19 +85,24 @@ CKey::CKey(const char* passphrase, const uint8_t* key, size_t key_len) {
 }
 
 CKey::~CKey() {
-  if (passphrase_ && !passphrase_->empty()) sodium_memzero(&(*passphrase_)[0], passphrase_->size());
+  if (passphrase_ && !passphrase_->empty())
+    sodium_memzero(&(*passphrase_)[0], passphrase_->size());
 }
 
 Status CKey::Check() const {
-  if (key_ && key_len_ != 32) return InvalidArgumentError("the platform key must be 32 bytes");
-  if (key_ && key_->empty()) return ResourceExhaustedError("out of memory for the platform key");
+  if (key_ && key_len_ != 32)
+    return InvalidArgumentError("the platform key must be 32 bytes");
+  if (key_ && key_->empty())
+    return ResourceExhaustedError("out of memory for the platform key");
   return Status::Ok();
 }
 
 Result<nlohmann::json> ParseJson(const char* text, const char* what) {
-  if (text == nullptr) return InvalidArgumentError(std::string(what) + " is null");
+  if (text == nullptr)
+    return InvalidArgumentError(std::string(what) + " is null");
   auto j = nlohmann::json::parse(text, nullptr, false);
-  if (j.is_discarded()) return InvalidArgumentError(std::string(what) + " is not valid JSON");
+  if (j.is_discarded())
+    return InvalidArgumentError(std::string(what) + " is not valid JSON");
   return j;
 }
 
@@ -134,11 +141,13 @@ bool ds_init(ds_error* err) {
 const char* ds_version(void) { return DOORSTEP_VERSION_STRING; }
 
 ds_cancel_t* ds_cancel_new(ds_error* err) {
-  return Boundary(err, static_cast<ds_cancel_t*>(nullptr), []() -> doorstep::Result<ds_cancel_t*> {
-    auto* c = new (std::nothrow) ds_cancel();
-    if (c == nullptr) return doorstep::ResourceExhaustedError("out of memory");
-    return c;
-  });
+  return Boundary(err, static_cast<ds_cancel_t*>(nullptr),
+                  []() -> doorstep::Result<ds_cancel_t*> {
+                    auto* c = new (std::nothrow) ds_cancel();
+                    if (c == nullptr)
+                      return doorstep::ResourceExhaustedError("out of memory");
+                    return c;
+                  });
 }
 
 void ds_cancel_set(ds_cancel_t* cancel) {

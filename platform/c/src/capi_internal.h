@@ -10,12 +10,11 @@
 #include <memory>
 #include <mutex>
 #include <new>
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
 #include <thread>
 #include <utility>
-
-#include <nlohmann/json.hpp>
 
 #include "doorstep/core/env.h"
 #include "doorstep/core/secret.h"
@@ -78,9 +77,11 @@ auto Boundary(ds_error* err, Fail fail, Body&& body) noexcept -> Fail {
     FillError(err, DS_ERR_RESOURCE_EXHAUSTED, "out of memory");
   } catch (const std::exception&) {
     // what() may quote input (e.g. a JSON error): never copy it out.
-    FillError(err, DS_ERR_INTERNAL, "internal error: an unexpected exception inside Doorstep");
+    FillError(err, DS_ERR_INTERNAL,
+              "internal error: an unexpected exception inside Doorstep");
   } catch (...) {
-    FillError(err, DS_ERR_INTERNAL, "internal error: an unexpected exception inside Doorstep");
+    FillError(err, DS_ERR_INTERNAL,
+              "internal error: an unexpected exception inside Doorstep");
   }
   return fail;
 }

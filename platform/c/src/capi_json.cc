@@ -9,14 +9,19 @@ std::string Dump(const nlohmann::json& j) {
 }
 
 nlohmann::json HistoryEntryToJson(const core::HistoryEntry& e) {
-  return {{"local_version", e.local_version}, {"rev", e.rev},
-          {"hlc", e.hlc},                     {"updated_at", e.updated_at},
-          {"author_id", e.author_id},         {"device_id", e.device_id},
-          {"status", e.status},               {"origin", e.origin},
+  return {{"local_version", e.local_version},
+          {"rev", e.rev},
+          {"hlc", e.hlc},
+          {"updated_at", e.updated_at},
+          {"author_id", e.author_id},
+          {"device_id", e.device_id},
+          {"status", e.status},
+          {"origin", e.origin},
           {"fields", e.fields}};
 }
 
-nlohmann::json StoreStatusToJson(const std::string& path, const core::StoreStatus& s) {
+nlohmann::json StoreStatusToJson(const std::string& path,
+                                 const core::StoreStatus& s) {
   nlohmann::json enrollment = nullptr;
   if (s.enrollment) {
     enrollment = {{"server", s.enrollment->server},
@@ -38,16 +43,20 @@ nlohmann::json StoreStatusToJson(const std::string& path, const core::StoreStatu
 }
 
 nlohmann::json SyncReportToJson(const sync::SyncReport& r) {
-  return {{"pushed", r.pushed},       {"rejected", r.rejected}, {"pulled", r.pulled},
-          {"conflicts", r.conflicts}, {"purged", r.purged},     {"round_trips", r.round_trips}};
+  return {{"pushed", r.pushed}, {"rejected", r.rejected},
+          {"pulled", r.pulled}, {"conflicts", r.conflicts},
+          {"purged", r.purged}, {"round_trips", r.round_trips}};
 }
 
 nlohmann::json ValidationToJson(const std::vector<core::Problem>& problems,
                                 const std::vector<std::string>& flags) {
-  return {{"ok", problems.empty()}, {"problems", core::ProblemsToJson(problems)}, {"flags", flags}};
+  return {{"ok", problems.empty()},
+          {"problems", core::ProblemsToJson(problems)},
+          {"flags", flags}};
 }
 
-std::string ProblemsForError(const std::vector<core::Problem>& problems, size_t max_bytes) {
+std::string ProblemsForError(const std::vector<core::Problem>& problems,
+                             size_t max_bytes) {
   nlohmann::json all = core::ProblemsToJson(problems);
   std::string text = Dump(all);
   if (text.size() <= max_bytes) return text;
@@ -59,9 +68,12 @@ std::string ProblemsForError(const std::vector<core::Problem>& problems, size_t 
     size_t left = all.size() - i;
     // Room for this entry, a comma, and the note (under 200 bytes).
     if (used + one.size() + 1 + 200 > max_bytes) {
-      kept.push_back({{"path", ""},
-                      {"code", "truncated"},
-                      {"message", std::to_string(left) + " more problems not shown; ds_validate lists them all"}});
+      kept.push_back(
+          {{"path", ""},
+           {"code", "truncated"},
+           {"message",
+            std::to_string(left) +
+                " more problems not shown; ds_validate lists them all"}});
       return Dump(kept);
     }
     used += one.size() + 1;

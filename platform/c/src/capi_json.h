@@ -4,9 +4,8 @@
 #ifndef DOORSTEP_PLATFORM_C_CAPI_JSON_H_
 #define DOORSTEP_PLATFORM_C_CAPI_JSON_H_
 
-#include <string>
-
 #include <nlohmann/json.hpp>
+#include <string>
 
 #include "doorstep/core/store.h"
 #include "doorstep/sync/client.h"
@@ -18,7 +17,8 @@ namespace doorstep::capi {
 std::string Dump(const nlohmann::json& j);
 
 nlohmann::json HistoryEntryToJson(const core::HistoryEntry& e);
-nlohmann::json StoreStatusToJson(const std::string& path, const core::StoreStatus& s);
+nlohmann::json StoreStatusToJson(const std::string& path,
+                                 const core::StoreStatus& s);
 // {"pushed","rejected","pulled","conflicts","purged","round_trips"}.
 nlohmann::json SyncReportToJson(const sync::SyncReport& r);
 // {"ok","problems","flags"}.
@@ -27,7 +27,8 @@ nlohmann::json ValidationToJson(const std::vector<core::Problem>& problems,
 // The problems as a JSON array that fits in `max_bytes` once dumped: when the
 // whole list does not fit, trailing problems are replaced by one entry with
 // code "truncated" saying how many were left out.
-std::string ProblemsForError(const std::vector<core::Problem>& problems, size_t max_bytes);
+std::string ProblemsForError(const std::vector<core::Problem>& problems,
+                             size_t max_bytes);
 
 }  // namespace doorstep::capi
 

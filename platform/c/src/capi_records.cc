@@ -20,13 +20,17 @@ Result<core::ListFilter> ParseFilter(const char* filter_json) {
   core::ListFilter filter;
   if (filter_json == nullptr) return filter;
   DS_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(filter_json, "filter"));
-  if (!j.is_object()) return InvalidArgumentError("filter must be a JSON object");
+  if (!j.is_object())
+    return InvalidArgumentError("filter must be a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     if (it.key() != "subject_id" && it.key() != "type") {
-      return InvalidArgumentError("filter: unknown key '" + it.key() + "' (subject_id, type)");
+      return InvalidArgumentError("filter: unknown key '" + it.key() +
+                                  "' (subject_id, type)");
     }
-    if (!it->is_string()) return InvalidArgumentError("filter." + it.key() + " must be a string");
-    (it.key() == "type" ? filter.type : filter.subject_id) = it->get<std::string>();
+    if (!it->is_string())
+      return InvalidArgumentError("filter." + it.key() + " must be a string");
+    (it.key() == "type" ? filter.type : filter.subject_id) =
+        it->get<std::string>();
   }
   return filter;
 }
@@ -40,29 +44,35 @@ using namespace doorstep::capi;  // NOLINT
 extern "C" {
 
 char* ds_record_put(ds_store_t* store, const char* type, const char* subject_id,
-                    const char* fields_json, const char* status, ds_error* err) {
+                    const char* fields_json, const char* status,
+                    ds_error* err) {
   return Boundary(err, static_cast<char*>(nullptr), [&]() -> Result<char*> {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
     DS_RETURN_IF_ERROR(Required(type, "type"));
     DS_RETURN_IF_ERROR(Required(subject_id, "subject_id"));
-    DS_ASSIGN_OR_RETURN(nlohmann::json fields, ParseJson(fields_json, "fields"));
+    DS_ASSIGN_OR_RETURN(nlohmann::json fields,
+                        ParseJson(fields_json, "fields"));
     DS_ASSIGN_OR_RETURN(core::WriteOutcome out,
-                        call.store().Add(type, subject_id, fields, status != nullptr ? status : "draft"));
+                        call.store().Add(type, subject_id, fields,
+                                         status != nullptr ? status : "draft"));
     return Outcome(out);
   });
 }
 
-char* ds_record_edit(ds_store_t* store, const char* id, const char* changes_json,
-                     const char* status, ds_error* err) {
+char* ds_record_edit(ds_store_t* store, const char* id,
+                     const char* changes_json, const char* status,
+                     ds_error* err) {
   return Boundary(err, static_cast<char*>(nullptr), [&]() -> Result<char*> {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
     DS_RETURN_IF_ERROR(Required(id, "id"));
-    DS_ASSIGN_OR_RETURN(nlohmann::json changes, ParseJson(changes_json, "changes"));
+    DS_ASSIGN_OR_RETURN(nlohmann::json changes,
+                        ParseJson(changes_json, "changes"));
     std::optional<std::string> new_status;
     if (status != nullptr) new_status = status;
-    DS_ASSIGN_OR_RETURN(core::WriteOutcome out, call.store().Edit(id, changes, new_status));
+    DS_ASSIGN_OR_RETURN(core::WriteOutcome out,
+                        call.store().Edit(id, changes, new_status));
     return Outcome(out);
   });
 }
@@ -77,12 +87,14 @@ char* ds_record_get(ds_store_t* store, const char* id, ds_error* err) {
   });
 }
 
-char* ds_record_list(ds_store_t* store, const char* filter_json, ds_error* err) {
+char* ds_record_list(ds_store_t* store, const char* filter_json,
+                     ds_error* err) {
   return Boundary(err, static_cast<char*>(nullptr), [&]() -> Result<char*> {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
     DS_ASSIGN_OR_RETURN(core::ListFilter filter, ParseFilter(filter_json));
-    DS_ASSIGN_OR_RETURN(std::vector<core::Record> records, call.store().List(filter));
+    DS_ASSIGN_OR_RETURN(std::vector<core::Record> records,
+                        call.store().List(filter));
     nlohmann::json out = nlohmann::json::array();
     for (const core::Record& r : records) out.push_back(core::RecordToJson(r));
     return CopyOut(Dump(out));
@@ -94,22 +106,28 @@ char* ds_record_history(ds_store_t* store, const char* id, ds_error* err) {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
     DS_RETURN_IF_ERROR(Required(id, "id"));
-    DS_ASSIGN_OR_RETURN(std::vector<core::HistoryEntry> entries, call.store().History(id));
+    DS_ASSIGN_OR_RETURN(std::vector<core::HistoryEntry> entries,
+                        call.store().History(id));
     nlohmann::json out = nlohmann::json::array();
-    for (const core::HistoryEntry& e : entries) out.push_back(HistoryEntryToJson(e));
+    for (const core::HistoryEntry& e : entries)
+      out.push_back(HistoryEntryToJson(e));
     return CopyOut(Dump(out));
   });
 }
 
-char* ds_validate(const char* type, const char* fields_json, const char* status, ds_error* err) {
+char* ds_validate(const char* type, const char* fields_json, const char* status,
+                  ds_error* err) {
   return Boundary(err, static_cast<char*>(nullptr), [&]() -> Result<char*> {
     if (!Initialized()) return FailedPreconditionError("call ds_init first");
     DS_RETURN_IF_ERROR(Required(type, "type"));
-    const core::RecordSchema* schema = core::SchemaRegistry::Default().Find(type);
+    const core::RecordSchema* schema =
+        core::SchemaRegistry::Default().Find(type);
     if (schema == nullptr) return InvalidArgumentError("unknown record type");
-    DS_ASSIGN_OR_RETURN(nlohmann::json fields, ParseJson(fields_json, "fields"));
+    DS_ASSIGN_OR_RETURN(nlohmann::json fields,
+                        ParseJson(fields_json, "fields"));
     std::string st = status != nullptr ? status : "draft";
-    if (st != "draft" && st != "final") return InvalidArgumentError("status must be 'draft' or 'final'");
+    if (st != "draft" && st != "final")
+      return InvalidArgumentError("status must be 'draft' or 'final'");
     core::ValidationContext ctx;
     ctx.now_ms = CurrentEnv().clock->NowMillis();
     core::ValidationResult v = core::Validate(*schema, fields, st, ctx);

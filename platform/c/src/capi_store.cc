@@ -15,7 +15,8 @@ Result<core::StoreOptions> ParseStoreOptions(const char* options_json) {
   core::StoreOptions options;
   if (options_json == nullptr) return options;
   DS_ASSIGN_OR_RETURN(nlohmann::json j, ParseJson(options_json, "options"));
-  if (!j.is_object()) return InvalidArgumentError("options must be a JSON object");
+  if (!j.is_object())
+    return InvalidArgumentError("options must be a JSON object");
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& key = it.key();
     if (key == "kdf") {
@@ -24,11 +25,13 @@ Result<core::StoreOptions> ParseStoreOptions(const char* options_json) {
       } else if (*it == "interactive") {
         options.kdf = core::KdfProfile::kInteractive;
       } else {
-        return InvalidArgumentError("options.kdf must be \"moderate\" or \"interactive\"");
+        return InvalidArgumentError(
+            "options.kdf must be \"moderate\" or \"interactive\"");
       }
     } else if (key == "max_failed_unlocks") {
       if (!it->is_number_integer() || *it < 1 || *it > 1000) {
-        return InvalidArgumentError("options.max_failed_unlocks must be an integer 1..1000");
+        return InvalidArgumentError(
+            "options.max_failed_unlocks must be an integer 1..1000");
       }
       options.max_failed_unlocks = it->get<int>();
     } else {
@@ -38,7 +41,8 @@ Result<core::StoreOptions> ParseStoreOptions(const char* options_json) {
   return options;
 }
 
-Result<ds_store_t*> NewHandle(std::unique_ptr<core::Store> store, const char* path) {
+Result<ds_store_t*> NewHandle(std::unique_ptr<core::Store> store,
+                              const char* path) {
   auto* h = new (std::nothrow) ds_store();
   if (h == nullptr) return ResourceExhaustedError("out of memory");
   h->store = std::move(store);
@@ -54,30 +58,36 @@ using namespace doorstep::capi;  // NOLINT
 
 extern "C" {
 
-ds_store_t* ds_store_create(const char* path, const char* passphrase, const uint8_t* key,
-                            size_t key_len, const char* options_json, ds_error* err) {
-  return Boundary(err, static_cast<ds_store_t*>(nullptr), [&]() -> Result<ds_store_t*> {
-    DS_RETURN_IF_ERROR(RequireInit());
-    DS_RETURN_IF_ERROR(Required(path, "path"));
-    CKey k(passphrase, key, key_len);
-    DS_RETURN_IF_ERROR(k.Check());
-    DS_ASSIGN_OR_RETURN(core::StoreOptions options, ParseStoreOptions(options_json));
-    DS_ASSIGN_OR_RETURN(auto store, core::Store::Create(path, k.source(), options, CurrentEnv()));
-    return NewHandle(std::move(store), path);
-  });
+ds_store_t* ds_store_create(const char* path, const char* passphrase,
+                            const uint8_t* key, size_t key_len,
+                            const char* options_json, ds_error* err) {
+  return Boundary(
+      err, static_cast<ds_store_t*>(nullptr), [&]() -> Result<ds_store_t*> {
+        DS_RETURN_IF_ERROR(RequireInit());
+        DS_RETURN_IF_ERROR(Required(path, "path"));
+        CKey k(passphrase, key, key_len);
+        DS_RETURN_IF_ERROR(k.Check());
+        DS_ASSIGN_OR_RETURN(core::StoreOptions options,
+                            ParseStoreOptions(options_json));
+        DS_ASSIGN_OR_RETURN(
+            auto store,
+            core::Store::Create(path, k.source(), options, CurrentEnv()));
+        return NewHandle(std::move(store), path);
+      });
 }
 
-ds_store_t* ds_store_open(const char* path, const char* passphrase, const uint8_t* key,
-                          size_t key_len, ds_error* err) {
-  return Boundary(err, static_cast<ds_store_t*>(nullptr), [&]() -> Result<ds_store_t*> {
-    DS_RETURN_IF_ERROR(RequireInit());
-    DS_RETURN_IF_ERROR(Required(path, "path"));
-    CKey k(passphrase, key, key_len);
-    DS_RETURN_IF_ERROR(k.Check());
-    DS_ASSIGN_OR_RETURN(auto store, core::Store::Open(path, CurrentEnv()));
-    DS_RETURN_IF_ERROR(store->Unlock(k.source()));
-    return NewHandle(std::move(store), path);
-  });
+ds_store_t* ds_store_open(const char* path, const char* passphrase,
+                          const uint8_t* key, size_t key_len, ds_error* err) {
+  return Boundary(
+      err, static_cast<ds_store_t*>(nullptr), [&]() -> Result<ds_store_t*> {
+        DS_RETURN_IF_ERROR(RequireInit());
+        DS_RETURN_IF_ERROR(Required(path, "path"));
+        CKey k(passphrase, key, key_len);
+        DS_RETURN_IF_ERROR(k.Check());
+        DS_ASSIGN_OR_RETURN(auto store, core::Store::Open(path, CurrentEnv()));
+        DS_RETURN_IF_ERROR(store->Unlock(k.source()));
+        return NewHandle(std::move(store), path);
+      });
 }
 
 bool ds_store_lock(ds_store_t* store, ds_error* err) {
@@ -89,8 +99,8 @@ bool ds_store_lock(ds_store_t* store, ds_error* err) {
   });
 }
 
-bool ds_store_unlock(ds_store_t* store, const char* passphrase, const uint8_t* key,
-                     size_t key_len, ds_error* err) {
+bool ds_store_unlock(ds_store_t* store, const char* passphrase,
+                     const uint8_t* key, size_t key_len, ds_error* err) {
   return Boundary(err, false, [&]() -> Status {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
@@ -100,8 +110,9 @@ bool ds_store_unlock(ds_store_t* store, const char* passphrase, const uint8_t* k
   });
 }
 
-bool ds_store_passwd(ds_store_t* store, const char* old_passphrase, const uint8_t* old_key,
-                     size_t old_key_len, const char* new_passphrase, const uint8_t* new_key,
+bool ds_store_passwd(ds_store_t* store, const char* old_passphrase,
+                     const uint8_t* old_key, size_t old_key_len,
+                     const char* new_passphrase, const uint8_t* new_key,
                      size_t new_key_len, ds_error* err) {
   return Boundary(err, false, [&]() -> Status {
     StoreCall call(store);

@@ -9,20 +9,21 @@ using namespace doorstep::capi;  // NOLINT
 
 extern "C" {
 
-bool ds_enroll(ds_store_t* store, const char* server, const char* server_key_hex,
-               const char* code, ds_error* err) {
+bool ds_enroll(ds_store_t* store, const char* server,
+               const char* server_key_hex, const char* code, ds_error* err) {
   return Boundary(err, false, [&]() -> Status {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
     DS_RETURN_IF_ERROR(Required(server, "server"));
     DS_RETURN_IF_ERROR(Required(server_key_hex, "server_key_hex"));
     DS_RETURN_IF_ERROR(Required(code, "code"));
-    return sync::Enroll(call.store(), CurrentEnv(), server, server_key_hex, code);
+    return sync::Enroll(call.store(), CurrentEnv(), server, server_key_hex,
+                        code);
   });
 }
 
-char* ds_sync(ds_store_t* store, ds_progress_fn progress, void* user, const ds_cancel_t* cancel,
-              ds_error* err) {
+char* ds_sync(ds_store_t* store, ds_progress_fn progress, void* user,
+              const ds_cancel_t* cancel, ds_error* err) {
   return Boundary(err, static_cast<char*>(nullptr), [&]() -> Result<char*> {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
@@ -33,7 +34,8 @@ char* ds_sync(ds_store_t* store, ds_progress_fn progress, void* user, const ds_c
       };
     }
     if (cancel != nullptr) options.cancel = &cancel->flag;
-    DS_ASSIGN_OR_RETURN(sync::SyncReport report, sync::RunSync(call.store(), CurrentEnv(), options));
+    DS_ASSIGN_OR_RETURN(sync::SyncReport report,
+                        sync::RunSync(call.store(), CurrentEnv(), options));
     return CopyOut(Dump(SyncReportToJson(report)));
   });
 }
@@ -50,8 +52,9 @@ char* ds_conflicts_list(ds_store_t* store, bool open_only, ds_error* err) {
   });
 }
 
-bool ds_conflict_resolve(ds_store_t* store, const char* conflict_id, const char* take,
-                         const char* value_json, ds_error* err) {
+bool ds_conflict_resolve(ds_store_t* store, const char* conflict_id,
+                         const char* take, const char* value_json,
+                         ds_error* err) {
   return Boundary(err, false, [&]() -> Status {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());

@@ -16,7 +16,8 @@
  * `const char*` results (ds_version, ds_code_name) are static and never freed.
  * A ds_store_t is freed with ds_store_close(), a ds_cancel_t with
  * ds_cancel_free(). Arguments are only read during the call; the library keeps
- * no pointer to them afterwards, except `user` in ds_sync, used until it returns.
+ * no pointer to them afterwards, except `user` in ds_sync, used until it
+ * returns.
  *
  * Threads. Call ds_init() once before anything else (it is safe to call it
  * again). A ds_store_t may be used from any thread; calls on one handle are
@@ -52,21 +53,27 @@ extern "C" {
  * what the caller should do next. */
 typedef enum ds_code {
   DS_OK = 0,
-  DS_ERR_INVALID_ARGUMENT = 1,     /* fix the input; retrying fails again */
-  DS_ERR_NOT_FOUND = 2,            /* the thing named does not exist */
-  DS_ERR_UNAUTHENTICATED = 3,      /* wrong passphrase/key, unknown peer; do not retry */
-  DS_ERR_PERMISSION_DENIED = 4,    /* not allowed (role, caseload, revoked); do not retry */
-  DS_ERR_UNAVAILABLE = 5,          /* transient (network, busy); retry later */
-  DS_ERR_ABORTED = 6,              /* interrupted (or cancelled); retry the whole operation */
-  DS_ERR_DATA_LOSS = 7,            /* integrity check failed; stop */
-  DS_ERR_CORRUPTION = 8,           /* a file or structure is malformed; stop */
-  DS_ERR_CONFLICT = 9,             /* concurrent change; see the conflicts */
-  DS_ERR_FAILED_PRECONDITION = 10, /* wrong state (locked, not enrolled, ds_init not called) */
-  DS_ERR_RESOURCE_EXHAUSTED = 11,  /* a size or count limit was hit, or out of memory */
-  DS_ERR_INTERNAL = 12,            /* a bug or an unexpected library error */
+  DS_ERR_INVALID_ARGUMENT = 1, /* fix the input; retrying fails again */
+  DS_ERR_NOT_FOUND = 2,        /* the thing named does not exist */
+  DS_ERR_UNAUTHENTICATED =
+      3, /* wrong passphrase/key, unknown peer; do not retry */
+  DS_ERR_PERMISSION_DENIED =
+      4, /* not allowed (role, caseload, revoked); do not retry */
+  DS_ERR_UNAVAILABLE = 5, /* transient (network, busy); retry later */
+  DS_ERR_ABORTED =
+      6, /* interrupted (or cancelled); retry the whole operation */
+  DS_ERR_DATA_LOSS = 7,  /* integrity check failed; stop */
+  DS_ERR_CORRUPTION = 8, /* a file or structure is malformed; stop */
+  DS_ERR_CONFLICT = 9,   /* concurrent change; see the conflicts */
+  DS_ERR_FAILED_PRECONDITION =
+      10, /* wrong state (locked, not enrolled, ds_init not called) */
+  DS_ERR_RESOURCE_EXHAUSTED =
+      11,               /* a size or count limit was hit, or out of memory */
+  DS_ERR_INTERNAL = 12, /* a bug or an unexpected library error */
   /* A record was refused by validation; nothing was saved. The message is a
    * JSON array of problems [{"path","code","message"}, ...] (if the full list
-   * does not fit, the last entry has code "truncated"; ds_validate lists all). */
+   * does not fit, the last entry has code "truncated"; ds_validate lists all).
+   */
   DS_ERR_VALIDATION = 100
 } ds_code;
 
@@ -107,14 +114,16 @@ typedef struct ds_store ds_store_t;
  * then both are required and neither alone opens it. Pass NULL for a part not
  * used (`key` NULL means key_len is ignored). */
 
-/* Creates a new store at `path` (which must not exist), unlocked. `options_json`
- * may be NULL or {"kdf":"moderate"|"interactive","max_failed_unlocks":N}
- * (defaults: moderate Argon2id, 10 wrong unlocks before the store wipes
- * itself). Returns a handle the caller closes with ds_store_close, or NULL:
- * DS_ERR_INVALID_ARGUMENT (file exists, no key, key not 32 bytes, bad
- * options), DS_ERR_UNAVAILABLE (cannot create the file). */
-DS_API ds_store_t* ds_store_create(const char* path, const char* passphrase, const uint8_t* key,
-                            size_t key_len, const char* options_json, ds_error* err);
+/* Creates a new store at `path` (which must not exist), unlocked.
+ * `options_json` may be NULL or
+ * {"kdf":"moderate"|"interactive","max_failed_unlocks":N} (defaults: moderate
+ * Argon2id, 10 wrong unlocks before the store wipes itself). Returns a handle
+ * the caller closes with ds_store_close, or NULL: DS_ERR_INVALID_ARGUMENT (file
+ * exists, no key, key not 32 bytes, bad options), DS_ERR_UNAVAILABLE (cannot
+ * create the file). */
+DS_API ds_store_t* ds_store_create(const char* path, const char* passphrase,
+                                   const uint8_t* key, size_t key_len,
+                                   const char* options_json, ds_error* err);
 
 /* Opens and unlocks the store at `path`. Returns a handle the caller closes
  * with ds_store_close, or NULL: DS_ERR_NOT_FOUND (no store there),
@@ -122,22 +131,25 @@ DS_API ds_store_t* ds_store_create(const char* path, const char* passphrase, con
  * at the limit the store has wiped itself and the message says so),
  * DS_ERR_INVALID_ARGUMENT (the store needs the other kind of key, or both),
  * DS_ERR_CORRUPTION (not a Doorstep store). */
-DS_API ds_store_t* ds_store_open(const char* path, const char* passphrase, const uint8_t* key,
-                          size_t key_len, ds_error* err);
+DS_API ds_store_t* ds_store_open(const char* path, const char* passphrase,
+                                 const uint8_t* key, size_t key_len,
+                                 ds_error* err);
 
 /* Wipes the key material from memory; the handle stays open and record calls
  * fail with DS_ERR_FAILED_PRECONDITION until ds_store_unlock. */
 DS_API bool ds_store_lock(ds_store_t* store, ds_error* err);
 
 /* Unlocks a locked handle. Errors as ds_store_open. */
-DS_API bool ds_store_unlock(ds_store_t* store, const char* passphrase, const uint8_t* key,
-                     size_t key_len, ds_error* err);
+DS_API bool ds_store_unlock(ds_store_t* store, const char* passphrase,
+                            const uint8_t* key, size_t key_len, ds_error* err);
 
 /* Re-wraps the store's data key under a new passphrase and/or key (no record
- * is rewritten). The old ones must open the store: DS_ERR_UNAUTHENTICATED if not. */
-DS_API bool ds_store_passwd(ds_store_t* store, const char* old_passphrase, const uint8_t* old_key,
-                     size_t old_key_len, const char* new_passphrase, const uint8_t* new_key,
-                     size_t new_key_len, ds_error* err);
+ * is rewritten). The old ones must open the store: DS_ERR_UNAUTHENTICATED if
+ * not. */
+DS_API bool ds_store_passwd(ds_store_t* store, const char* old_passphrase,
+                            const uint8_t* old_key, size_t old_key_len,
+                            const char* new_passphrase, const uint8_t* new_key,
+                            size_t new_key_len, ds_error* err);
 
 /* Destroys the store's data: the wrapped key first (so no copy of the file
  * can be decrypted), then the files. The handle stays valid only for
@@ -164,36 +176,40 @@ DS_API char* ds_store_status(ds_store_t* store, ds_error* err);
  * "fields":{…}, …}), freed by the caller with ds_string_free; or NULL:
  * DS_ERR_VALIDATION (refused; message = JSON problems; nothing saved),
  * DS_ERR_INVALID_ARGUMENT (unknown type, bad subject id, not JSON). */
-DS_API char* ds_record_put(ds_store_t* store, const char* type, const char* subject_id,
-                    const char* fields_json, const char* status, ds_error* err);
+DS_API char* ds_record_put(ds_store_t* store, const char* type,
+                           const char* subject_id, const char* fields_json,
+                           const char* status, ds_error* err);
 
 /* Edits record `id`: `changes_json` is an object of changed fields (a null
  * value removes a field); `status` NULL keeps it, or "final" (never back to
  * draft). Editing a final record makes an amendment. Returns the record as
  * ds_record_put does (caller frees), or NULL: DS_ERR_NOT_FOUND,
  * DS_ERR_VALIDATION, DS_ERR_INVALID_ARGUMENT. */
-DS_API char* ds_record_edit(ds_store_t* store, const char* id, const char* changes_json,
-                     const char* status, ds_error* err);
+DS_API char* ds_record_edit(ds_store_t* store, const char* id,
+                            const char* changes_json, const char* status,
+                            ds_error* err);
 
 /* Record `id` as JSON (caller frees), or NULL with DS_ERR_NOT_FOUND. */
 DS_API char* ds_record_get(ds_store_t* store, const char* id, ds_error* err);
 
 /* The records matching `filter_json` (NULL or {} for all; keys "subject_id"
  * and "type", each a string) as a JSON array of records. Caller frees. */
-DS_API char* ds_record_list(ds_store_t* store, const char* filter_json, ds_error* err);
+DS_API char* ds_record_list(ds_store_t* store, const char* filter_json,
+                            ds_error* err);
 
 /* Every version of record `id`, oldest first, as a JSON array of
  * {"local_version","rev","hlc","updated_at","author_id","device_id","status",
  * "origin","fields"}. Caller frees. NULL with DS_ERR_NOT_FOUND. */
-DS_API char* ds_record_history(ds_store_t* store, const char* id, ds_error* err);
+DS_API char* ds_record_history(ds_store_t* store, const char* id,
+                               ds_error* err);
 
 /* Checks a record without saving it (no store needed): returns
  * {"ok":bool,"problems":[{"path","code","message"}…],"flags":[…]} (caller
  * frees). A record with problems is not a failure here. NULL only for
  * DS_ERR_INVALID_ARGUMENT (unknown type, `fields_json` not JSON, bad status).
  * `status` NULL = "draft". */
-DS_API char* ds_validate(const char* type, const char* fields_json, const char* status,
-                  ds_error* err);
+DS_API char* ds_validate(const char* type, const char* fields_json,
+                         const char* status, ds_error* err);
 
 /* ---- sync --------------------------------------------------------------- */
 
@@ -202,8 +218,9 @@ DS_API char* ds_validate(const char* type, const char* fields_json, const char* 
  * the one-time enrolment code an administrator issued. False on failure:
  * DS_ERR_PERMISSION_DENIED (code refused), DS_ERR_UNAVAILABLE (network),
  * DS_ERR_UNAUTHENTICATED (server key mismatch), DS_ERR_INVALID_ARGUMENT. */
-DS_API bool ds_enroll(ds_store_t* store, const char* server, const char* server_key_hex,
-               const char* code, ds_error* err);
+DS_API bool ds_enroll(ds_store_t* store, const char* server,
+                      const char* server_key_hex, const char* code,
+                      ds_error* err);
 
 /* Progress of a sync: `phase` is "connect", "push", "pull" or "done" (static
  * strings, valid during the call only); within a phase `done` never decreases
@@ -211,7 +228,8 @@ DS_API bool ds_enroll(ds_store_t* store, const char* server, const char* server_
  * ds_sync; must return quickly, must not throw or longjmp, and must not call
  * any ds_ function on the same store (that call would fail with
  * DS_ERR_FAILED_PRECONDITION). */
-typedef void (*ds_progress_fn)(const char* phase, int64_t done, int64_t total, void* user);
+typedef void (*ds_progress_fn)(const char* phase, int64_t done, int64_t total,
+                               void* user);
 
 /* A cancel flag for ds_sync. Opaque. */
 typedef struct ds_cancel ds_cancel_t;
@@ -234,19 +252,21 @@ DS_API void ds_cancel_free(ds_cancel_t* cancel);
  * DS_ERR_PERMISSION_DENIED with message "revoked" (this device was revoked:
  * the store has been wiped). */
 DS_API char* ds_sync(ds_store_t* store, ds_progress_fn progress, void* user,
-              const ds_cancel_t* cancel, ds_error* err);
+                     const ds_cancel_t* cancel, ds_error* err);
 
 /* Conflicts known on this device as a JSON array of {"conflict_id",
  * "record_id","subject_id","state",…details}; only open ones when
  * `open_only`. Contains case content. Caller frees. */
-DS_API char* ds_conflicts_list(ds_store_t* store, bool open_only, ds_error* err);
+DS_API char* ds_conflicts_list(ds_store_t* store, bool open_only,
+                               ds_error* err);
 
 /* Resolves conflict `conflict_id`: `take` is "server", "device" or "value"
  * (then `value_json` is the chosen value; otherwise NULL). The resolution is
  * saved locally and pushed at the next sync. DS_ERR_NOT_FOUND (unknown
  * conflict), DS_ERR_FAILED_PRECONDITION (not open), DS_ERR_INVALID_ARGUMENT. */
-DS_API bool ds_conflict_resolve(ds_store_t* store, const char* conflict_id, const char* take,
-                         const char* value_json, ds_error* err);
+DS_API bool ds_conflict_resolve(ds_store_t* store, const char* conflict_id,
+                                const char* take, const char* value_json,
+                                ds_error* err);
 
 #ifdef __cplusplus
 } /* extern "C" */
