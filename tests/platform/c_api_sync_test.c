@@ -246,6 +246,35 @@ static void TestCancelAndReentry(void) {
   ds_store_close(s);
 }
 
+static void TestRevokedDeviceIsWiped(void) {
+  ds_store_t* s = NULL;
+  ds_error err;
+  NewDevice("worker-5", "case-003", &s);
+  if (s == NULL) return;
+  char path[512];
+  snprintf(path, sizeof path, "%s/device%d.db", g_dir, g_devices);
+  char* status = ds_store_status(s, &err);
+  CHECK_OK(status != NULL, err);
+  char device_id[128];
+  int have_id = JsonString(status, "device_id", device_id, sizeof device_id);
+  ds_string_free(status);
+  CHECK(have_id);
+  char* report = ds_sync(s, NULL, NULL, NULL, &err);
+  CHECK_OK(report != NULL, err);
+  ds_string_free(report);
+
+  CHECK(ServerRevoke(&g_server, device_id));
+  CHECK(ds_sync(s, NULL, NULL, NULL, &err) == NULL);
+  CHECK_CODE(err, DS_ERR_PERMISSION_DENIED);
+  CHECK(strstr(err.message, "revoked") != NULL);
+  /* The handle only closes now, and the file is gone. */
+  CHECK(ds_record_list(s, NULL, &err) == NULL);
+  CHECK(err.code != DS_OK);
+  ds_store_close(s);
+  CHECK(ds_store_open(path, "pin 2468", NULL, 0, &err) == NULL);
+  CHECK_CODE(err, DS_ERR_NOT_FOUND);
+}
+
 static double Seconds(void) {
   struct timespec ts;
   clock_gettime(CLOCK_MONOTONIC, &ts);
@@ -334,6 +363,7 @@ int main(void) {
   }
   TestRoundTripConflictResolveConverge();
   TestCancelAndReentry();
+  TestRevokedDeviceIsWiped();
   if (getenv("DOORSTEP_SKIP_10K") == NULL) TestProgressOverTenThousandRecords();
   ServerStop(&g_server);
   RemoveTree(g_dir);

@@ -145,6 +145,14 @@ static inline int ServerAssign(TestServer* s, const char* practitioner,
   return RunCapture(argv, out, sizeof out) == 0;
 }
 
+/* `server revoke`: the device is refused (and wiped) at its next sync. */
+static inline int ServerRevoke(TestServer* s, const char* device_id) {
+  char out[256];
+  char* argv[] = {(char*)s->bin, "server",   "revoke",         "--dir",
+                  s->dir,        "--device", (char*)device_id, NULL};
+  return RunCapture(argv, out, sizeof out) == 0;
+}
+
 /* SIGTERM, then SIGKILL if it has not stopped within 10 s. */
 static inline void ServerStop(TestServer* s) {
   if (s->pid > 0) {

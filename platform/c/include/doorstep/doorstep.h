@@ -249,8 +249,9 @@ DS_API void ds_cancel_free(ds_cancel_t* cancel);
  * "pulled","conflicts","purged","round_trips"} (caller frees), or NULL:
  * DS_ERR_FAILED_PRECONDITION (not enrolled, locked), DS_ERR_UNAVAILABLE or
  * DS_ERR_ABORTED (network failure or cancelled: retry; nothing is lost),
- * DS_ERR_PERMISSION_DENIED with message "revoked" (this device was revoked:
- * the store has been wiped). */
+ * DS_ERR_PERMISSION_DENIED with a message saying the device was revoked
+ * (the server revoked it: the store has been wiped, its files are gone, and
+ * the handle only closes). */
 DS_API char* ds_sync(ds_store_t* store, ds_progress_fn progress, void* user,
                      const ds_cancel_t* cancel, ds_error* err);
 

@@ -118,14 +118,14 @@ public final class Doorstep: @unchecked Sendable {
   public func passwd(oldPassphrase: String?, oldKey: [UInt8]?, newPassphrase: String?,
                      newKey: [UInt8]?) throws {
     var err = ds_error()
-    let ok = Doorstep.withKey(oldKey) { ok, on in
-      Doorstep.withKey(newKey) { nk, nn in
-        Doorstep.withCStrings(oldPassphrase, newPassphrase, nil) { op, np, _ in
-          ds_store_passwd(handle, op, ok, on, np, nk, nn, &err)
+    let done = Doorstep.withKey(oldKey) { oldK, oldN in
+      Doorstep.withKey(newKey) { newK, newN in
+        Doorstep.withCStrings(oldPassphrase, newPassphrase, nil) { oldP, newP, _ in
+          ds_store_passwd(handle, oldP, oldK, oldN, newP, newK, newN, &err)
         }
       }
     }
-    if !ok { throw DoorstepError(&err) }
+    if !done { throw DoorstepError(&err) }
   }
 
   public func wipe() throws {
