@@ -93,9 +93,6 @@ TEST_F(SyncFaultsTest, CutsDuringPushAndPullConvergeWithoutDuplicatesOrLoss) {
   proxy_ = std::make_unique<CutProxy>(server_->port());
   ASSERT_TRUE(proxy_->ok());
   const std::string via_proxy = "127.0.0.1:" + std::to_string(proxy_->port());
-  for (const char* p : {"worker-1", "worker-2", "worker-3", "worker-4"}) {
-    ASSERT_TRUE(core_->Assign(p, "subject-A").ok());
-  }
   // Edits per record id, over every device: the bound on its revision.
   std::map<std::string, int64_t> edits;
   auto add = [&](Store& s, int i) {
@@ -117,6 +114,11 @@ TEST_F(SyncFaultsTest, CutsDuringPushAndPullConvergeWithoutDuplicatesOrLoss) {
   // wire: C pushes kRecords records, D pulls them, both through the proxy.
   auto c = Device("c", "worker-3", "social_worker", via_proxy);
   auto d = Device("d", "worker-4", "social_worker", via_proxy);
+  auto a = Device("a", "worker-1", "social_worker", via_proxy);
+  // Practitioners exist once enrolled; then they get the case.
+  for (const char* p : {"worker-1", "worker-3", "worker-4"}) {
+    ASSERT_TRUE(core_->Assign(p, "subject-A").ok());
+  }
   for (int i = 0; i < kRecords; ++i) add(*c, 1000 + i);
   proxy_->ResetCounters();
   Sync(*c);
@@ -129,7 +131,6 @@ TEST_F(SyncFaultsTest, CutsDuringPushAndPullConvergeWithoutDuplicatesOrLoss) {
 
   // A works offline: kRecords records, some edited twice. Its first pull
   // brings C's records, so both directions carry real data under the cuts.
-  auto a = Device("a", "worker-1", "social_worker", via_proxy);
   std::vector<std::string> mine;
   for (int i = 0; i < kRecords; ++i) mine.push_back(add(*a, i));
   for (int i = 0; i < kRecords; i += 3) edit(*a, mine[i], i);
@@ -173,6 +174,7 @@ TEST_F(SyncFaultsTest, CutsDuringPushAndPullConvergeWithoutDuplicatesOrLoss) {
 
   // B has the same caseload and syncs with the server directly.
   auto b = Device("b", "worker-2", "social_worker", address_);
+  ASSERT_TRUE(core_->Assign("worker-2", "subject-A").ok());
   Sync(*b);
   auto la = a->List({});
   auto lb = b->List({});
@@ -219,6 +221,8 @@ TEST_F(SyncFaultsTest, NoDeviceHoldsARecordOutsideItsCaseload) {
       auto& p = ps[i];
       p.id = "s" + std::to_string(seed) + "-worker-" + std::to_string(i);
       p.role = roles[std::uniform_int_distribution<size_t>(0, roles.size() - 1)(rng)];
+      p.device = Device("s" + std::to_string(seed) + "-dev-" + std::to_string(i), p.id, p.role, address_);
+      ASSERT_NE(p.device, nullptr);
       for (int s = 0; s < 8; ++s) {
         std::string subject = "s" + std::to_string(seed) + "-subject-" + std::to_string(s);
         if (std::uniform_int_distribution<int>(0, 2)(rng) == 0) {
@@ -226,8 +230,6 @@ TEST_F(SyncFaultsTest, NoDeviceHoldsARecordOutsideItsCaseload) {
           p.caseload.insert(subject);
         }
       }
-      p.device = Device("s" + std::to_string(seed) + "-dev-" + std::to_string(i), p.id, p.role, address_);
-      ASSERT_NE(p.device, nullptr);
     }
     for (auto& p : ps) {
       int n = std::uniform_int_distribution<int>(3, 8)(rng);
