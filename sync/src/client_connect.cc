@@ -76,6 +76,7 @@ Result<SyncReport> RunSync(core::Store& store, Env env, const SyncOptions& optio
   auto ch = Connect(store, env, enrollment->server, enrollment->server_key_hex, "", options.timeout_ms);
   Result<SyncReport> report = ch.ok() ? Result<SyncReport>(Status()) : Result<SyncReport>(ch.status());
   if (ch.ok()) {
+    if (options.progress) options.progress(SyncProgress{"connect", 1, 1});
     ClientMessageChannel mc(ch->get());
     report = RunSession(store, mc, options);
     (*ch)->Close();
