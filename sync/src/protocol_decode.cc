@@ -180,7 +180,7 @@ Result<MutationResult> MutationResultFromJson(const json& j, const std::string& 
   return r;
 }
 
-Result<PulledRecord> PulledRecordFromJson(const json& j, const std::string& path) {
+Result<PulledRecord> PulledRecordFromJson(json& j, const std::string& path) {
   DS_ASSIGN_OR_RETURN(WireMap w, WireMap::Of(j, path));
   PulledRecord r;
   DS_RETURN_IF_ERROR(w.HexId("id", &r.id));
@@ -199,7 +199,7 @@ Result<PulledRecord> PulledRecordFromJson(const json& j, const std::string& path
   DS_RETURN_IF_ERROR(w.Int("updated_at", 0, kMaxCount, &r.updated_at));
   DS_RETURN_IF_ERROR(w.Int("server_received_at", 0, kMaxCount, &r.server_received_at));
   DS_RETURN_IF_ERROR(w.Int("base_rev", 0, kMaxCount, &r.base_rev));
-  const json* fields = w.Find("fields");
+  json* fields = j.contains("fields") ? &j["fields"] : nullptr;
   if (fields == nullptr) return InvalidArgumentError(w.At("fields") + ": missing");
   if (!fields->is_object()) return InvalidArgumentError(w.At("fields") + ": not a map");
   if (fields->size() > kMaxFieldsPerRecord) return ResourceExhaustedError(w.At("fields") + ": too many");
@@ -207,7 +207,7 @@ Result<PulledRecord> PulledRecordFromJson(const json& j, const std::string& path
     if (!IsPath(k)) return InvalidArgumentError(w.At("fields") + ": bad field name");
     DS_RETURN_IF_ERROR(CheckValue(v, w.At("fields") + "." + k));
   }
-  r.fields = *fields;
+  r.fields = std::move(*fields);
   return r;
 }
 
@@ -299,8 +299,9 @@ Result<Message> Decode(std::string_view bytes) {
     const json* recs = nullptr;
     DS_RETURN_IF_ERROR(w.Array("records", kMaxRecordsPerBatch, &recs));
     for (size_t i = 0; i < recs->size(); ++i) {
-      DS_ASSIGN_OR_RETURN(PulledRecord r,
-                          internal::PulledRecordFromJson((*recs)[i], Index("batch.records", i)));
+      // `j` is this function's own copy: the record's fields may move out.
+      json& rec = const_cast<json&>((*recs)[i]);
+      DS_ASSIGN_OR_RETURN(PulledRecord r, internal::PulledRecordFromJson(rec, Index("batch.records", i)));
       m.records.push_back(std::move(r));
     }
     const json* cons = nullptr;

@@ -55,6 +55,28 @@ json ToJson(const PulledRecord& r) {
           {"base_rev", r.base_rev}, {"fields", r.fields}};
 }
 
+json ToJson(PulledRecord&& r) {
+  json j = ToJson(static_cast<const PulledRecord&>(PulledRecord{}));
+  j["id"] = std::move(r.id);
+  j["type"] = std::move(r.type);
+  j["subject_id"] = std::move(r.subject_id);
+  j["rev"] = r.rev;
+  j["status"] = std::move(r.status);
+  j["flags"] = std::move(r.flags);
+  j["amends"] = OptInt(r.amends);
+  j["deleted"] = r.deleted;
+  j["author_id"] = std::move(r.author_id);
+  j["device_id"] = std::move(r.device_id);
+  j["schema_version"] = r.schema_version;
+  j["hlc"] = std::move(r.hlc);
+  j["created_at"] = r.created_at;
+  j["updated_at"] = r.updated_at;
+  j["server_received_at"] = r.server_received_at;
+  j["base_rev"] = r.base_rev;
+  j["fields"] = std::move(r.fields);
+  return j;
+}
+
 json ToJson(const ConflictInfo& c) {
   return {{"conflict_id", c.conflict_id}, {"record_id", c.record_id},
           {"subject_id", c.subject_id}, {"type", c.type}, {"path", c.path},
@@ -135,9 +157,62 @@ const char* OutcomeName(Outcome o) {
 
 const char* MessageTypeName(const Message& msg) { return std::visit(Namer{}, msg); }
 
+namespace {
+
+void AppendCbor(std::string* out, const json& j) {
+  std::vector<uint8_t> v = json::to_cbor(j);
+  out->append(v.begin(), v.end());
+}
+
+// A batch as one CBOR map, its record array holding `recs` (already encoded
+// JSON) followed by the raw CBOR records.
+std::string EncodeBatch(const json& recs, const Batch& b, const json& cons) {
+  std::string out;
+  out.push_back(static_cast<char>(0xA6));  // map of 6 pairs
+  AppendCbor(&out, "t");
+  AppendCbor(&out, "batch");
+  AppendCbor(&out, "records");
+  uint64_t n = recs.size() + b.raw_records.size();
+  // Array header in its shortest form (major type 4).
+  int width = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000ULL ? 4 : 8;
+  static constexpr unsigned char kLead[] = {0, 0x98, 0x99, 0, 0x9A, 0, 0, 0, 0x9B};
+  out.push_back(static_cast<char>(width == 0 ? 0x80 + n : kLead[width]));
+  for (int i = width - 1; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+  for (const json& r : recs) AppendCbor(&out, r);
+  for (const std::string& r : b.raw_records) out += r;
+  AppendCbor(&out, "conflicts");
+  AppendCbor(&out, cons);
+  AppendCbor(&out, "purge");
+  AppendCbor(&out, b.purge);
+  AppendCbor(&out, "checkpoint");
+  AppendCbor(&out, b.checkpoint);
+  AppendCbor(&out, "more");
+  AppendCbor(&out, b.more);
+  return out;
+}
+
+}  // namespace
+
 std::string Encode(const Message& msg) {
+  if (const Batch* b = std::get_if<Batch>(&msg)) {
+    json recs = json::array();
+    for (const PulledRecord& r : b->records) recs.push_back(internal::ToJson(r));
+    json cons = json::array();
+    for (const ConflictInfo& c : b->conflicts) cons.push_back(internal::ToJson(c));
+    return EncodeBatch(recs, *b, cons);
+  }
   std::vector<uint8_t> bytes = json::to_cbor(std::visit(Encoder{}, msg));
   return std::string(bytes.begin(), bytes.end());
+}
+
+std::string Encode(Message&& msg) {
+  Batch* b = std::get_if<Batch>(&msg);
+  if (b == nullptr) return Encode(static_cast<const Message&>(msg));
+  json recs = json::array();
+  for (PulledRecord& r : b->records) recs.push_back(internal::ToJson(std::move(r)));
+  json cons = json::array();
+  for (const ConflictInfo& c : b->conflicts) cons.push_back(internal::ToJson(c));
+  return EncodeBatch(recs, *b, cons);
 }
 
 }  // namespace doorstep::sync

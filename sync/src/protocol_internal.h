@@ -19,7 +19,10 @@ nlohmann::json ToJson(const ConflictInfo& c);
 // Each reads a JSON map (untrusted), naming `path` in errors.
 Result<Mutation> MutationFromJson(const nlohmann::json& j, const std::string& path);
 Result<MutationResult> MutationResultFromJson(const nlohmann::json& j, const std::string& path);
-Result<PulledRecord> PulledRecordFromJson(const nlohmann::json& j, const std::string& path);
+// Moves the record's fields out of `j` (which is left valid but unspecified).
+Result<PulledRecord> PulledRecordFromJson(nlohmann::json& j, const std::string& path);
+// Moves the fields out of `r`.
+nlohmann::json ToJson(PulledRecord&& r);
 Result<ConflictInfo> ConflictInfoFromJson(const nlohmann::json& j, const std::string& path);
 
 }  // namespace doorstep::sync::internal

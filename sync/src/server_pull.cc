@@ -66,7 +66,7 @@ Result<Batch> ServerCore::Pull(const SessionContext& ctx, PullCursor* cursor, ui
     if (records.size() > max) break;  // later positions cannot fit anyway
     uint64_t offset = e.assigned_seq == resume_pos ? resume_offset : 0;
     DS_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads,
-                        txn->SubjectHeads(e.subject_id, "", since, offset, max + 1));
+                        txn->SubjectHeads(e.subject_id, "", since, offset, max + 1, /*raw=*/true));
     for (auto& h : heads) {
       items.push_back({e.assigned_seq, 1, records.size()});
       records.push_back(std::move(h));
@@ -81,7 +81,7 @@ Result<Batch> ServerCore::Pull(const SessionContext& ctx, PullCursor* cursor, ui
     }
   }
   // The change stream.
-  DS_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads, txn->ChangedHeads(who, since, upto, max + 1));
+  DS_ASSIGN_OR_RETURN(std::vector<StoredRecord> heads, txn->ChangedHeads(who, since, upto, max + 1, /*raw=*/true));
   for (auto& h : heads) {
     items.push_back({h.seq, 1, records.size()});
     records.push_back(std::move(h));
@@ -148,18 +148,18 @@ Result<Batch> ServerCore::Pull(const SessionContext& ctx, PullCursor* cursor, ui
   }
   if (!more && (heads.size() > max || cs.size() > kMaxConflictsPerBatch)) more = true;
 
-  for (size_t idx : take_rec) b.records.push_back(std::move(records[idx].record));
+  for (size_t idx : take_rec) b.raw_records.push_back(std::move(records[idx].cbor));
   for (size_t idx : take_con) b.conflicts.push_back(std::move(conflicts[idx].info));
   b.more = more;
   b.checkpoint = more ? last_full : upto;
   if (!partial) cursor->resume_since = cursor->resume_position = cursor->resume_offset = 0;
   if (!more) cursor->upto = 0;
   txn.reset();
-  if (!b.records.empty() || !b.conflicts.empty() || !b.purge.empty()) {
+  if (!b.raw_records.empty() || !b.conflicts.empty() || !b.purge.empty()) {
     DS_ASSIGN_OR_RETURN(auto wtxn, store_->Begin(TxnMode::kWrite));
     DS_RETURN_IF_ERROR(internal::AppendAuditEntry(
         *wtxn, env_, internal::DeviceActor(d.device_id), "pull",
-        {{"device", d.device_id}, {"records", b.records.size()}, {"conflicts", b.conflicts.size()},
+        {{"device", d.device_id}, {"records", b.raw_records.size()}, {"conflicts", b.conflicts.size()},
          {"purge", b.purge.size()}, {"checkpoint", b.checkpoint}}));
     DS_RETURN_IF_ERROR(wtxn->Commit());
   }

@@ -141,7 +141,9 @@ Result<MutationResult> Commit(ServerTxn& txn, Env env, const SessionContext& who
     std::sort(rec.flags.begin(), rec.flags.end());
     rec.flags.erase(std::unique(rec.flags.begin(), rec.flags.end()), rec.flags.end());
     if (rec.flags.size() > kMaxFlags) rec.flags.resize(kMaxFlags);
-    StoredRecord sr{std::move(rec), 0, m.mutation_id};
+    StoredRecord sr;
+    sr.record = std::move(rec);
+    sr.mutation_id = m.mutation_id;
     DS_ASSIGN_OR_RETURN(sr.seq, txn.NextSeq());
     r.rev = sr.record.rev;
     DS_RETURN_IF_ERROR(txn.PutRevision(sr));

@@ -50,9 +50,9 @@ void ServerSession::Start() {
   authenticated_ = true;
 }
 
-void ServerSession::Send(const Message& msg) {
+void ServerSession::Send(Message msg) {
   if (channel_ == nullptr || closing_) return;
-  channel_->Send(Encode(msg));
+  channel_->Send(Encode(std::move(msg)));
 }
 
 void ServerSession::Fail(const char* code, const std::string& message) {
@@ -83,7 +83,7 @@ void ServerSession::OnMessage(const std::string& bytes) {
   if (auto* push = std::get_if<Push>(&*msg)) {
     Result<Pushed> r = core_->ApplyPush(ctx_, *push);
     if (!r.ok()) return FailWith(r.status());
-    return Send(*r);
+    return Send(std::move(*r));
   }
   if (auto* pull = std::get_if<Pull>(&*msg)) return SendBatch(pull->since, pull->max);
   if (std::holds_alternative<Bye>(*msg)) {
@@ -103,14 +103,14 @@ void ServerSession::HandleHello(const Hello& hello) {
     return FailWith(w.status());
   }
   welcomed_ = true;
-  Send(*w);
+  Send(std::move(*w));
   if (hello.pull) SendBatch(hello.since, hello.max);
 }
 
 void ServerSession::SendBatch(uint64_t since, uint64_t max) {
   Result<Batch> b = core_->Pull(ctx_, &cursor_, since, static_cast<size_t>(max));
   if (!b.ok()) return FailWith(b.status());
-  Send(*b);
+  Send(std::move(b).value());
 }
 
 }  // namespace doorstep::sync::internal

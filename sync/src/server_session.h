@@ -25,7 +25,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   void OnMessage(const std::string& bytes);
   void HandleHello(const Hello& hello);
   void SendBatch(uint64_t since, uint64_t max);
-  void Send(const Message& msg);
+  void Send(Message msg);
   // Sends an error message and closes the session.
   void Fail(const char* code, const std::string& message);
   void FailWith(const Status& status);

@@ -130,6 +130,13 @@ SqliteServerTxn::~SqliteServerTxn() {
 
 Status SqliteServerTxn::Commit() {
   if (!open_) return FailedPreconditionError("transaction already finished");
+  if (seq_dirty_) {
+    DS_ASSIGN_OR_RETURN(core::Statement* st, Stmt("UPDATE seq SET value = ? WHERE id = 1"));
+    StmtRef r(st);
+    r->Bind(1, static_cast<int64_t>(*seq_));
+    DS_RETURN_IF_ERROR(r->Run());
+    seq_dirty_ = false;
+  }
   for (auto& [sql, st] : shared_->stmts) (void)st.Reset();
   Status s = shared_->db->Exec("COMMIT");
   if (s.ok()) open_ = false;
@@ -153,20 +160,21 @@ Result<core::Statement*> SqliteServerTxn::Stmt(const std::string& sql) {
 
 Result<uint64_t> SqliteServerTxn::NextSeq() {
   DS_RETURN_IF_ERROR(RequireWrite());
-  DS_ASSIGN_OR_RETURN(core::Statement* s,
-                      Stmt("UPDATE seq SET value = value + 1 WHERE id = 1 RETURNING value"));
-  StmtRef r(s);
-  DS_ASSIGN_OR_RETURN(bool row, r->Step());
-  if (!row) return CorruptionError("server.db: sequence row missing");
-  return static_cast<uint64_t>(r->ColumnInt(0));
+  DS_ASSIGN_OR_RETURN(uint64_t current, MaxSeq());
+  seq_ = current + 1;
+  seq_dirty_ = true;
+  return *seq_;
 }
 
 Result<uint64_t> SqliteServerTxn::MaxSeq() {
+  if (seq_) return *seq_;
   DS_ASSIGN_OR_RETURN(core::Statement* s, Stmt("SELECT value FROM seq WHERE id = 1"));
   StmtRef r(s);
   DS_ASSIGN_OR_RETURN(bool row, r->Step());
   if (!row) return CorruptionError("server.db: sequence row missing");
-  return static_cast<uint64_t>(r->ColumnInt(0));
+  uint64_t v = static_cast<uint64_t>(r->ColumnInt(0));
+  if (mode_ == TxnMode::kWrite) seq_ = v;  // a read snapshot may be re-read
+  return v;
 }
 
 Status SqliteServerTxn::AppendAudit(AuditEntry e) {

@@ -76,10 +76,10 @@ class SqliteServerTxn : public ServerTxn {
   Result<std::optional<StoredRecord>> GetRevision(std::string_view record_id, int64_t rev) override;
   Status PutRevision(const StoredRecord& r) override;
   Result<std::vector<StoredRecord>> ChangedHeads(std::string_view practitioner, uint64_t after,
-                                                uint64_t upto, size_t limit) override;
+                                                uint64_t upto, size_t limit, bool raw) override;
   Result<std::vector<StoredRecord>> SubjectHeads(std::string_view subject, std::string_view type,
-                                                uint64_t upto, size_t offset,
-                                                size_t limit) override;
+                                                uint64_t upto, size_t offset, size_t limit,
+                                                bool raw) override;
   Result<uint64_t> CountRecords() override;
 
   Result<std::optional<MutationResult>> GetMutationResult(std::string_view mutation_id) override;
@@ -108,8 +108,9 @@ class SqliteServerTxn : public ServerTxn {
   // Reads the revision row the statement is on (columns seq, mutation_id,
   // payload at `col`, `col`+1, `col`+2) for record `id`, `type`, `rev`.
   Result<StoredRecord> ReadRevisionRow(core::Statement& s, int col, const std::string& id,
-                                       const std::string& type, int64_t rev);
-  Result<std::vector<StoredRecord>> ReadRecordRows(core::Statement& s, size_t limit);
+                                       const std::string& type, int64_t rev, bool raw = false);
+  Result<std::vector<StoredRecord>> ReadRecordRows(core::Statement& s, size_t limit,
+                                                   bool raw = false);
   Result<StoredConflict> ReadConflictRow(core::Statement& s);
   Result<std::vector<StoredConflict>> ReadConflictRows(core::Statement& s, size_t limit);
   Result<DeviceInfo> ReadDeviceRow(core::Statement& s);
@@ -118,6 +119,10 @@ class SqliteServerTxn : public ServerTxn {
   std::unique_lock<std::mutex> lock_;
   TxnMode mode_;
   bool open_ = true;
+  // The change sequence as this transaction sees it: read once, advanced in
+  // memory by NextSeq and written back by Commit (writers are serialised).
+  std::optional<uint64_t> seq_;
+  bool seq_dirty_ = false;
 };
 
 // Column list matching ReadDeviceRow / ReadConflictRow.

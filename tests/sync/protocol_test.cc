@@ -147,6 +147,33 @@ TEST(ProtocolTest, BatchRoundTrip) {
   EXPECT_TRUE(r->more);
 }
 
+TEST(ProtocolTest, RawRecordsAreSplicedIntoTheBatch) {
+  PulledRecord rec;
+  rec.id = Hex('1');
+  rec.type = "visit_note";
+  rec.subject_id = "S-1";
+  rec.rev = 2;
+  rec.author_id = "worker-1";
+  rec.device_id = Hex('2');
+  rec.fields = {{"purpose", "Line\n"}};
+  PulledRecord other = rec;
+  other.id = Hex('3');
+  auto raw = json::to_cbor(json::from_cbor(Encode(Batch{{rec}, {}, {}, {}, 0, false}))["records"][0]);
+  Batch b;
+  b.records.push_back(other);
+  b.raw_records.push_back(std::string(raw.begin(), raw.end()));
+  b.checkpoint = 5;
+  for (const std::string& bytes : {Encode(b), Encode(Message(b))}) {
+    auto r = DecodeAs<Batch>(bytes);
+    ASSERT_TRUE(r.ok()) << r.status().ToString();
+    ASSERT_EQ(r->records.size(), 2u);
+    EXPECT_EQ(r->records[0].id, Hex('3'));
+    EXPECT_EQ(r->records[1].id, Hex('1'));
+    EXPECT_EQ(r->records[1].fields, rec.fields);
+    EXPECT_EQ(r->checkpoint, 5u);
+  }
+}
+
 TEST(ProtocolTest, PullAndByeRoundTrip) {
   auto p = DecodeAs<Pull>(Encode(Pull{12, 100}));
   ASSERT_TRUE(p.ok());

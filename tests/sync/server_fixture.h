@@ -113,6 +113,13 @@ class ServerFixture : public ::testing::Test {
     return r->r[0];
   }
 
+  // A batch as a device receives it (raw records decoded through the wire).
+  static Batch Wire(const Batch& b) {
+    auto d = DecodeAs<Batch>(Encode(b));
+    EXPECT_TRUE(d.ok()) << d.status().ToString();
+    return d.ok() ? std::move(d).value() : Batch{};
+  }
+
   // Pulls everything after `since` in batches of `max`; returns all batches.
   std::vector<Batch> PullAll(const SessionContext& who, uint64_t since, size_t max = 0) {
     std::vector<Batch> out;
@@ -123,7 +130,7 @@ class ServerFixture : public ::testing::Test {
       if (!b.ok()) break;
       since = b->checkpoint;
       bool more = b->more;
-      out.push_back(std::move(b).value());
+      out.push_back(Wire(*b));
       if (!more) break;
     }
     return out;

@@ -63,14 +63,17 @@ TEST_F(ServerPullTest, FixedUpperBoundWithinOnePull) {
   PullCursor cursor;
   auto b1 = core_->Pull(sw_, &cursor, 0, 2);
   ASSERT_TRUE(b1.ok());
+  b1 = Wire(*b1);
   ASSERT_TRUE(b1->more);
   Write(sw_, "S-1", 3);  // written during the pull: not in this pull
   auto b2 = core_->Pull(sw_, &cursor, b1->checkpoint, 100);
   ASSERT_TRUE(b2.ok());
+  b2 = Wire(*b2);
   EXPECT_FALSE(b2->more);
   EXPECT_EQ(b1->records.size() + b2->records.size(), 4u);
   auto b3 = core_->Pull(sw_, &cursor, b2->checkpoint, 100);
   ASSERT_TRUE(b3.ok());
+  b3 = Wire(*b3);
   EXPECT_EQ(b3->records.size(), 3u);
 }
 

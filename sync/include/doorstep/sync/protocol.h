@@ -176,6 +176,10 @@ struct Pull {
 };
 struct Batch {
   std::vector<PulledRecord> records;
+  // Records already encoded as CBOR maps of the `records` form (the server
+  // splices stored payloads without re-encoding them); sent after `records`.
+  // Decode never fills this.
+  std::vector<std::string> raw_records;
   std::vector<ConflictInfo> conflicts;
   std::vector<std::string> purge;   // subject ids to purge on the device
   uint64_t checkpoint = 0;
@@ -199,8 +203,10 @@ using Message = std::variant<Hello, Welcome, Push, Pushed, Pull, Batch, Bye, Err
 // The "t" value of a message: "hello", "welcome", ...
 const char* MessageTypeName(const Message& msg);
 
-// Encodes to CBOR. Never fails.
+// Encodes to CBOR. Never fails. The rvalue overload moves a batch's record
+// fields instead of copying them (`msg` is left valid but unspecified).
 std::string Encode(const Message& msg);
+std::string Encode(Message&& msg);
 
 // Decodes one CBOR message. Fails with kInvalidArgument naming the field
 // (e.g. "push.m[3].changes.purpose: too deep"), or kResourceExhausted when

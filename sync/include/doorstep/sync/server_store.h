@@ -86,6 +86,9 @@ struct StoredRecord {
   uint64_t seq = 0;         // change sequence of this revision
   std::string mutation_id;  // the mutation that made it ("" for none)
   size_t stored_bytes = 0;  // size of its sealed payload (batch budgets)
+  // Read "raw": the record as a CBOR map in the wire's `records` form, and
+  // `record` holds only id, type and rev (pulls splice it unparsed).
+  std::string cbor;
 };
 
 struct StoredConflict {
@@ -167,15 +170,16 @@ class ServerTxn {
   // kConflict otherwise.
   virtual Status PutRevision(const StoredRecord& r) = 0;
   // Heads of records whose subject is on `practitioner`'s caseload, with
-  // after < seq <= upto, by seq, at most `limit`.
+  // after < seq <= upto, by seq, at most `limit` (raw: see StoredRecord).
   virtual Result<std::vector<StoredRecord>> ChangedHeads(std::string_view practitioner,
                                                         uint64_t after, uint64_t upto,
-                                                        size_t limit) = 0;
+                                                        size_t limit, bool raw = false) = 0;
   // Heads of `subject` with seq <= upto, by record id, skipping `offset`,
   // at most `limit`; only of `type` when it is not empty.
   virtual Result<std::vector<StoredRecord>> SubjectHeads(std::string_view subject,
                                                         std::string_view type, uint64_t upto,
-                                                        size_t offset, size_t limit) = 0;
+                                                        size_t offset, size_t limit,
+                                                        bool raw = false) = 0;
   virtual Result<uint64_t> CountRecords() = 0;
 
   // ---- mutations (exactly once) ----
