@@ -156,19 +156,25 @@ std::string Statement::ColumnBlob(int i) const {
 bool Statement::ColumnIsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
 
 Result<Transaction> Transaction::Begin(Database& db) {
+  if (sqlite3_get_autocommit(db.raw()) == 0) {  // inside a batch: nest as a savepoint
+    DS_RETURN_IF_ERROR(db.Exec("SAVEPOINT ds_nested"));
+    return Transaction(&db, /*nested=*/true);
+  }
   DS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
-  return Transaction(&db);
+  return Transaction(&db, /*nested=*/false);
 }
 
-Transaction::Transaction(Transaction&& o) noexcept : db_(std::exchange(o.db_, nullptr)) {}
+Transaction::Transaction(Transaction&& o) noexcept
+    : db_(std::exchange(o.db_, nullptr)), nested_(o.nested_) {}
 
 Transaction::~Transaction() {
-  if (db_ != nullptr) (void)db_->Exec("ROLLBACK");
+  if (db_ == nullptr) return;
+  (void)db_->Exec(nested_ ? "ROLLBACK TO ds_nested; RELEASE ds_nested" : "ROLLBACK");
 }
 
 Status Transaction::Commit() {
   if (db_ == nullptr) return FailedPreconditionError("transaction already finished");
-  Status s = db_->Exec("COMMIT");
+  Status s = db_->Exec(nested_ ? "RELEASE ds_nested" : "COMMIT");
   if (s.ok()) db_ = nullptr;
   return s;
 }

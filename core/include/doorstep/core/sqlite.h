@@ -77,7 +77,9 @@ class Statement {
 };
 
 // BEGIN IMMEDIATE on construction via Begin(); rolls back on destruction
-// unless Commit() succeeded.
+// unless Commit() succeeded. Inside an already open transaction (a store
+// batch) it is a savepoint instead: Commit() releases it, destruction rolls
+// back to it, and the outer transaction decides durability.
 class Transaction {
  public:
   static Result<Transaction> Begin(Database& db);
@@ -88,8 +90,9 @@ class Transaction {
   Status Commit();
 
  private:
-  explicit Transaction(Database* db) : db_(db) {}
+  Transaction(Database* db, bool nested) : db_(db), nested_(nested) {}
   Database* db_ = nullptr;
+  bool nested_ = false;
 };
 
 }  // namespace doorstep::core

@@ -131,6 +131,15 @@ class Store {
   Result<std::vector<HistoryEntry>> History(std::string_view id);
   Result<StoreStatus> GetStatus();
 
+  // --- batches (bulk import, `doorstep bench store`; REQUIRES: unlocked) ---
+  // BeginBatch() opens one SQLite transaction that later writes join (each
+  // Add/Edit stays all-or-nothing, as a savepoint); CommitBatch() makes them
+  // durable together. Destroying the store with a batch open drops the
+  // batch. kFailedPrecondition if a batch is already open (Begin) or none is
+  // (Commit).
+  Status BeginBatch();
+  Status CommitBatch();
+
   // --- enrolment and device identity ---
   Status SetEnrollment(const Enrollment& e);
   Result<std::optional<Enrollment>> GetEnrollment();
