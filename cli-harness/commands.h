@@ -16,6 +16,8 @@ void RegisterServerCommands(CLI::App& app, int* exit_code);
 void RegisterBenchCommands(CLI::App& app, int* exit_code);
 // `bench transport`, under the `bench` group that RegisterCommands creates.
 void RegisterBenchTransport(CLI::App& bench, int* exit_code);
+// `bench store` (cmd_bench_store.cc), under the `bench` group.
+void RegisterBenchStore(CLI::App& bench, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, int* exit_code);
 
 }  // namespace doorstep::cli

@@ -1,0 +1,328 @@
+// `doorstep bench store`: the device store against plain SQLite inserts of
+// the same bytes, in one run on this machine, in a temporary directory.
+//   bulk   — N records (default 100 000, ~1 KB visit notes) in one transaction;
+//   commit — one-record transactions, alternating store and plain, with
+//            WAL and synchronous=FULL on both sides → p50/p99;
+//   seal_open_1k_us — Sealer seal+open of 1 KiB, averaged over 100 000;
+//   open_unlock_ms  — open the N-record store, unlock (Argon2id interactive),
+//                     read one record; kdf_ms — Argon2id interactive alone.
+// Timings exclude making the sample records (the same on both sides).
+#include <sqlite3.h>
+#include <stdlib.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "commands.h"
+#include "doorstep/core/crypto.h"
+#include "doorstep/core/samples.h"
+#include "doorstep/core/store.h"
+
+namespace doorstep::cli {
+namespace {
+
+using Micros = std::chrono::duration<double, std::micro>;
+using SteadyClock = std::chrono::steady_clock;
+
+struct BenchStoreOptions {
+  int64_t records = 100000;
+  int commits = 300;
+  std::string dir;  // parent of the temporary directory
+  bool json = false;
+};
+
+double Since(SteadyClock::time_point t0) { return Micros(SteadyClock::now() - t0).count(); }
+
+double Percentile(std::vector<double> v, double p) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
+  return v[std::min(i, v.size() - 1)];
+}
+
+double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
+
+// Plain SQLite: one table (id, body), the store's durability pragmas.
+class PlainDb {
+ public:
+  ~PlainDb() {
+    sqlite3_finalize(insert_);
+    sqlite3_close(db_);
+  }
+  Status Open(const std::string& path) {
+    if (sqlite3_open(path.c_str(), &db_) != SQLITE_OK) return UnavailableError("cannot open " + path);
+    DS_RETURN_IF_ERROR(Exec(
+        "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL;"
+        "CREATE TABLE t(id TEXT PRIMARY KEY, body BLOB NOT NULL);"));
+    if (sqlite3_prepare_v2(db_, "INSERT INTO t(id, body) VALUES(?, ?)", -1, &insert_, nullptr) !=
+        SQLITE_OK) {
+      return InternalError(sqlite3_errmsg(db_));
+    }
+    return Status::Ok();
+  }
+  Status Exec(const char* sql) {
+    char* err = nullptr;
+    if (sqlite3_exec(db_, sql, nullptr, nullptr, &err) != SQLITE_OK) {
+      std::string m = err != nullptr ? err : "sqlite error";
+      sqlite3_free(err);
+      return InternalError("plain SQLite: " + m);
+    }
+    return Status::Ok();
+  }
+  Status Insert(const std::string& id, const std::string& body) {
+    sqlite3_bind_text(insert_, 1, id.data(), static_cast<int>(id.size()), SQLITE_STATIC);
+    sqlite3_bind_blob(insert_, 2, body.data(), static_cast<int>(body.size()), SQLITE_STATIC);
+    int rc = sqlite3_step(insert_);
+    sqlite3_reset(insert_);
+    if (rc != SQLITE_DONE) return InternalError(std::string("plain insert: ") + sqlite3_errmsg(db_));
+    return Status::Ok();
+  }
+
+ private:
+  sqlite3* db_ = nullptr;
+  sqlite3_stmt* insert_ = nullptr;
+};
+
+// Makes the i-th sample record: a ~1 KB visit note with a varying marker.
+class Samples {
+ public:
+  explicit Samples(int64_t now_ms)
+      : base_(core::SampleFields("visit_note", now_ms)),
+        observations_(base_.value("observations", std::string())) {}
+  const nlohmann::json& Fields(int64_t i) {
+    base_["observations"] = observations_ + "\nBench marker " + std::to_string(i) + ".";
+    return base_;
+  }
+
+ private:
+  nlohmann::json base_;
+  std::string observations_;
+};
+
+struct Figures {
+  double bulk_us = 0, plain_bulk_us = 0;
+  std::vector<double> commit_us, plain_commit_us;
+  double seal_open_1k_us = 0, kdf_ms = 0, open_unlock_ms = 0;
+  double record_bytes = 0;
+};
+
+std::string RecordIdFor(Random& random) {
+  std::string raw(16, '\0');
+  random.Fill(raw.data(), raw.size());
+  return core::ToHex(raw);
+}
+
+Status RunBulk(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, Samples& samples,
+               Random& random, Figures* f, std::string* first_id) {
+  double total_bytes = 0;
+  // Plain SQLite: the same bytes the store is given (the fields' JSON).
+  auto t0 = SteadyClock::now();
+  DS_RETURN_IF_ERROR(plain.Exec("BEGIN IMMEDIATE"));
+  double plain_us = Since(t0);
+  for (int64_t i = 0; i < o.records; ++i) {
+    std::string id = RecordIdFor(random);
+    std::string body = samples.Fields(i).dump();
+    total_bytes += static_cast<double>(body.size());
+    auto t = SteadyClock::now();
+    DS_RETURN_IF_ERROR(plain.Insert(id, body));
+    plain_us += Since(t);
+  }
+  t0 = SteadyClock::now();
+  DS_RETURN_IF_ERROR(plain.Exec("COMMIT"));
+  f->plain_bulk_us = plain_us + Since(t0);
+  f->record_bytes = total_bytes / static_cast<double>(o.records);
+
+  t0 = SteadyClock::now();
+  DS_RETURN_IF_ERROR(store.BeginBatch());
+  double store_us = Since(t0);
+  for (int64_t i = 0; i < o.records; ++i) {
+    const nlohmann::json& fields = samples.Fields(i);
+    auto t = SteadyClock::now();
+    Result<core::WriteOutcome> w = store.Add("visit_note", "S-BENCH", fields, "final");
+    store_us += Since(t);
+    if (!w.ok()) return w.status();
+    if (!w->saved()) return InternalError("the sample record was refused: " + w->problems[0].message);
+    if (i == 0) *first_id = w->record.id;
+  }
+  t0 = SteadyClock::now();
+  DS_RETURN_IF_ERROR(store.CommitBatch());
+  f->bulk_us = store_us + Since(t0);
+  return Status::Ok();
+}
+
+Status RunCommits(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, Samples& samples,
+                  Random& random, Figures* f) {
+  for (int i = 0; i < o.commits; ++i) {
+    const int64_t n = o.records + i;
+    std::string id = RecordIdFor(random);
+    std::string body = samples.Fields(n).dump();
+    auto t = SteadyClock::now();
+    DS_RETURN_IF_ERROR(plain.Insert(id, body));  // autocommit: one transaction
+    f->plain_commit_us.push_back(Since(t));
+    const nlohmann::json& fields = samples.Fields(n);
+    t = SteadyClock::now();
+    Result<core::WriteOutcome> w = store.Add("visit_note", "S-BENCH", fields, "final");
+    f->commit_us.push_back(Since(t));
+    if (!w.ok()) return w.status();
+  }
+  return Status::Ok();
+}
+
+Status RunCrypto(Random& random, Figures* f) {
+  constexpr int kSeals = 100000;
+  DS_ASSIGN_OR_RETURN(core::Sealer sealer, core::Sealer::Create(core::RandomKey(random), random));
+  std::string plaintext(1024, 'x');
+  random.Fill(plaintext.data(), plaintext.size());
+  const std::string ad = "ds1|rec|" + RecordIdFor(random) + "|visit_note|1";
+  size_t check = 0;
+  auto t0 = SteadyClock::now();
+  for (int i = 0; i < kSeals; ++i) {
+    DS_ASSIGN_OR_RETURN(std::string sealed, sealer.Seal(plaintext, ad));
+    DS_ASSIGN_OR_RETURN(std::string opened, sealer.Open(sealed, ad));
+    check += opened.size();
+  }
+  f->seal_open_1k_us = Since(t0) / kSeals;
+  if (check != static_cast<size_t>(kSeals) * plaintext.size()) return InternalError("seal/open mismatch");
+
+  std::vector<double> kdf;
+  for (int i = 0; i < 3; ++i) {
+    core::KdfParams params = core::NewKdfParams(core::KdfProfile::kInteractive, random);
+    auto t = SteadyClock::now();
+    DS_ASSIGN_OR_RETURN(SecretBytes k, core::DeriveKeyFromPassphrase("bench passphrase", params));
+    kdf.push_back(Since(t) / 1000);
+  }
+  f->kdf_ms = Median(kdf);
+  return Status::Ok();
+}
+
+Status RunOpenUnlock(const std::string& path, const std::string& pass, const std::string& id,
+                     Figures* f) {
+  core::KeySource key;
+  key.passphrase = &pass;
+  std::vector<double> runs;
+  for (int i = 0; i < 3; ++i) {
+    auto t = SteadyClock::now();
+    DS_ASSIGN_OR_RETURN(std::unique_ptr<core::Store> store, core::Store::Open(path, RealEnv()));
+    DS_RETURN_IF_ERROR(store->Unlock(key));
+    DS_ASSIGN_OR_RETURN(core::Record r, store->Get(id));
+    runs.push_back(Since(t) / 1000);
+  }
+  f->open_unlock_ms = Median(runs);
+  return Status::Ok();
+}
+
+nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
+  const double n = static_cast<double>(o.records);
+  const double p50 = Percentile(f.commit_us, 0.5), plain_p50 = Percentile(f.plain_commit_us, 0.5);
+  const double bulk_ratio = f.bulk_us / f.plain_bulk_us;
+  const double commit_ratio = p50 / plain_p50;
+  return {{"records", o.records},
+          {"record_bytes", f.record_bytes},
+          {"commits", o.commits},
+          {"bulk_ratio", bulk_ratio},
+          {"commit_ratio", commit_ratio},
+          {"seal_open_1k_us", f.seal_open_1k_us},
+          {"bulk_records_per_s", n / (f.bulk_us / 1e6)},
+          {"commit_p50_us", p50},
+          {"commit_p99_us", Percentile(f.commit_us, 0.99)},
+          {"open_unlock_ms", f.open_unlock_ms},
+          {"kdf_ms", f.kdf_ms},
+          {"open_unlock_minus_kdf_ms", f.open_unlock_ms - f.kdf_ms},
+          {"plain_bulk_records_per_s", n / (f.plain_bulk_us / 1e6)},
+          {"plain_commit_p50_us", plain_p50},
+          {"plain_commit_p99_us", Percentile(f.plain_commit_us, 0.99)},
+          {"goals",
+           {{"bulk_ratio_max", 1.15},
+            {"commit_ratio_max", 1.10},
+            {"seal_open_1k_us_max", 1.5},
+            {"open_unlock_minus_kdf_ms_max", 20},
+            {"met", bulk_ratio <= 1.15 && commit_ratio <= 1.10 && f.seal_open_1k_us <= 1.5 &&
+                        f.open_unlock_ms - f.kdf_ms <= 20}}}};
+}
+
+void PrintHuman(const nlohmann::json& j) {
+  auto d = [&j](const char* k) { return j.value(k, 0.0); };
+  std::printf("store bench: %.0f records of ~%.0f bytes; %.0f one-record commits\n", d("records"),
+              d("record_bytes"), d("commits"));
+  std::printf("bulk, one transaction:  store %9.0f records/s   plain SQLite %9.0f records/s   "
+              "ratio %.2f (goal <= 1.15)\n",
+              d("bulk_records_per_s"), d("plain_bulk_records_per_s"), d("bulk_ratio"));
+  std::printf("commit (WAL, synchronous=FULL): store p50 %.0f us, p99 %.0f us   plain p50 %.0f us, "
+              "p99 %.0f us   ratio %.2f (goal <= 1.10)\n",
+              d("commit_p50_us"), d("commit_p99_us"), d("plain_commit_p50_us"),
+              d("plain_commit_p99_us"), d("commit_ratio"));
+  std::printf("seal+open 1 KiB:        %.2f us (goal <= 1.5)\n", d("seal_open_1k_us"));
+  std::printf("open+unlock+read:       %.1f ms; Argon2id interactive alone %.1f ms; "
+              "difference %.1f ms (goal <= 20)\n",
+              d("open_unlock_ms"), d("kdf_ms"), d("open_unlock_minus_kdf_ms"));
+}
+
+int RunBenchStore(const BenchStoreOptions& o) {
+  std::error_code ec;
+  std::string parent = o.dir.empty() ? std::filesystem::temp_directory_path(ec).string() : o.dir;
+  std::string tmpl = parent + "/doorstep-bench-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return Fail(kExitUsage, "--dir " + parent + ": cannot make a temporary directory");
+  const std::string dir = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code e;
+      std::filesystem::remove_all(dir, e);
+    }
+  } cleanup{dir};
+
+  Env env = RealEnv();
+  Figures f;
+  const std::string pass = "bench passphrase (synthetic)";
+  const std::string store_path = dir + "/store.db";
+  std::string first_id;
+  Status s = [&]() -> Status {
+    core::KeySource key;
+    key.passphrase = &pass;
+    core::StoreOptions options;
+    options.kdf = core::KdfProfile::kInteractive;
+    DS_ASSIGN_OR_RETURN(std::unique_ptr<core::Store> store,
+                        core::Store::Create(store_path, key, options, env));
+    PlainDb plain;
+    DS_RETURN_IF_ERROR(plain.Open(dir + "/plain.db"));
+    Samples samples(env.clock->NowMillis());
+    DS_RETURN_IF_ERROR(RunBulk(*store, plain, o, samples, *env.random, &f, &first_id));
+    DS_RETURN_IF_ERROR(RunCommits(*store, plain, o, samples, *env.random, &f));
+    store.reset();
+    DS_RETURN_IF_ERROR(RunCrypto(*env.random, &f));
+    return RunOpenUnlock(store_path, pass, first_id, &f);
+  }();
+  if (!s.ok()) return Fail(s.Annotate("bench store"));
+  nlohmann::json j = ToJson(o, f);
+  if (o.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+  } else {
+    PrintHuman(j);
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterBenchStore(CLI::App& bench, int* exit_code) {
+  auto o = std::make_shared<BenchStoreOptions>();
+  CLI::App* cmd = bench.add_subcommand(
+      "store", "The device store against plain SQLite inserts of the same bytes");
+  cmd->add_option("--records", o->records, "Records in the bulk transaction (default 100000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{10000000}));
+  cmd->add_option("--commits", o->commits, "One-record transactions on each side (default 300)")
+      ->check(CLI::Range(1, 100000));
+  cmd->add_option("--dir", o->dir, "Where to make the temporary directory (default: the system's)");
+  cmd->add_flag("--json", o->json, "Print one JSON document");
+  cmd->callback([o, exit_code] { *exit_code = RunBenchStore(*o); });
+}
+
+}  // namespace doorstep::cli
