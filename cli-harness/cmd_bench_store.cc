@@ -91,12 +91,22 @@ class PlainDb {
   sqlite3_stmt* insert_ = nullptr;
 };
 
-// Makes the i-th sample record: a ~1 KB visit note with a varying marker.
+// Makes the i-th sample record: a visit note of about 1 KB of JSON (the
+// sample's narrative fields are shortened to fit) with a varying marker.
 class Samples {
  public:
-  explicit Samples(int64_t now_ms)
-      : base_(core::SampleFields("visit_note", now_ms)),
-        observations_(base_.value("observations", std::string())) {}
+  explicit Samples(int64_t now_ms) : base_(core::SampleFields("visit_note", now_ms)) {
+    constexpr size_t kTarget = 1000;  // + the marker ≈ 1 KB
+    for (const char* key : {"analysis", "wishes_and_feelings", "purpose", "observations"}) {
+      size_t size = base_.dump().size();
+      auto it = base_.find(key);
+      if (size <= kTarget || it == base_.end() || !it->is_string()) continue;
+      std::string text = it->get<std::string>();
+      size_t cut = std::min(size - kTarget, text.size() > 60 ? text.size() - 60 : 0);
+      *it = text.substr(0, text.size() - cut);
+    }
+    observations_ = base_.value("observations", std::string());
+  }
   const nlohmann::json& Fields(int64_t i) {
     base_["observations"] = observations_ + "\nBench marker " + std::to_string(i) + ".";
     return base_;
