@@ -139,6 +139,7 @@ void RegisterDeviceCommands(CLI::App& app, int* exit_code) {
   init->callback([init_o, exit_code] { *exit_code = RunInit(*init_o); });
 
   RegisterDeviceRecordCommands(device, exit_code);  // add, edit, show, list, history
+  RegisterDeviceSyncCommands(device, exit_code);    // enroll, sync, conflicts, resolve
 
   auto passwd_o = std::make_shared<PasswdOptions>();
   CLI::App* passwd = device->add_subcommand(

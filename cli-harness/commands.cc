@@ -12,6 +12,7 @@ void RegisterCommands(CLI::App& app, int* exit_code) {
   bench->require_subcommand(1);
   RegisterBenchTransport(*bench, exit_code);
   RegisterBenchStore(*bench, exit_code);
+  RegisterBenchSync(*bench, exit_code);
 }
 
 }  // namespace doorstep::cli

@@ -18,6 +18,8 @@ void RegisterBenchCommands(CLI::App& app, int* exit_code);
 void RegisterBenchTransport(CLI::App& bench, int* exit_code);
 // `bench store` (cmd_bench_store.cc), under the `bench` group.
 void RegisterBenchStore(CLI::App& bench, int* exit_code);
+// `bench sync` (cmd_bench_sync.cc), under the `bench` group.
+void RegisterBenchSync(CLI::App& bench, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, int* exit_code);
 
 }  // namespace doorstep::cli

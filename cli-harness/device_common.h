@@ -61,6 +61,7 @@ int CheckRecordId(const std::string& id);
 // Subcommand groups of `device`, one per file.
 void RegisterDeviceRecordCommands(CLI::App* device, int* exit_code);  // cmd_device_records.cc
 void RegisterDeviceCrashWriter(CLI::App* device, int* exit_code);     // cmd_device_crash.cc
+void RegisterDeviceSyncCommands(CLI::App* device, int* exit_code);    // cmd_device_sync.cc
 
 // Formats ms since the epoch for people ("-" for 0).
 std::string FormatTime(int64_t ms);

@@ -28,6 +28,7 @@ struct ClientChannel::Impl {
   ClientOptions options;
   Status failed;  // ok while usable
   bool closed = false;
+  uint64_t sent = 0, received = 0;  // TCP payload bytes
 
   Status Fail(Status s) {
     if (failed.ok()) failed = s;
@@ -108,6 +109,7 @@ struct ClientChannel::Impl {
       });
       if (!RunUntil(done, deadline)) return Fail(UnavailableError("timed out sending"));
       if (result) return Fail(UnavailableError("connection lost: " + result.message()));
+      sent += out.size();
     }
     return Status::Ok();
   }
@@ -130,6 +132,7 @@ struct ClientChannel::Impl {
                       : s);
     }
     if (result) return Fail(UnavailableError("connection lost: " + result.message()));
+    received += got;
     if (Status s = channel->Feed(std::string_view(buf.data(), got)); !s.ok()) return Fail(s);
     return Flush(deadline);
   }
@@ -193,5 +196,8 @@ void ClientChannel::Close() {
 }
 
 const std::string& ClientChannel::handshake_hash() const { return impl_->channel->handshake_hash(); }
+
+uint64_t ClientChannel::bytes_sent() const { return impl_->sent; }
+uint64_t ClientChannel::bytes_received() const { return impl_->received; }
 
 }  // namespace doorstep::sync

@@ -73,6 +73,11 @@ class ClientChannel {
   // The Noise handshake hash (64 bytes): a channel binding for this session.
   const std::string& handshake_hash() const;
 
+  // Bytes written to and read from the TCP socket so far (framing, Noise
+  // handshake and MACs included).
+  uint64_t bytes_sent() const;
+  uint64_t bytes_received() const;
+
  private:
   struct Impl;
   explicit ClientChannel(std::unique_ptr<Impl> impl);

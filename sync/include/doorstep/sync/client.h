@@ -53,6 +53,11 @@ struct SyncReport {
   int64_t conflicts = 0;  // conflicts received (new or changed)
   int64_t purged = 0;     // records removed by purge notices
   int64_t round_trips = 0;
+  // TCP payload bytes of the session (RunSync only): all of it, and the
+  // part the Noise handshake took (messages 1-3 and the verdict).
+  int64_t bytes_sent = 0;
+  int64_t bytes_received = 0;
+  int64_t handshake_bytes = 0;
 };
 
 // Runs one session over an open channel. Returns kPermissionDenied with

@@ -1,0 +1,367 @@
+// `doorstep bench sync`: sync between a real server process and devices on
+// 127.0.0.1, in a temporary directory. The bench runs this same binary as
+// `doorstep server run --listen 127.0.0.1:0` (learning the port from the line
+// it prints) and plays the devices in its own process:
+//   first push  — a writer device pushes N ~1 KB visit notes (made locally
+//                 in one batch beforehand, untimed);
+//   first sync  — a fresh second device of the same practitioner pulls all N
+//                 (connect, handshake, pull, apply: the whole `device sync`);
+//   incremental — the writer edits 100 records and syncs (push; it also pulls
+//                 its own new revisions back), then the reader syncs (pull);
+//                 median of 5 rounds;
+//   no-op       — the reader syncs with nothing to do; median of 20.
+// Bytes are TCP payload bytes seen by the device (framing and Noise included).
+#include <fcntl.h>
+#include <signal.h>
+#include <spawn.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <chrono>
+#include <cstdio>
+#include <filesystem>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "cli.h"
+#include "commands.h"
+#include "doorstep/core/crypto.h"
+#include "doorstep/core/samples.h"
+#include "doorstep/core/store.h"
+#include "doorstep/sync/client.h"
+#include "doorstep/sync/server_core.h"
+#include "doorstep/sync/server_dir.h"
+
+extern char** environ;
+
+namespace doorstep::cli {
+namespace {
+
+using json = nlohmann::json;
+using SteadyClock = std::chrono::steady_clock;
+
+constexpr int kSubjects = 100;
+constexpr int kIncrementalRounds = 5;
+constexpr int kIncrementalChanges = 100;
+constexpr int kNoopRounds = 20;
+constexpr char kPractitioner[] = "worker-1";
+
+struct BenchSyncOptions {
+  int64_t records = 10000;
+  std::string dir;  // parent of the temporary directory
+  bool json = false;
+};
+
+double MsSince(SteadyClock::time_point t0) {
+  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
+}
+
+double Median(std::vector<double> v) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  return v[v.size() / 2];
+}
+
+std::string Subject(int64_t i) {
+  char b[32];
+  std::snprintf(b, sizeof b, "child-%03d", static_cast<int>(i % kSubjects));
+  return b;
+}
+
+// `doorstep server run` in a child process; stopped (SIGTERM) on destruction.
+class ServerProcess {
+ public:
+  ~ServerProcess() {
+    if (pid_ > 0) {
+      ::kill(pid_, SIGTERM);
+      int st = 0;
+      ::waitpid(pid_, &st, 0);
+    }
+    if (out_ != nullptr) std::fclose(out_);
+  }
+
+  // Starts it on `dir` and reads "listening on HOST:PORT".
+  Status Start(const std::string& dir) {
+    char self[4096];
+    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
+    if (n <= 0) return InternalError("cannot find this program's path");
+    self[n] = '\0';
+    int fds[2];
+    if (::pipe(fds) != 0) return InternalError("pipe failed");
+    posix_spawn_file_actions_t fa;
+    posix_spawn_file_actions_init(&fa);
+    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
+    posix_spawn_file_actions_addclose(&fa, fds[0]);
+    posix_spawn_file_actions_addclose(&fa, fds[1]);
+    std::vector<std::string> args = {self, "server", "run", "--dir", dir, "--listen", "127.0.0.1:0"};
+    std::vector<char*> argv;
+    for (std::string& a : args) argv.push_back(a.data());
+    argv.push_back(nullptr);
+    int rc = ::posix_spawn(&pid_, self, &fa, nullptr, argv.data(), environ);
+    posix_spawn_file_actions_destroy(&fa);
+    ::close(fds[1]);
+    if (rc != 0) {
+      ::close(fds[0]);
+      pid_ = 0;
+      return InternalError("cannot start the server process");
+    }
+    out_ = ::fdopen(fds[0], "r");
+    char line[256];
+    if (out_ == nullptr || std::fgets(line, sizeof line, out_) == nullptr) {
+      return UnavailableError("the server process did not start");
+    }
+    std::string s(line);
+    size_t colon = s.rfind(':');
+    if (s.rfind("listening on ", 0) != 0 || colon == std::string::npos) {
+      return UnavailableError("unexpected server output: " + s);
+    }
+    address_ = "127.0.0.1:" + std::to_string(std::atoi(s.c_str() + colon + 1));
+    return Status::Ok();
+  }
+  const std::string& address() const { return address_; }
+
+ private:
+  pid_t pid_ = 0;
+  FILE* out_ = nullptr;
+  std::string address_;
+};
+
+// ~1 KB visit notes (the sample's narrative fields shortened), each marked.
+class Samples {
+ public:
+  explicit Samples(int64_t now_ms) : base_(core::SampleFields("visit_note", now_ms)) {
+    constexpr size_t kTarget = 1000;
+    for (const char* key : {"analysis", "wishes_and_feelings", "purpose", "observations"}) {
+      size_t size = base_.dump().size();
+      auto it = base_.find(key);
+      if (size <= kTarget || it == base_.end() || !it->is_string()) continue;
+      std::string text = it->get<std::string>();
+      size_t cut = std::min(size - kTarget, text.size() > 60 ? text.size() - 60 : 0);
+      *it = text.substr(0, text.size() - cut);
+    }
+    observations_ = base_.value("observations", std::string());
+  }
+  const json& Fields(int64_t i) {
+    base_["observations"] = observations_ + "\nBench marker " + std::to_string(i) + ".";
+    return base_;
+  }
+  json Edit(int64_t i, int round) const {
+    return {{"observations", observations_ + "\nEdited in round " + std::to_string(round) +
+                                 ", marker " + std::to_string(i) + "."}};
+  }
+
+ private:
+  json base_;
+  std::string observations_;
+};
+
+struct Figures {
+  double first_push_ms = 0, first_sync_ms = 0;
+  double push_ms = 0, pull_ms = 0, noop_ms = 0;
+  int64_t first_sync_bytes = 0, first_sync_round_trips = 0;
+  int64_t noop_bytes = 0, noop_handshake_bytes = 0, noop_round_trips = 0;
+  double fields_json_bytes = 0, record_json_bytes = 0;
+  double local_write_ms = 0;
+};
+
+// Seeds the server dir: two enrolment codes for one practitioner, caseload.
+Result<std::vector<std::string>> SeedServer(const std::string& dir, Env env, std::string* key_hex) {
+  DS_ASSIGN_OR_RETURN(sync::KeyPair keys, sync::InitServerDir(dir, env));
+  *key_hex = core::ToHex(keys.public_key);
+  DS_ASSIGN_OR_RETURN(auto store, sync::OpenServerDir(dir, env));
+  sync::ServerCore core(store.get(), env);
+  std::vector<std::string> codes;
+  for (int i = 0; i < 2; ++i) {
+    DS_ASSIGN_OR_RETURN(sync::IssuedCode c, core.Enroll(kPractitioner, "social_worker"));
+    codes.push_back(c.code);
+  }
+  for (int s = 0; s < kSubjects; ++s) DS_RETURN_IF_ERROR(core.Assign(kPractitioner, Subject(s)));
+  return codes;
+}
+
+Result<std::unique_ptr<core::Store>> NewDevice(const std::string& path, Env env, const std::string& server,
+                                               const std::string& key_hex, const std::string& code) {
+  static const std::string pass = "bench passphrase (synthetic)";
+  core::KeySource key;
+  key.passphrase = &pass;
+  core::StoreOptions options;
+  options.kdf = core::KdfProfile::kInteractive;
+  DS_ASSIGN_OR_RETURN(auto store, core::Store::Create(path, key, options, env));
+  DS_RETURN_IF_ERROR(sync::Enroll(*store, env, server, key_hex, code));
+  return store;
+}
+
+// One timed sync; `push_ms` (optional) gets the time until the pull began.
+Result<sync::SyncReport> TimedSync(core::Store& store, Env env, double* ms, double* push_ms = nullptr) {
+  sync::SyncOptions options;
+  SteadyClock::time_point t0 = SteadyClock::now();
+  double pull_start = -1;
+  options.progress = [&](const sync::SyncProgress& p) {
+    if (pull_start < 0 && std::string_view(p.phase) == "pull") pull_start = MsSince(t0);
+  };
+  DS_ASSIGN_OR_RETURN(sync::SyncReport r, sync::RunSync(store, env, options));
+  *ms = MsSince(t0);
+  if (push_ms != nullptr) *push_ms = pull_start < 0 ? *ms : pull_start;
+  return r;
+}
+
+Status Run(const BenchSyncOptions& o, const std::string& dir, Figures* f) {
+  Env env = RealEnv();
+  std::string key_hex;
+  DS_ASSIGN_OR_RETURN(std::vector<std::string> codes, SeedServer(dir + "/server", env, &key_hex));
+  ServerProcess server;
+  DS_RETURN_IF_ERROR(server.Start(dir + "/server"));
+  DS_ASSIGN_OR_RETURN(auto writer, NewDevice(dir + "/writer.db", env, server.address(), key_hex, codes[0]));
+  DS_ASSIGN_OR_RETURN(auto reader, NewDevice(dir + "/reader.db", env, server.address(), key_hex, codes[1]));
+
+  Samples samples(env.clock->NowMillis());
+  std::vector<std::string> ids;
+  SteadyClock::time_point t0 = SteadyClock::now();
+  DS_RETURN_IF_ERROR(writer->BeginBatch());
+  for (int64_t i = 0; i < o.records; ++i) {
+    const json& fields = samples.Fields(i);
+    if (i < 100) f->fields_json_bytes += static_cast<double>(fields.dump().size());
+    DS_ASSIGN_OR_RETURN(core::WriteOutcome w, writer->Add("visit_note", Subject(i), fields, "final"));
+    if (!w.saved()) return InternalError("bench sample refused: " + w.problems[0].message);
+    ids.push_back(w.record.id);
+  }
+  DS_RETURN_IF_ERROR(writer->CommitBatch());
+  f->local_write_ms = MsSince(t0);
+  f->fields_json_bytes /= static_cast<double>(std::min<int64_t>(o.records, 100));
+
+  double total_ms = 0;
+  DS_ASSIGN_OR_RETURN(sync::SyncReport seed, TimedSync(*writer, env, &total_ms, &f->first_push_ms));
+  if (seed.pushed != o.records) return InternalError("first push: not every record was accepted");
+
+  DS_ASSIGN_OR_RETURN(sync::SyncReport first, TimedSync(*reader, env, &f->first_sync_ms));
+  if (first.pulled != o.records) return InternalError("first sync: not every record arrived");
+  f->first_sync_bytes = first.bytes_sent + first.bytes_received;
+  f->first_sync_round_trips = first.round_trips;
+  for (size_t i = 0; i < std::min<size_t>(ids.size(), 100); ++i) {
+    DS_ASSIGN_OR_RETURN(core::Record r, reader->Get(ids[i]));
+    f->record_json_bytes += static_cast<double>(core::RecordToJson(r).dump().size());
+  }
+  f->record_json_bytes /= static_cast<double>(std::min<size_t>(ids.size(), 100));
+
+  std::vector<double> push, pull;
+  const int64_t changes = std::min<int64_t>(kIncrementalChanges, o.records);
+  for (int round = 0; round < kIncrementalRounds; ++round) {
+    DS_RETURN_IF_ERROR(writer->BeginBatch());
+    for (int64_t i = 0; i < changes; ++i) {
+      size_t k = static_cast<size_t>((round * changes + i) % o.records);
+      DS_ASSIGN_OR_RETURN(core::WriteOutcome w, writer->Edit(ids[k], samples.Edit(i, round), std::nullopt));
+      if (!w.saved()) return InternalError("bench edit refused");
+    }
+    DS_RETURN_IF_ERROR(writer->CommitBatch());
+    double ms = 0;
+    DS_ASSIGN_OR_RETURN(sync::SyncReport p, TimedSync(*writer, env, &ms));
+    if (p.pushed != changes) return InternalError("incremental push: not every change was accepted");
+    push.push_back(ms);
+    DS_ASSIGN_OR_RETURN(sync::SyncReport q, TimedSync(*reader, env, &ms));
+    if (q.pulled != changes) return InternalError("incremental pull: not every change arrived");
+    pull.push_back(ms);
+  }
+  f->push_ms = Median(push);
+  f->pull_ms = Median(pull);
+
+  std::vector<double> noop;
+  for (int i = 0; i < kNoopRounds; ++i) {
+    double ms = 0;
+    DS_ASSIGN_OR_RETURN(sync::SyncReport r, TimedSync(*reader, env, &ms));
+    if (r.pulled != 0 || r.pushed != 0) return InternalError("no-op sync moved records");
+    noop.push_back(ms);
+    f->noop_handshake_bytes = r.handshake_bytes;
+    f->noop_bytes = r.bytes_sent + r.bytes_received - r.handshake_bytes;
+    f->noop_round_trips = r.round_trips;
+  }
+  f->noop_ms = Median(noop);
+  return Status::Ok();
+}
+
+json ToJson(const BenchSyncOptions& o, const Figures& f) {
+  auto round1 = [](double v) { return static_cast<double>(static_cast<int64_t>(v * 10 + 0.5)) / 10; };
+  const double n = static_cast<double>(o.records);
+  const double first_rate = f.first_sync_ms > 0 ? n * 1000 / f.first_sync_ms : 0;
+  const double wire = static_cast<double>(f.first_sync_bytes) / n;
+  json j = {
+      {"records", o.records},
+      {"first_sync_records_per_s", static_cast<int64_t>(first_rate)},
+      {"first_sync_ms", round1(f.first_sync_ms)},
+      {"first_sync_round_trips", f.first_sync_round_trips},
+      {"first_push_records_per_s",
+       static_cast<int64_t>(f.first_push_ms > 0 ? n * 1000 / f.first_push_ms : 0)},
+      {"first_push_ms", round1(f.first_push_ms)},
+      {"local_write_records_per_s",
+       static_cast<int64_t>(f.local_write_ms > 0 ? n * 1000 / f.local_write_ms : 0)},
+      {"incremental_100_push_ms", round1(f.push_ms)},
+      {"incremental_100_pull_ms", round1(f.pull_ms)},
+      {"noop_sync_ms", round1(f.noop_ms)},
+      {"noop_sync_bytes", f.noop_bytes},
+      {"noop_sync_handshake_bytes", f.noop_handshake_bytes},
+      {"noop_sync_round_trips", f.noop_round_trips},
+      {"wire_bytes_per_record", round1(wire)},
+      {"fields_json_bytes_per_record", round1(f.fields_json_bytes)},
+      {"record_json_bytes_per_record", round1(f.record_json_bytes)},
+      {"wire_to_fields_json", f.fields_json_bytes > 0 ? round1(wire / f.fields_json_bytes * 100) / 100 : 0},
+      {"wire_to_record_json", f.record_json_bytes > 0 ? round1(wire / f.record_json_bytes * 100) / 100 : 0},
+  };
+  j["goals_met"] = {
+      {"first_sync_records_per_s_min_25000", first_rate >= 25000},
+      {"incremental_100_ms_max_10", f.push_ms <= 10 && f.pull_ms <= 10},
+      {"noop_sync_ms_max_2", f.noop_ms <= 2},
+      {"noop_sync_one_round_trip", f.noop_round_trips == 1},
+      {"noop_sync_bytes_max_256", f.noop_bytes <= 256},
+  };
+  return j;
+}
+
+int RunBenchSync(const BenchSyncOptions& o) {
+  std::error_code ec;
+  std::string parent = o.dir.empty() ? std::filesystem::temp_directory_path(ec).string() : o.dir;
+  std::string tmpl = parent + "/doorstep-bench-sync-XXXXXX";
+  if (mkdtemp(tmpl.data()) == nullptr) return Fail(kExitUsage, "--dir " + parent + ": cannot make a temporary directory");
+  const std::string dir = tmpl;
+  struct Cleanup {
+    std::string dir;
+    ~Cleanup() {
+      std::error_code e;
+      std::filesystem::remove_all(dir, e);
+    }
+  } cleanup{dir};
+  Figures f;
+  Status s = Run(o, dir, &f);
+  if (!s.ok()) return Fail(s.Annotate("bench sync"));
+  json j = ToJson(o, f);
+  if (o.json) {
+    std::printf("%s\n", j.dump(2).c_str());
+    return kExitOk;
+  }
+  std::printf("records %lld (server and devices on 127.0.0.1, separate processes)\n",
+              static_cast<long long>(o.records));
+  for (const auto& [k, v] : j.items()) {
+    if (k != "records" && k != "goals_met") std::printf("  %-32s %s\n", k.c_str(), v.dump().c_str());
+  }
+  for (const auto& [k, v] : j["goals_met"].items()) {
+    std::printf("  goal %-40s %s\n", k.c_str(), v.get<bool>() ? "met" : "NOT met");
+  }
+  return kExitOk;
+}
+
+}  // namespace
+
+void RegisterBenchSync(CLI::App& bench, int* exit_code) {
+  auto o = std::make_shared<BenchSyncOptions>();
+  CLI::App* cmd = bench.add_subcommand(
+      "sync", "Sync against a server process on 127.0.0.1: first sync, incremental, no-op");
+  cmd->add_option("--records", o->records, "Records in the first sync (default 10000)")
+      ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cmd->add_option("--dir", o->dir, "Where to make the temporary directory (default: the system's)");
+  cmd->add_flag("--json", o->json, "Print one JSON document");
+  cmd->callback([o, exit_code] { *exit_code = RunBenchSync(*o); });
+}
+
+}  // namespace doorstep::cli
