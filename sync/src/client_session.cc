@@ -38,28 +38,88 @@ Status ApplyBatch(core::Store& store, const Batch& b, SyncReport* report) {
   return Status::Ok();
 }
 
+// Pulls until the server says there is no more. The next batch is asked for
+// before the current one is applied, so the server builds it while the
+// device commits this one; the device's checkpoint still moves only with a
+// committed batch (a cut loses at most the batches not yet committed).
+// An empty batch that leaves the checkpoint where it is (a no-op sync) is
+// not written to the store.
 Status PullLoop(core::Store& store, MessageChannel& ch, const SyncOptions& o, SyncReport* report,
-                std::optional<Batch> first) {
+                std::optional<Batch> first, uint64_t since) {
   int64_t done = 0;
   Report(o, "pull", 0, 0);
+  if (!first) {
+    if (Cancelled(o)) return AbortedError("sync cancelled");
+    DS_ASSIGN_OR_RETURN(since, core::Checkpoint(store));
+    DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{since, o.pull_batch})));
+    ++report->round_trips;
+  }
   while (true) {
     Batch b;
     if (first) {
       b = std::move(*first);
       first.reset();
     } else {
-      if (Cancelled(o)) return AbortedError("sync cancelled");
-      DS_ASSIGN_OR_RETURN(uint64_t since, core::Checkpoint(store));
-      DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{since, o.pull_batch})));
-      ++report->round_trips;
       DS_ASSIGN_OR_RETURN(b, Expect<Batch>(ch));
     }
-    DS_RETURN_IF_ERROR(ApplyBatch(store, b, report));
+    const bool cancelled = Cancelled(o);
+    if (b.more && !cancelled) {
+      DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{b.checkpoint, o.pull_batch})));
+      ++report->round_trips;
+    }
+    if (!b.records.empty() || !b.conflicts.empty() || !b.purge.empty() || b.checkpoint != since) {
+      DS_RETURN_IF_ERROR(ApplyBatch(store, b, report));
+      since = b.checkpoint;
+    }
     done += static_cast<int64_t>(b.records.size());
     Report(o, "pull", done, b.more ? done + static_cast<int64_t>(o.pull_batch) : done);
     if (!b.more) return Status::Ok();
+    if (cancelled) return AbortedError("sync cancelled");
   }
 }
+
+// Splits pending mutations into push messages of at most `per_message`
+// mutations, each under the wire's byte cap (a single huge mutation goes alone).
+std::vector<Push> SplitPushes(const std::vector<core::OutgoingMutation>& pending, size_t per_message) {
+  std::vector<Push> out;
+  size_t bytes = 0;
+  for (const core::OutgoingMutation& m : pending) {
+    Mutation wire = ToWireMutation(m);
+    size_t size = Encode(Push{{wire}}).size();
+    if (out.empty() || out.back().m.size() >= per_message ||
+        (!out.back().m.empty() && bytes + size > kMaxPushBytes * 3 / 4)) {
+      out.emplace_back();
+      bytes = 0;
+    }
+    bytes += size;
+    out.back().m.push_back(std::move(wire));
+  }
+  return out;
+}
+
+// Applies the server's answer to one push message.
+Status AckPush(core::Store& store, const Push& push, const Pushed& pushed, SyncReport* report) {
+  std::vector<core::MutationAck> acks;
+  for (const MutationResult& r : pushed.r) {
+    bool known = std::any_of(push.m.begin(), push.m.end(),
+                             [&](const Mutation& m) { return m.mutation_id == r.id; });
+    if (!known) return InvalidArgumentError("server answered a mutation that was not pushed");
+    core::MutationAck a{r.id, OutcomeName(r.outcome), r.rev, r.reason};
+    if (r.outcome == Outcome::kRejected) {
+      ++report->rejected;
+      for (const Problem& p : r.problems) a.reason += "; " + p.path + ": " + p.message;
+    } else {
+      ++report->pushed;
+    }
+    acks.push_back(std::move(a));
+  }
+  if (acks.size() != push.m.size()) return InvalidArgumentError("server did not answer every mutation");
+  return core::ApplyPushAcks(store, acks);
+}
+
+// Push messages in flight at once: the device reads and encodes the next
+// messages and applies acks while the server applies the earlier ones.
+constexpr size_t kPushWindow = 4;
 
 }  // namespace
 
@@ -86,47 +146,30 @@ Result<SyncReport> RunSession(core::Store& store, MessageChannel& ch, const Sync
     DS_ASSIGN_OR_RETURN(Batch b, Expect<Batch>(ch));
     first.emplace(std::move(b));
   } else {
-    // Push everything pending, in order, before any pull (and so before any purge).
+    // Push everything pending, in order, before any pull (and so before any
+    // purge). The server applies messages in the order sent, each atomically.
     int64_t total = st.pending, done = 0;
     Report(o, "push", 0, total);
     for (int rounds = 0; rounds < 100000; ++rounds) {
       if (Cancelled(o)) return AbortedError("sync cancelled");
-      DS_ASSIGN_OR_RETURN(std::vector<core::OutgoingMutation> pending, core::PendingMutations(store, o.push_batch));
+      DS_ASSIGN_OR_RETURN(std::vector<core::OutgoingMutation> pending,
+                          core::PendingMutations(store, o.push_batch * kPushWindow));
       if (pending.empty()) break;
-      Push push;
-      size_t bytes = 0;
-      for (const core::OutgoingMutation& m : pending) {
-        Mutation wire = ToWireMutation(m);
-        // Keep each push under the wire cap (a single huge mutation goes alone).
-        size_t size = Encode(Push{{wire}}).size();
-        if (!push.m.empty() && bytes + size > kMaxPushBytes * 3 / 4) break;
-        bytes += size;
-        push.m.push_back(std::move(wire));
+      std::vector<Push> pushes = SplitPushes(pending, o.push_batch);
+      pending.clear();
+      for (const Push& push : pushes) {
+        DS_RETURN_IF_ERROR(ch.Send(Encode(push)));
+        ++report.round_trips;
       }
-      DS_RETURN_IF_ERROR(ch.Send(Encode(push)));
-      ++report.round_trips;
-      DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
-      std::vector<core::MutationAck> acks;
-      for (const MutationResult& r : pushed.r) {
-        bool known = std::any_of(push.m.begin(), push.m.end(),
-                                 [&](const Mutation& m) { return m.mutation_id == r.id; });
-        if (!known) return InvalidArgumentError("server answered a mutation that was not pushed");
-        core::MutationAck a{r.id, OutcomeName(r.outcome), r.rev, r.reason};
-        if (r.outcome == Outcome::kRejected) {
-          ++report.rejected;
-          for (const Problem& p : r.problems) a.reason += "; " + p.path + ": " + p.message;
-        } else {
-          ++report.pushed;
-        }
-        acks.push_back(std::move(a));
+      for (const Push& push : pushes) {
+        DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
+        DS_RETURN_IF_ERROR(AckPush(store, push, pushed, &report));
+        done += static_cast<int64_t>(push.m.size());
+        Report(o, "push", done, std::max(total, done));
       }
-      if (acks.size() != push.m.size()) return InvalidArgumentError("server did not answer every mutation");
-      DS_RETURN_IF_ERROR(core::ApplyPushAcks(store, acks));
-      done += static_cast<int64_t>(acks.size());
-      Report(o, "push", done, std::max(total, done));
     }
   }
-  DS_RETURN_IF_ERROR(PullLoop(store, ch, o, &report, std::move(first)));
+  DS_RETURN_IF_ERROR(PullLoop(store, ch, o, &report, std::move(first), hello.since));
   (void)ch.Send(Encode(Bye{}));
   return report;
 }

@@ -8,6 +8,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 
 #include "doorstep/core/crypto.h"
 #include "doorstep/core/sqlite.h"
@@ -123,6 +124,8 @@ class SqliteServerTxn : public ServerTxn {
   // memory by NextSeq and written back by Commit (writers are serialised).
   std::optional<uint64_t> seq_;
   bool seq_dirty_ = false;
+  // The audit log's last (id, hash) as this write transaction sees it.
+  std::optional<std::pair<uint64_t, std::string>> audit_tail_;
 };
 
 // Column list matching ReadDeviceRow / ReadConflictRow.
