@@ -31,25 +31,25 @@ Mutation ToWireMutation(const core::OutgoingMutation& m) {
   return w;
 }
 
-core::Record ToCoreRecord(const PulledRecord& p) {
+core::Record ToCoreRecord(PulledRecord&& p) {
   core::Record r;
-  r.id = p.id;
-  r.type = p.type;
-  r.subject_id = p.subject_id;
+  r.id = std::move(p.id);
+  r.type = std::move(p.type);
+  r.subject_id = std::move(p.subject_id);
   r.rev = p.rev;
-  r.status = p.status;
-  r.flags = p.flags;
+  r.status = std::move(p.status);
+  r.flags = std::move(p.flags);
   r.amends = p.amends;
   r.deleted = p.deleted;
-  r.author_id = p.author_id;
-  r.device_id = p.device_id;
+  r.author_id = std::move(p.author_id);
+  r.device_id = std::move(p.device_id);
   r.schema_version = static_cast<int>(p.schema_version);
-  r.hlc = p.hlc;
+  r.hlc = std::move(p.hlc);
   r.created_at = p.created_at;
   r.updated_at = p.updated_at;
   r.server_received_at = p.server_received_at;
   r.base_rev = p.base_rev;
-  r.fields = p.fields.is_object() ? p.fields : nlohmann::json::object();
+  if (p.fields.is_object()) r.fields = std::move(p.fields);
   return r;
 }
 

@@ -9,7 +9,8 @@
 namespace doorstep::sync {
 
 Mutation ToWireMutation(const core::OutgoingMutation& m);
-core::Record ToCoreRecord(const PulledRecord& p);
+// Moves the record out of `p` (a pulled batch is applied once).
+core::Record ToCoreRecord(PulledRecord&& p);
 core::PulledConflict ToCoreConflict(const ConflictInfo& c);
 // Maps a server `error` message onto a Status (revoked and refusals →
 // kPermissionDenied, rate limits and busy → kUnavailable, versions →

@@ -24,10 +24,11 @@ Result<T> Expect(MessageChannel& ch) {
   return InvalidArgumentError(std::string("server sent '") + MessageTypeName(msg) + "' out of turn");
 }
 
-Status ApplyBatch(core::Store& store, const Batch& b, SyncReport* report) {
+// Applies `b` (its records are moved out).
+Status ApplyBatch(core::Store& store, Batch& b, SyncReport* report) {
   std::vector<core::Record> records;
   records.reserve(b.records.size());
-  for (const PulledRecord& p : b.records) records.push_back(ToCoreRecord(p));
+  for (PulledRecord& p : b.records) records.push_back(ToCoreRecord(std::move(p)));
   std::vector<core::PulledConflict> conflicts;
   for (const ConflictInfo& c : b.conflicts) conflicts.push_back(ToCoreConflict(c));
   DS_ASSIGN_OR_RETURN(core::PullOutcome out,
