@@ -8,6 +8,7 @@ void RegisterCommands(CLI::App& app, int* exit_code) {
   RegisterServerCommands(app, exit_code);
   RegisterDemoCommands(app, exit_code);
   RegisterDeviceCommands(app, exit_code);
+  RegisterSimCommands(app, exit_code);
   auto* bench = app.add_subcommand("bench", "Benchmarks that print figures");
   bench->require_subcommand(1);
   RegisterBenchTransport(*bench, exit_code);

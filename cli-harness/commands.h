@@ -21,6 +21,8 @@ void RegisterBenchStore(CLI::App& bench, int* exit_code);
 // `bench sync` (cmd_bench_sync.cc), under the `bench` group.
 void RegisterBenchSync(CLI::App& bench, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, int* exit_code);
+// `sim` and the hidden `sim-sync-child` (cmd_sim.cc).
+void RegisterSimCommands(CLI::App& app, int* exit_code);
 
 }  // namespace doorstep::cli
 

@@ -1,0 +1,172 @@
+// `doorstep sim`: a whole system on this machine under random work and
+// faults, checked by an oracle at the end (issue 6, docs/sim.md).
+//
+// A Sim owns a temporary directory, one server store shared by one or more
+// in-process sync servers (each behind its own FaultProxy on 127.0.0.1),
+// and N device stores for practitioners with overlapping caseloads and
+// different roles. Step() performs one random operation (add, field edit,
+// narrative line edit, finalise, amend, conflict resolution, case transfer,
+// the revocation) and sometimes a sync of a random device with a random
+// fault (drop, duplicate frame, cut mid-message, delay, or SIGKILL of a child
+// process syncing the device's store). Quiesce() syncs every device until a
+// whole round moves nothing; Check() is the oracle (sim_oracle.cc).
+//
+// Every decision comes from one SeededRandom and a FakeClock, and each device
+// store has its own SeededRandom, so a seed fixes the operations and the
+// faults. (Where a killed process stopped depends on timing.)
+//
+// Ownership: a Sim owns everything it creates and removes the directory on
+// destruction unless `keep_dir` was given. Thread safety: one thread.
+#ifndef DOORSTEP_CLI_SIM_H_
+#define DOORSTEP_CLI_SIM_H_
+
+#include <cstdint>
+#include <map>
+#include <memory>
+#include <set>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "doorstep/core/env.h"
+#include "doorstep/core/secret.h"
+#include "doorstep/core/status.h"
+#include "doorstep/core/store.h"
+#include "doorstep/sync/client.h"
+#include "doorstep/sync/server_core.h"
+#include "doorstep/sync/server_store.h"
+#include "doorstep/sync/sync_server.h"
+#include "fault_proxy.h"
+
+namespace doorstep::cli {
+
+struct SimOptions {
+  int devices = 5;
+  int64_t ops = 300;
+  uint64_t seed = 1;
+  // Per sync: probability of each fault (their sum is at most 1).
+  double drop = 0, dup = 0, cut = 0, delay = 0, kill = 0;
+  int servers = 1;
+  std::string postgres;   // not built yet: RunSim refuses it
+  std::string keep_dir;   // keep files here (default: a temporary dir, removed)
+  std::string self_exe;   // this binary, for the killed child syncs
+  bool verbose = false;   // progress on stderr
+};
+
+// The oracle's findings and the run's figures (`--json` prints them).
+struct SimReport {
+  bool quiet = false;          // the final sync rounds reached a round that moved nothing
+  bool converged = false;      // quiet, and checks 1, 3 and 4 hold
+  int64_t lost = 0;            // acknowledged operations found nowhere on the server
+  int64_t conflicts_open = 0;  // open conflicts on the server at the end
+  int64_t ops = 0, syncs = 0, sync_failures = 0, faults_injected = 0, kills = 0;
+  int64_t refused_local = 0;   // writes the device's validation refused (never acknowledged)
+  int64_t mutations = 0;       // distinct acknowledged mutations checked
+  int64_t applied = 0, merged = 0, conflicted = 0, rejected = 0;
+  int64_t kept_rejected = 0;   // records a device keeps for a change the server refused
+  int64_t transfers = 0, revocations = 0, resolutions = 0;
+  int64_t records_checked = 0;
+  int64_t unexpected_rejections = 0;  // refused for a reason the sim never provokes
+  int64_t anomalies = 0;       // sync failures with no fault to explain them, etc.
+  bool check_same = false, check_scoped = false, check_audit = false;  // checks 1, 3, 4
+  std::map<std::string, int64_t> faults;      // by kind, injected
+  std::map<std::string, int64_t> sync_errors; // by status code name, under faults
+  std::vector<std::string> problems;          // first findings, for people
+  double seconds = 0;
+  uint64_t seed = 0;
+  nlohmann::json ToJson() const;
+};
+
+// Runs a whole simulation. kInvalidArgument for bad options (--postgres).
+Result<SimReport> RunSim(const SimOptions& options);
+
+// One acknowledged mutation, as the device froze it (the ledger of check 2).
+struct LedgerEntry {
+  int device = 0;
+  std::string record_id, kind;
+  nlohmann::json changes;  // {field: {from, to}}
+  nlohmann::json resolve;  // {conflict_id, path, value}
+};
+
+class Sim {
+ public:
+  explicit Sim(SimOptions options);
+  ~Sim();
+  Sim(const Sim&) = delete;
+  Sim& operator=(const Sim&) = delete;
+
+  Status Setup();
+  Status Step(int64_t index);
+  Status Quiesce(SimReport* report);
+  Status Check(SimReport* report);  // sim_oracle.cc
+  void Fill(SimReport* report) const;
+  int64_t ops_done() const { return ops_done_; }
+
+ private:
+  struct Device {
+    int index = 0;
+    std::string practitioner, role, path, key_path, device_id;
+    SecretBytes key;
+    std::unique_ptr<SeededRandom> random;
+    std::unique_ptr<core::Store> store;
+    size_t server = 0;
+    bool revoked = false;
+  };
+  struct Server {
+    std::unique_ptr<sync::ServerCore> core;
+    std::unique_ptr<sync::SyncServer> server;
+    std::unique_ptr<FaultProxy> proxy;
+  };
+
+  uint64_t Next(uint64_t n) { return n == 0 ? 0 : rng_.NextU64() % n; }
+  bool Chance(double p) { return static_cast<double>(rng_.NextU64() >> 11) * 0x1.0p-53 < p; }
+  Env DeviceEnv(Device& d) { return Env{&clock_, d.random.get(), &logger_}; }
+  sync::ServerCore& Admin() { return *servers_[0].core; }
+
+  // sim_ops.cc
+  Status AddRecord(Device& d);
+  Status EditRecord(Device& d, int what);  // 0 fields, 1 lines, 2 finalise, 3 amend
+  Status Resolve(Device& d);
+  Status Transfer();
+  Status Revoke();
+  Result<bool> Write(Device& d, const std::string& id, const nlohmann::json& changes,
+                     std::optional<std::string> status);
+  // sim_sync.cc
+  // Syncs `d`, with a random fault when `faults`. Network failures are
+  // counted, not returned (*ok tells); errors are for the sim itself.
+  Status SyncDevice(Device& d, bool faults, sync::SyncReport* out = nullptr, bool* ok = nullptr);
+  // Syncs `d` in a child process killed with SIGKILL where `plan` says.
+  Status KillSync(Device& d, FaultPlan plan, bool* ok);
+  // Waits until no proxy connection is open (so the server has seen all).
+  void WaitIdle();
+  Status ReopenStore(Device& d);
+  Status Snapshot(Device& d);
+  Device* RandomDevice();
+
+  SimOptions o_;
+  SeededRandom rng_;
+  FakeClock clock_;
+  NullLogger logger_;
+  Env server_env_;
+  std::string dir_;
+  bool remove_dir_ = false;
+  std::unique_ptr<sync::ServerStore> server_store_;
+  std::vector<Server> servers_;
+  std::string server_key_hex_;
+  std::vector<Device> devices_;
+  std::vector<std::string> subjects_;
+  std::map<std::string, std::set<std::string>> caseload_;  // mirror of the server's
+  std::map<std::string, LedgerEntry> ledger_;
+  std::vector<std::string> revoked_paths_;
+  int64_t ops_done_ = 0, syncs_ = 0, sync_failures_ = 0, kills_ = 0, refused_local_ = 0;
+  int64_t transfers_ = 0, revocations_ = 0, resolutions_ = 0;
+  int64_t revoke_at_ = -1;
+  std::map<std::string, int64_t> sync_errors_;
+  std::map<std::string, int64_t> faults_;
+  std::vector<std::string> problems_;
+};
+
+}  // namespace doorstep::cli
+
+#endif  // DOORSTEP_CLI_SIM_H_
