@@ -1,0 +1,257 @@
+// Server crash matrix: `doorstep server run` (a real process) is killed with
+// SIGKILL at random moments while a device pushes batches of mutations, 32
+// rounds on one server dir, restarting it each time. After every kill, with
+// the server down, its store is opened here and checked:
+//   - every mutation the device saw acknowledged (it left the device's queue)
+//     has its stored outcome on the server: none lost;
+//   - each push message (the client's batches of kPushBatch, in queue order)
+//     is on the server whole or not at all: no half-applied batch;
+//   - each applied mutation's revision is in the record's history;
+//   - the audit chain verifies.
+// At the end the device syncs until nothing is pending, every mutation it ever
+// made is on the server, and `doorstep server audit --verify` passes.
+#include <arpa/inet.h>
+#include <fcntl.h>
+#include <netinet/in.h>
+#include <signal.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <atomic>
+#include <chrono>
+#include <cstdio>
+#include <map>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "doorstep/core/crypto.h"
+#include "doorstep/core/samples.h"
+#include "doorstep/core/store.h"
+#include "doorstep/core/store_sync.h"
+#include "doorstep/sync/client.h"
+#include "doorstep/sync/server_core.h"
+#include "doorstep/sync/server_dir.h"
+#include "e2e_util.h"
+
+namespace doorstep::e2e {
+namespace {
+
+constexpr int kRounds = 32;
+constexpr size_t kPushBatch = 24;
+
+std::string Trim(std::string s) {
+  while (!s.empty() && (s.back() == '\n' || s.back() == ' ')) s.pop_back();
+  return s;
+}
+
+uint16_t FreePort() {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  ::bind(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr);
+  socklen_t len = sizeof addr;
+  ::getsockname(fd, reinterpret_cast<sockaddr*>(&addr), &len);
+  ::close(fd);
+  return ntohs(addr.sin_port);
+}
+
+bool CanConnect(uint16_t port) {
+  int fd = ::socket(AF_INET, SOCK_STREAM, 0);
+  sockaddr_in addr{};
+  addr.sin_family = AF_INET;
+  addr.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+  addr.sin_port = htons(port);
+  bool ok = ::connect(fd, reinterpret_cast<sockaddr*>(&addr), sizeof addr) == 0;
+  ::close(fd);
+  return ok;
+}
+
+// Starts `doorstep server run` on 127.0.0.1:port (output discarded) and waits
+// until it accepts connections. Returns its pid, or -1.
+pid_t StartServer(const std::string& dir, uint16_t port) {
+  std::string listen = "127.0.0.1:" + std::to_string(port);
+  std::string bin = DoorstepBin();
+  pid_t pid = fork();
+  if (pid == 0) {
+    int null = open("/dev/null", O_RDWR);
+    dup2(null, 0);
+    dup2(null, 1);
+    dup2(null, 2);
+    execl(bin.c_str(), "doorstep", "server", "run", "--dir", dir.c_str(), "--listen", listen.c_str(),
+          static_cast<char*>(nullptr));
+    _exit(127);
+  }
+  for (int i = 0; i < 400; ++i) {
+    if (CanConnect(port)) return pid;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  kill(pid, SIGKILL);
+  waitpid(pid, nullptr, 0);
+  return -1;
+}
+
+// The device's queue, oldest first: mutation ids, and their record ids.
+std::vector<std::string> PendingIds(core::Store& store, std::map<std::string, std::string>* records = nullptr) {
+  std::vector<std::string> ids;
+  auto pending = core::PendingMutations(store, 1u << 20);
+  EXPECT_TRUE(pending.ok()) << pending.status().ToString();
+  if (pending.ok()) {
+    for (const auto& m : *pending) {
+      ids.push_back(m.mutation_id);
+      if (records != nullptr) (*records)[m.mutation_id] = m.record.id;
+    }
+  }
+  return ids;
+}
+
+TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
+  ASSERT_TRUE(Initialize().ok());
+  TempDir tmp;
+  const std::string dir = tmp.File("srv");
+  RunResult init = RunDoorstep({"server", "init", "--dir", dir}, {});
+  ASSERT_EQ(init.exit_code, 0) << init.err;
+  const std::string server_key = Trim(init.out);
+  RunResult code = RunDoorstep({"server", "enroll", "--dir", dir, "--practitioner", "worker-1", "--role", "manager"}, {});
+  ASSERT_EQ(code.exit_code, 0) << code.err;
+  ASSERT_EQ(RunDoorstep({"server", "assign", "--dir", dir, "--practitioner", "worker-1", "--subject", "S-1"}, {}).exit_code, 0);
+
+  const uint16_t port = FreePort();
+  pid_t server = StartServer(dir, port);
+  ASSERT_GT(server, 0);
+  Env env = RealEnv();
+  SecretBytes key = core::RandomKey(*env.random);
+  auto created = core::Store::Create(tmp.File("device.db"), core::KeySource{nullptr, &key}, {}, env);
+  ASSERT_TRUE(created.ok()) << created.status().ToString();
+  core::Store& store = **created;
+  ASSERT_TRUE(sync::Enroll(store, env, "127.0.0.1:" + std::to_string(port), server_key, Trim(code.out)).ok());
+
+  std::mt19937_64 rng(20261125);
+  std::set<std::string> made, acked;
+  std::vector<std::string> ids;
+  int killed_mid_sync = 0, partial_rounds = 0, mid_push = 0, committed_unacked = 0;
+  sync::SyncOptions so;
+  so.push_batch = kPushBatch;
+  so.timeout_ms = 5000;
+  for (int round = 0; round < kRounds; ++round) {
+    if (server <= 0) server = StartServer(dir, port);
+    ASSERT_GT(server, 0) << "round " << round << ": the server did not restart";
+    // 40–100 new writes: mostly new records, some edits of earlier ones.
+    ASSERT_TRUE(store.BeginBatch().ok());
+    int writes = 40 + static_cast<int>(rng() % 61);
+    for (int i = 0; i < writes; ++i) {
+      auto fields = core::SampleFields("visit_note", env.clock->NowMillis());
+      if (!ids.empty() && rng() % 4 == 0) {
+        auto e = store.Edit(ids[rng() % ids.size()],
+                            {{"location", "Room " + std::to_string(round) + "-" + std::to_string(i)}}, std::nullopt);
+        ASSERT_TRUE(e.ok() && e->saved());
+        continue;
+      }
+      auto w = store.Add("visit_note", "S-1", fields, "draft");
+      ASSERT_TRUE(w.ok() && w->saved());
+      ids.push_back(w->record.id);
+    }
+    ASSERT_TRUE(store.CommitBatch().ok());
+    std::map<std::string, std::string> record_of;
+    std::vector<std::string> before = PendingIds(store, &record_of);
+    made.insert(before.begin(), before.end());
+
+    std::atomic<bool> done{false};
+    Result<sync::SyncReport> result = InternalError("not run");
+    std::thread syncer([&] {
+      result = sync::RunSync(store, env, so);
+      done = true;
+    });
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 250000));
+    if (!done) ++killed_mid_sync;
+    kill(server, SIGKILL);
+    waitpid(server, nullptr, 0);
+    server = -1;
+    syncer.join();
+
+    std::vector<std::string> after = PendingIds(store);
+    std::set<std::string> still(after.begin(), after.end());
+    for (const std::string& id : before) {
+      if (still.count(id) == 0) acked.insert(id);
+    }
+    if (!after.empty() && after.size() < before.size()) ++mid_push;  // killed between batches
+    auto opened = sync::OpenServerDir(dir, env);
+    ASSERT_TRUE(opened.ok()) << opened.status().ToString();
+    {
+      auto txn = (*opened)->Begin(sync::TxnMode::kRead);
+      ASSERT_TRUE(txn.ok());
+      for (const std::string& id : acked) {
+        auto r = (*txn)->GetMutationResult(id);
+        ASSERT_TRUE(r.ok());
+        ASSERT_TRUE(r->has_value()) << "round " << round << ": acknowledged mutation " << id << " lost";
+      }
+      // The client pushes the queue in order, kPushBatch at a time.
+      for (size_t start = 0; start < before.size(); start += kPushBatch) {
+        size_t end = std::min(before.size(), start + kPushBatch), present = 0;
+        for (size_t i = start; i < end; ++i) {
+          auto r = (*txn)->GetMutationResult(before[i]);
+          ASSERT_TRUE(r.ok());
+          if (!r->has_value()) continue;
+          ++present;
+          if (still.count(before[i]) != 0) ++committed_unacked;  // applied, the answer never arrived
+          if ((*r)->outcome == sync::Outcome::kRejected) continue;
+          auto rev = (*txn)->GetRevision(record_of[before[i]], (*r)->rev);
+          ASSERT_TRUE(rev.ok());
+          EXPECT_TRUE(rev->has_value()) << "round " << round << ": revision of " << before[i] << " missing";
+        }
+        EXPECT_TRUE(present == 0 || present == end - start)
+            << "round " << round << ": push batch at " << start << " half applied (" << present << " of "
+            << end - start << ")";
+        if (present != 0 && present != end - start) ++partial_rounds;
+      }
+    }
+    sync::ServerCore core(opened->get(), env);
+    auto verified = core.VerifyAudit();
+    EXPECT_TRUE(verified.ok()) << "round " << round << ": " << verified.status().ToString();
+  }
+
+  // Restart, drain the queue, and account for every mutation ever made.
+  server = StartServer(dir, port);
+  ASSERT_GT(server, 0);
+  for (int i = 0; i < 5 && !PendingIds(store).empty(); ++i) {
+    auto r = sync::RunSync(store, env, so);
+    EXPECT_TRUE(r.ok()) << r.status().ToString();
+  }
+  EXPECT_TRUE(PendingIds(store).empty());
+  kill(server, SIGTERM);
+  waitpid(server, nullptr, 0);
+  {
+    auto opened = sync::OpenServerDir(dir, env);
+    ASSERT_TRUE(opened.ok());
+    auto txn = (*opened)->Begin(sync::TxnMode::kRead);
+    ASSERT_TRUE(txn.ok());
+    size_t on_server = 0;
+    for (const std::string& id : made) {
+      auto r = (*txn)->GetMutationResult(id);
+      ASSERT_TRUE(r.ok());
+      if (r->has_value()) {
+        ++on_server;
+        EXPECT_NE((*r)->outcome, sync::Outcome::kRejected) << id << ": " << (*r)->reason;
+      }
+    }
+    EXPECT_EQ(on_server, made.size());
+  }
+  RunResult audit = RunDoorstep({"server", "audit", "--dir", dir, "--verify"}, {});
+  EXPECT_EQ(audit.exit_code, 0) << audit.err;
+  EXPECT_EQ(partial_rounds, 0);
+  EXPECT_GE(killed_mid_sync, kRounds / 2) << "too few kills landed mid-sync";
+  std::printf("server crash matrix: %d rounds, %d killed mid-sync, %d between push batches, %d mutations "
+              "committed but unacknowledged at the kill, %zu mutations\n",
+              kRounds, killed_mid_sync, mid_push, committed_unacked, made.size());
+  RecordProperty("killed_mid_sync", killed_mid_sync);
+  RecordProperty("mutations", static_cast<int>(made.size()));
+}
+
+}  // namespace
+}  // namespace doorstep::e2e
