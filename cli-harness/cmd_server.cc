@@ -43,10 +43,10 @@ int WithCore(const ServerArgs& a, Fn fn) {
 }
 
 int Init(const ServerArgs& a) {
-  if (!a.postgres.empty()) return Fail(kExitUsage, "--postgres: not built yet: see issue 7");
-  auto keys = sync::InitServerDir(a.dir, RealEnv());
+  auto keys = sync::InitServerDir(a.dir, RealEnv(), a.postgres);
   if (!keys.ok()) {
-    if (keys.status().code() == StatusCode::kFailedPrecondition) {
+    if (keys.status().code() == StatusCode::kFailedPrecondition ||
+        keys.status().code() == StatusCode::kInvalidArgument) {  // incl. a bad --postgres
       return Fail(kExitUsage, keys.status().message());
     }
     return Fail(keys.status());
@@ -252,7 +252,7 @@ void RegisterServerCommands(CLI::App& app, int* exit_code) {
 
   auto* init = server->add_subcommand("init", "Creates the store and the server's static key pair; prints the public key (hex)");
   dir(init);
-  init->add_option("--postgres", a->postgres, "PostgreSQL connection string (not built yet)");
+  init->add_option("--postgres", a->postgres, "keep the data in PostgreSQL (libpq conninfo); DIR keeps the keys and server.conf");
   json_flag(init);
   init->callback([a, exit_code] { *exit_code = Init(*a); });
 

@@ -56,7 +56,7 @@ TEST_F(ServerCliTest, InitEnrollAssignAuditAndTamper) {
   ASSERT_EQ(init.code, 0);
   EXPECT_EQ(init.out.size(), 65u);  // 64 hex + newline
   EXPECT_EQ(RunCli("server init --dir " + dir_).code, 2);
-  EXPECT_EQ(RunCli("server init --dir " + root_ + "/pg --postgres host=x").code, 2);
+  EXPECT_EQ(RunCli("server init --dir " + root_ + "/pg --postgres no_such_option=x").code, 2);  // bad conninfo
   Ran code = RunCli("server enroll --dir " + dir_ + " --practitioner worker-1 --role social_worker");
   ASSERT_EQ(code.code, 0);
   EXPECT_EQ(code.out.size(), 20u);  // XXXX-XXXX-XXXX-XXXX + newline

@@ -5,8 +5,9 @@ namespace doorstep::sync {
 namespace {
 
 using testing::ServerFixture;
+using testing::ServerFixtureP;
 
-class ServerEnrolTest : public ServerFixture {
+class ServerEnrolTest : public ServerFixtureP {
  protected:
   std::string Key() {
     std::string k(32, '\0');
@@ -15,7 +16,7 @@ class ServerEnrolTest : public ServerFixture {
   }
 };
 
-TEST_F(ServerEnrolTest, CodeLooksRightAndRedeemsOnce) {
+TEST_P(ServerEnrolTest, CodeLooksRightAndRedeemsOnce) {
   auto code = core_->Enroll("worker-1", "social_worker");
   ASSERT_TRUE(code.ok());
   EXPECT_EQ(code->code.size(), 19u);  // 16 chars in 4 groups
@@ -29,7 +30,7 @@ TEST_F(ServerEnrolTest, CodeLooksRightAndRedeemsOnce) {
   EXPECT_EQ(again.status().code(), StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ServerEnrolTest, CodeIsCaseAndDashInsensitive) {
+TEST_P(ServerEnrolTest, CodeIsCaseAndDashInsensitive) {
   auto code = core_->Enroll("worker-1", "social_worker");
   ASSERT_TRUE(code.ok());
   std::string lower;
@@ -37,7 +38,7 @@ TEST_F(ServerEnrolTest, CodeIsCaseAndDashInsensitive) {
   EXPECT_TRUE(core_->RedeemCode(lower, RandomHex(), Key(), "a").ok());
 }
 
-TEST_F(ServerEnrolTest, ExpiredCodeIsRefused) {
+TEST_P(ServerEnrolTest, ExpiredCodeIsRefused) {
   auto code = core_->Enroll("worker-1", "social_worker");
   ASSERT_TRUE(code.ok());
   clock_.AdvanceMillis(kEnrolmentCodeLifetimeMs);
@@ -45,7 +46,7 @@ TEST_F(ServerEnrolTest, ExpiredCodeIsRefused) {
             StatusCode::kFailedPrecondition);
 }
 
-TEST_F(ServerEnrolTest, WrongCodesAreRateLimitedPerSource) {
+TEST_P(ServerEnrolTest, WrongCodesAreRateLimitedPerSource) {
   for (size_t i = 0; i < kMaxWrongCodesPerMinute; ++i) {
     EXPECT_EQ(core_->RedeemCode("AAAA-AAAA-AAAA-AAAA", RandomHex(), Key(), "10.0.0.9").status().code(),
               StatusCode::kUnauthenticated);
@@ -62,12 +63,12 @@ TEST_F(ServerEnrolTest, WrongCodesAreRateLimitedPerSource) {
   EXPECT_TRUE(core_->RedeemCode(good->code, RandomHex(), Key(), "10.0.0.9").ok());
 }
 
-TEST_F(ServerEnrolTest, BadRoleOrIdIsRefused) {
+TEST_P(ServerEnrolTest, BadRoleOrIdIsRefused) {
   EXPECT_EQ(core_->Enroll("worker-1", "janitor").status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(core_->Enroll("bad id", "manager").status().code(), StatusCode::kInvalidArgument);
 }
 
-TEST_F(ServerEnrolTest, AuthenticatePeerDecides) {
+TEST_P(ServerEnrolTest, AuthenticatePeerDecides) {
   std::string key = Key();
   // Unknown key without a payload: not enrolled.
   EXPECT_EQ(core_->AuthenticatePeer(key, "", "a").status().code(), StatusCode::kUnauthenticated);
@@ -95,7 +96,7 @@ TEST_F(ServerEnrolTest, AuthenticatePeerDecides) {
   EXPECT_EQ(core_->Revoke(RandomHex()).code(), StatusCode::kNotFound);
 }
 
-TEST_F(ServerEnrolTest, UnsupportedVersionIsRefused) {
+TEST_P(ServerEnrolTest, UnsupportedVersionIsRefused) {
   SessionContext who = Device("worker-1", "social_worker");
   Hello h;
   h.v = 2;
@@ -104,13 +105,15 @@ TEST_F(ServerEnrolTest, UnsupportedVersionIsRefused) {
   EXPECT_NE(r.status().message().find("version 1"), std::string::npos);
 }
 
-TEST_F(ServerEnrolTest, DevicesListed) {
+TEST_P(ServerEnrolTest, DevicesListed) {
   Device("worker-1", "social_worker");
   Device("manager-1", "manager");
   auto ds = core_->Devices();
   ASSERT_TRUE(ds.ok());
   EXPECT_EQ(ds->size(), 2u);
 }
+
+DOORSTEP_BOTH_BACKENDS(ServerEnrolTest);
 
 }  // namespace
 }  // namespace doorstep::sync

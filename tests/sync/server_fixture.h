@@ -1,6 +1,7 @@
 // Shared fixture for the server tests: a fresh server dir with a SQLite
-// ServerStore, a ServerCore on a FakeClock, and helpers to make devices and
-// mutations. Synthetic data only.
+// ServerStore (or, in ServerFixtureP's PostgreSQL cases, a fresh schema in
+// the test cluster: pg_test_util.h), a ServerCore on a FakeClock, and helpers
+// to make devices and mutations. Synthetic data only.
 #ifndef DOORSTEP_TESTS_SYNC_SERVER_FIXTURE_H_
 #define DOORSTEP_TESTS_SYNC_SERVER_FIXTURE_H_
 
@@ -16,7 +17,9 @@
 #include "doorstep/core/samples.h"
 #include "doorstep/core/secret.h"
 #include "doorstep/sync/server_core.h"
+#include "doorstep/sync/pg_server_store.h"
 #include "doorstep/sync/server_store.h"
+#include "pg_test_util.h"
 
 namespace doorstep::sync::testing {
 
@@ -34,7 +37,18 @@ class ServerFixture : public ::testing::Test {
     ASSERT_FALSE(dir_.empty());
     env_ = Env{&clock_, &random_, &logger_};
     key_ = core::RandomKey(random_);
-    auto store = OpenSqliteServerStore(dir_, key_.Clone(), env_, /*create=*/true);
+    if (backend() == Backend::kPostgres) {
+      std::string base = PgConninfo();
+      if (base.empty()) {
+        if (PgRequired()) FAIL() << "DOORSTEP_PG=on but DOORSTEP_PG_CONNINFO is not set";
+        GTEST_SKIP() << "PostgreSQL tests off (DOORSTEP_PG_TESTS=OFF / no DOORSTEP_PG_CONNINFO)";
+      }
+      schema_ = UniqueSchema();
+      std::string err = PgExec(base, "CREATE SCHEMA " + schema_);
+      ASSERT_EQ(err, "") << "cannot reach the PostgreSQL test cluster";
+      conninfo_ = WithSchema(base, schema_);
+    }
+    auto store = Open(key_.Clone(), /*create=*/true);
     ASSERT_TRUE(store.ok()) << store.status().ToString();
     store_ = std::move(store).value();
     core_ = std::make_unique<ServerCore>(store_.get(), env_);
@@ -44,6 +58,14 @@ class ServerFixture : public ::testing::Test {
     store_.reset();
     std::error_code ec;
     std::filesystem::remove_all(dir_, ec);
+    if (!schema_.empty()) (void)PgExec(PgConninfo(), "DROP SCHEMA " + schema_ + " CASCADE");
+  }
+
+  virtual Backend backend() const { return Backend::kSqlite; }
+  // Opens (or creates) this test's store with `key`.
+  Result<std::unique_ptr<ServerStore>> Open(SecretBytes key, bool create) {
+    if (backend() == Backend::kPostgres) return OpenPgServerStore(conninfo_, std::move(key), env_, create);
+    return OpenSqliteServerStore(dir_, std::move(key), env_, create);
   }
 
   // Enrols a device for `practitioner` with `role`; returns its context.
@@ -141,12 +163,27 @@ class ServerFixture : public ::testing::Test {
   NullLogger logger_;
   Env env_;
   std::string dir_;
+  std::string schema_, conninfo_;  // PostgreSQL cases only
   SecretBytes key_;
   std::unique_ptr<ServerStore> store_;
   std::unique_ptr<ServerCore> core_;
   std::map<std::string, std::string> keys_;
   uint32_t counter_ = 0;
 };
+
+// The fixture for tests that run on both backends: TEST_P, then
+// DOORSTEP_BOTH_BACKENDS(Suite). Subclasses that extend SetUp return early
+// when the base skipped (IsSkipped()).
+class ServerFixtureP : public ServerFixture, public ::testing::WithParamInterface<Backend> {
+ protected:
+  Backend backend() const override { return GetParam(); }
+};
+
+#define DOORSTEP_BOTH_BACKENDS(Suite)                                                          \
+  INSTANTIATE_TEST_SUITE_P(Backends, Suite,                                                   \
+                           ::testing::Values(::doorstep::sync::testing::Backend::kSqlite,      \
+                                             ::doorstep::sync::testing::Backend::kPostgres), \
+                           ::doorstep::sync::testing::BackendName)
 
 }  // namespace doorstep::sync::testing
 

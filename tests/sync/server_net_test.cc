@@ -9,11 +9,13 @@ namespace {
 
 using json = nlohmann::json;
 using testing::ServerFixture;
+using testing::ServerFixtureP;
 
-class ServerNetTest : public ServerFixture {
+class ServerNetTest : public ServerFixtureP {
  protected:
   void SetUp() override {
     ServerFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     real_ = RealEnv();
     // Server threads share the random source: use the real (thread-safe) one.
     Env env{&clock_, real_.random, &logger_};
@@ -63,7 +65,7 @@ class ServerNetTest : public ServerFixture {
   std::unique_ptr<SyncServer> server_;
 };
 
-TEST_F(ServerNetTest, EnrolPushPullOverTcp) {
+TEST_P(ServerNetTest, EnrolPushPullOverTcp) {
   KeyPair keys = GenerateKeyPair(*real_.random);
   std::string dev = EnrolOverNetwork(keys, "worker-1", "social_worker");
   ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
@@ -99,7 +101,7 @@ TEST_F(ServerNetTest, EnrolPushPullOverTcp) {
   EXPECT_LT(w2->size() + b2->size(), 256u);
 }
 
-TEST_F(ServerNetTest, UnknownAndRevokedDevicesGetAnErrorMessage) {
+TEST_P(ServerNetTest, UnknownAndRevokedDevicesGetAnErrorMessage) {
   KeyPair stranger = GenerateKeyPair(*real_.random);
   auto ch = Connect(stranger);
   ASSERT_TRUE(ch.ok()) << ch.status().ToString();
@@ -135,7 +137,7 @@ TEST_F(ServerNetTest, UnknownAndRevokedDevicesGetAnErrorMessage) {
   EXPECT_EQ(DecodeAs<Error>(*r4)->code, kErrEnrolmentRefused);
 }
 
-TEST_F(ServerNetTest, BadMessageClosesOnlyThatSession) {
+TEST_P(ServerNetTest, BadMessageClosesOnlyThatSession) {
   KeyPair a = GenerateKeyPair(*real_.random), b = GenerateKeyPair(*real_.random);
   EnrolOverNetwork(a, "worker-1", "social_worker");
   EnrolOverNetwork(b, "worker-2", "social_worker");
@@ -153,7 +155,7 @@ TEST_F(ServerNetTest, BadMessageClosesOnlyThatSession) {
   EXPECT_TRUE(batch.ok()) << batch.status().ToString();
 }
 
-TEST_F(ServerNetTest, UnsupportedVersionSaysWhich) {
+TEST_P(ServerNetTest, UnsupportedVersionSaysWhich) {
   KeyPair a = GenerateKeyPair(*real_.random);
   EnrolOverNetwork(a, "worker-1", "social_worker");
   auto ca = Connect(a);
@@ -164,6 +166,8 @@ TEST_F(ServerNetTest, UnsupportedVersionSaysWhich) {
   EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(r.status().message().find(kErrUnsupportedVersion), std::string::npos);
 }
+
+DOORSTEP_BOTH_BACKENDS(ServerNetTest);
 
 }  // namespace
 }  // namespace doorstep::sync

@@ -9,11 +9,13 @@ namespace {
 
 using json = nlohmann::json;
 using testing::ServerFixture;
+using testing::ServerFixtureP;
 
-class ServerPullTest : public ServerFixture {
+class ServerPullTest : public ServerFixtureP {
  protected:
   void SetUp() override {
     ServerFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     sw_ = Device("worker-1", "social_worker");
     other_ = Device("worker-2", "social_worker");
     ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
@@ -38,7 +40,7 @@ class ServerPullTest : public ServerFixture {
   SessionContext sw_, other_;
 };
 
-TEST_F(ServerPullTest, BatchesCarryMoreAndCheckpoint) {
+TEST_P(ServerPullTest, BatchesCarryMoreAndCheckpoint) {
   auto ids = Write(sw_, "S-1", 25);
   Write(other_, "S-2", 5);
   auto batches = PullAll(sw_, 0, 10);
@@ -58,7 +60,7 @@ TEST_F(ServerPullTest, BatchesCarryMoreAndCheckpoint) {
   EXPECT_EQ(again[0].checkpoint, batches.back().checkpoint);
 }
 
-TEST_F(ServerPullTest, FixedUpperBoundWithinOnePull) {
+TEST_P(ServerPullTest, FixedUpperBoundWithinOnePull) {
   Write(sw_, "S-1", 4);
   PullCursor cursor;
   auto b1 = core_->Pull(sw_, &cursor, 0, 2);
@@ -77,13 +79,13 @@ TEST_F(ServerPullTest, FixedUpperBoundWithinOnePull) {
   EXPECT_EQ(b3->records.size(), 3u);
 }
 
-TEST_F(ServerPullTest, OnlyCaseloadSubjectsAreSent) {
+TEST_P(ServerPullTest, OnlyCaseloadSubjectsAreSent) {
   Write(other_, "S-2", 3);
   auto batches = PullAll(sw_, 0);
   EXPECT_TRUE(Ids(batches).empty());
 }
 
-TEST_F(ServerPullTest, NewlyAssignedSubjectGetsSnapshot) {
+TEST_P(ServerPullTest, NewlyAssignedSubjectGetsSnapshot) {
   auto s2 = Write(other_, "S-2", 7);
   auto first = PullAll(sw_, 0);
   uint64_t cp = first.back().checkpoint;
@@ -93,7 +95,7 @@ TEST_F(ServerPullTest, NewlyAssignedSubjectGetsSnapshot) {
   EXPECT_FALSE(batches.back().more);
 }
 
-TEST_F(ServerPullTest, UnassignSendsPurgeNotice) {
+TEST_P(ServerPullTest, UnassignSendsPurgeNotice) {
   Write(sw_, "S-1", 2);
   auto first = PullAll(sw_, 0);
   uint64_t cp = first.back().checkpoint;
@@ -107,7 +109,7 @@ TEST_F(ServerPullTest, UnassignSendsPurgeNotice) {
   EXPECT_TRUE(later[0].purge.empty());
 }
 
-TEST_F(ServerPullTest, ConflictsReachBothDevices) {
+TEST_P(ServerPullTest, ConflictsReachBothDevices) {
   SessionContext mgr = Device("manager-1", "manager");
   ASSERT_TRUE(core_->Assign("manager-1", "S-1").ok());
   std::string id = Write(sw_, "S-1", 1)[0];
@@ -130,11 +132,13 @@ TEST_F(ServerPullTest, ConflictsReachBothDevices) {
   }
 }
 
-TEST_F(ServerPullTest, RevokedDeviceCannotPull) {
+TEST_P(ServerPullTest, RevokedDeviceCannotPull) {
   ASSERT_TRUE(core_->Revoke(sw_.device_id).ok());
   PullCursor cursor;
   EXPECT_EQ(core_->Pull(sw_, &cursor, 0, 0).status().code(), StatusCode::kPermissionDenied);
 }
+
+DOORSTEP_BOTH_BACKENDS(ServerPullTest);
 
 }  // namespace
 }  // namespace doorstep::sync

@@ -7,11 +7,13 @@ namespace {
 
 using json = nlohmann::json;
 using testing::ServerFixture;
+using testing::ServerFixtureP;
 
-class ServerPushTest : public ServerFixture {
+class ServerPushTest : public ServerFixtureP {
  protected:
   void SetUp() override {
     ServerFixture::SetUp();
+    if (IsSkipped() || HasFatalFailure()) return;
     sw_ = Device("worker-1", "social_worker");
     mgr_ = Device("manager-1", "manager");
     ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
@@ -37,7 +39,7 @@ class ServerPushTest : public ServerFixture {
   SessionContext sw_, mgr_;
 };
 
-TEST_F(ServerPushTest, CreateStampsServerFields) {
+TEST_P(ServerPushTest, CreateStampsServerFields) {
   clock_.AdvanceMillis(5000);
   std::string id = NewVisit();
   StoredRecord h = Head(id);
@@ -48,7 +50,7 @@ TEST_F(ServerPushTest, CreateStampsServerFields) {
   EXPECT_GT(h.seq, 0u);
 }
 
-TEST_F(ServerPushTest, RoleNotPermittedIsRejected) {
+TEST_P(ServerPushTest, RoleNotPermittedIsRejected) {
   SessionContext vs = Device("vs-1", "virtual_school");
   ASSERT_TRUE(core_->Assign("vs-1", "S-1").ok());
   MutationResult r = PushOne(vs, Create(vs, RandomHex(), "visit_note", "S-1", Sample("visit_note")));
@@ -62,13 +64,13 @@ TEST_F(ServerPushTest, RoleNotPermittedIsRejected) {
   EXPECT_EQ(r.outcome, Outcome::kApplied) << r.reason;
 }
 
-TEST_F(ServerPushTest, SubjectOffCaseloadIsRejected) {
+TEST_P(ServerPushTest, SubjectOffCaseloadIsRejected) {
   MutationResult r = PushOne(sw_, Create(sw_, RandomHex(), "visit_note", "S-2", Sample("visit_note")));
   EXPECT_EQ(r.outcome, Outcome::kRejected);
   EXPECT_EQ(r.reason, "not_on_caseload");
 }
 
-TEST_F(ServerPushTest, WrittenBeforeUnassignIsAccepted) {
+TEST_P(ServerPushTest, WrittenBeforeUnassignIsAccepted) {
   Mutation early = Create(sw_, RandomHex(), "visit_note", "S-1", Sample("visit_note"));
   clock_.AdvanceMillis(1000);
   ASSERT_TRUE(core_->Unassign("worker-1", "S-1").ok());
@@ -81,7 +83,7 @@ TEST_F(ServerPushTest, WrittenBeforeUnassignIsAccepted) {
   EXPECT_EQ(r->r[1].reason, "not_on_caseload");
 }
 
-TEST_F(ServerPushTest, InvalidRecordIsRejectedWithProblems) {
+TEST_P(ServerPushTest, InvalidRecordIsRejectedWithProblems) {
   json f = Sample("visit_note");
   f.erase("visit_type");
   MutationResult r = PushOne(sw_, Create(sw_, RandomHex(), "visit_note", "S-1", f));
@@ -93,7 +95,7 @@ TEST_F(ServerPushTest, InvalidRecordIsRejectedWithProblems) {
   EXPECT_EQ(r.reason, "invalid");
 }
 
-TEST_F(ServerPushTest, ReplayedBatchAppliesExactlyOnce) {
+TEST_P(ServerPushTest, ReplayedBatchAppliesExactlyOnce) {
   std::string id = RandomHex();
   Push push{{Create(sw_, id, "visit_note", "S-1", Sample("visit_note")),
              Edit(sw_, id, "visit_note", "S-1", 0, "location", Sample("visit_note")["location"],
@@ -118,7 +120,7 @@ TEST_F(ServerPushTest, ReplayedBatchAppliesExactlyOnce) {
   EXPECT_EQ(PushOne(sw_, bad).reason, "not_on_caseload");
 }
 
-TEST_F(ServerPushTest, DifferentFieldsMergeWithoutConflict) {
+TEST_P(ServerPushTest, DifferentFieldsMergeWithoutConflict) {
   std::string id = NewVisit();
   json f = Sample("visit_note");
   MutationResult a = PushOne(sw_, Edit(sw_, id, "visit_note", "S-1", 1, "location", f["location"],
@@ -134,7 +136,7 @@ TEST_F(ServerPushTest, DifferentFieldsMergeWithoutConflict) {
   EXPECT_EQ(h.record.author_id, "manager-1");
 }
 
-TEST_F(ServerPushTest, NonOverlappingLinesMerge) {
+TEST_P(ServerPushTest, NonOverlappingLinesMerge) {
   std::string id = NewVisit();
   std::string base = Sample("visit_note")["observations"];
   // Line 1 edited on one device, line 4 on the other.
@@ -151,7 +153,7 @@ TEST_F(ServerPushTest, NonOverlappingLinesMerge) {
   EXPECT_NE(merged.find("Child A sat close to Parent B."), std::string::npos);
 }
 
-TEST_F(ServerPushTest, OverlappingEditsMakeOneConflictThenResolve) {
+TEST_P(ServerPushTest, OverlappingEditsMakeOneConflictThenResolve) {
   std::string id = NewVisit();
   std::string base = Sample("visit_note")["purpose"];
   std::string server_text = "Unannounced visit after a school referral.\n";
@@ -203,7 +205,7 @@ TEST_F(ServerPushTest, OverlappingEditsMakeOneConflictThenResolve) {
   EXPECT_EQ(PushOne(mgr_, resolve).reason, "conflict_closed");
 }
 
-TEST_F(ServerPushTest, ScalarChangedOnBothSidesConflicts) {
+TEST_P(ServerPushTest, ScalarChangedOnBothSidesConflicts) {
   std::string id = NewVisit();
   EXPECT_EQ(PushOne(sw_, Edit(sw_, id, "visit_note", "S-1", 1, "location", Sample("visit_note")["location"],
                               "Park")).outcome, Outcome::kApplied);
@@ -213,7 +215,7 @@ TEST_F(ServerPushTest, ScalarChangedOnBothSidesConflicts) {
   EXPECT_EQ(Head(id).record.fields["location"], "Park");
 }
 
-TEST_F(ServerPushTest, FinalRecordIsAmendedNotOverwritten) {
+TEST_P(ServerPushTest, FinalRecordIsAmendedNotOverwritten) {
   std::string id = RandomHex();
   EXPECT_EQ(PushOne(sw_, Create(sw_, id, "visit_note", "S-1", Sample("visit_note"), "final")).outcome,
             Outcome::kApplied);
@@ -229,7 +231,7 @@ TEST_F(ServerPushTest, FinalRecordIsAmendedNotOverwritten) {
   EXPECT_EQ((**old).record.fields["location"], Sample("visit_note")["location"]);
 }
 
-TEST_F(ServerPushTest, FlagsAreRecomputedIncludingDuplicateTerm) {
+TEST_P(ServerPushTest, FlagsAreRecomputedIncludingDuplicateTerm) {
   json f = Sample("visit_note");
   f["child_seen"] = false;
   f.erase("seen_alone");
@@ -250,16 +252,18 @@ TEST_F(ServerPushTest, FlagsAreRecomputedIncludingDuplicateTerm) {
   EXPECT_EQ(Head(p2).record.flags, std::vector<std::string>{"duplicate_term"});
 }
 
-TEST_F(ServerPushTest, RevokedDeviceCannotPush) {
+TEST_P(ServerPushTest, RevokedDeviceCannotPush) {
   ASSERT_TRUE(core_->Revoke(sw_.device_id).ok());
   auto r = core_->ApplyPush(sw_, Push{{Create(sw_, RandomHex(), "visit_note", "S-1", Sample("visit_note"))}});
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
 }
 
-TEST_F(ServerPushTest, BadBaseIsRejected) {
+TEST_P(ServerPushTest, BadBaseIsRejected) {
   MutationResult r = PushOne(sw_, Edit(sw_, RandomHex(), "visit_note", "S-1", 3, "location", "a", "b"));
   EXPECT_EQ(r.reason, "bad_base");
 }
+
+DOORSTEP_BOTH_BACKENDS(ServerPushTest);
 
 }  // namespace
 }  // namespace doorstep::sync

@@ -1,4 +1,4 @@
-// The SQLite ServerStore: CRUD, transactions, sealing at rest, audit chain.
+// The ServerStore on both backends (SQLite, PostgreSQL): CRUD, transactions, sealing at rest, audit chain.
 #include <sqlite3.h>
 
 #include <fstream>
@@ -11,8 +11,9 @@ namespace {
 
 using json = nlohmann::json;
 using testing::ServerFixture;
+using testing::ServerFixtureP;
 
-class ServerStoreTest : public ServerFixture {
+class ServerStoreTest : public ServerFixtureP {
  protected:
   StoredRecord Rec(const std::string& id, int64_t rev, uint64_t seq, const json& fields) {
     StoredRecord r;
@@ -27,8 +28,13 @@ class ServerStoreTest : public ServerFixture {
     r.mutation_id = std::string(32, 'm');
     return r;
   }
-  // Runs `sql` on server.db through a separate connection.
-  void RawExec(const std::string& sql) {
+  // Runs `sql` (SQLite) or `pg_sql` (PostgreSQL) on the store through a
+  // separate connection.
+  void RawExec(const std::string& sql, const std::string& pg_sql) {
+    if (backend() == testing::Backend::kPostgres) {
+      EXPECT_EQ(testing::PgExec(conninfo_, pg_sql), "");
+      return;
+    }
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ + "/server.db").c_str(), &db), SQLITE_OK);
     char* err = nullptr;
@@ -39,7 +45,7 @@ class ServerStoreTest : public ServerFixture {
   }
 };
 
-TEST_F(ServerStoreTest, RevisionsRoundTripAndKeepHistory) {
+TEST_P(ServerStoreTest, RevisionsRoundTripAndKeepHistory) {
   std::string id(32, 'a');
   {
     auto txn = store_->Begin(TxnMode::kWrite);
@@ -63,7 +69,7 @@ TEST_F(ServerStoreTest, RevisionsRoundTripAndKeepHistory) {
   EXPECT_EQ(*(*txn)->MaxSeq(), 2u);
 }
 
-TEST_F(ServerStoreTest, UncommittedTransactionRollsBack) {
+TEST_P(ServerStoreTest, UncommittedTransactionRollsBack) {
   {
     auto txn = store_->Begin(TxnMode::kWrite);
     ASSERT_TRUE((*txn)->PutPractitioner({"worker-1", "manager", 1}).ok());
@@ -75,7 +81,7 @@ TEST_F(ServerStoreTest, UncommittedTransactionRollsBack) {
   EXPECT_EQ((*txn)->NextSeq().status().code(), StatusCode::kInternal);  // read-only
 }
 
-TEST_F(ServerStoreTest, DevicesCodesAndCaseloads) {
+TEST_P(ServerStoreTest, DevicesCodesAndCaseloads) {
   auto txn = store_->Begin(TxnMode::kWrite);
   ASSERT_TRUE(txn.ok());
   ServerTxn& t = **txn;
@@ -107,7 +113,7 @@ TEST_F(ServerStoreTest, DevicesCodesAndCaseloads) {
   ASSERT_TRUE(t.Commit().ok());
 }
 
-TEST_F(ServerStoreTest, CaseContentIsSealedAtRest) {
+TEST_P(ServerStoreTest, CaseContentIsSealedAtRest) {
   SessionContext sw = Device("worker-1", "social_worker");
   ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
   json f = Sample("visit_note");
@@ -115,6 +121,16 @@ TEST_F(ServerStoreTest, CaseContentIsSealedAtRest) {
   PushOne(sw, Create(sw, RandomHex(), "visit_note", "S-1", f));
   store_.reset();
   core_.reset();
+  if (backend() == testing::Backend::kPostgres) {
+    for (const char* sql : {"SELECT payload FROM revisions", "SELECT payload FROM conflicts",
+                            "SELECT details FROM audit", "SELECT result FROM mutations"}) {
+      for (const std::string& v : testing::PgColumn(conninfo_, sql)) {
+        EXPECT_EQ(v.find("Zanzibar-Marker"), std::string::npos) << sql;
+      }
+    }
+    EXPECT_EQ(testing::PgColumn(conninfo_, "SELECT payload FROM revisions").size(), 1u);
+    return;
+  }
   for (const char* name : {"/server.db", "/server.db-wal"}) {
     std::ifstream in(dir_ + name, std::ios::binary);
     std::string bytes((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
@@ -122,18 +138,32 @@ TEST_F(ServerStoreTest, CaseContentIsSealedAtRest) {
   }
 }
 
-TEST_F(ServerStoreTest, WrongDataKeyIsRefusedAndReopenWorks) {
+TEST_P(ServerStoreTest, WrongDataKeyIsRefusedAndReopenWorks) {
   store_.reset();
   core_.reset();
-  auto bad = OpenSqliteServerStore(dir_, core::RandomKey(random_), env_, false);
+  auto bad = Open(core::RandomKey(random_), false);
   EXPECT_EQ(bad.status().code(), StatusCode::kUnauthenticated);
-  auto good = OpenSqliteServerStore(dir_, key_.Clone(), env_, false);
+  auto good = Open(key_.Clone(), false);
   EXPECT_TRUE(good.ok()) << good.status().ToString();
+  if (backend() == testing::Backend::kPostgres) {
+    // A second store on a database that holds one is refused...
+    EXPECT_EQ(Open(key_.Clone(), true).status().code(), StatusCode::kFailedPrecondition);
+    // ...an empty database holds none...
+    std::string empty = testing::UniqueSchema();
+    ASSERT_EQ(testing::PgExec(testing::PgConninfo(), "CREATE SCHEMA " + empty), "");
+    auto none = OpenPgServerStore(testing::WithSchema(testing::PgConninfo(), empty), key_.Clone(), env_, false);
+    EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
+    (void)testing::PgExec(testing::PgConninfo(), "DROP SCHEMA " + empty + " CASCADE");
+    // ...and a bad conninfo is the caller's mistake.
+    EXPECT_EQ(OpenPgServerStore("no_such_option=1", key_.Clone(), env_, false).status().code(),
+              StatusCode::kInvalidArgument);
+    return;
+  }
   auto missing = OpenSqliteServerStore(dir_ + "/nope", key_.Clone(), env_, false);
   EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
 }
 
-TEST_F(ServerStoreTest, AuditChainVerifiesAndDetectsTampering) {
+TEST_P(ServerStoreTest, AuditChainVerifiesAndDetectsTampering) {
   SessionContext sw = Device("worker-1", "social_worker");
   ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
   PushOne(sw, Create(sw, RandomHex(), "visit_note", "S-1", Sample("visit_note")));
@@ -146,7 +176,11 @@ TEST_F(ServerStoreTest, AuditChainVerifiesAndDetectsTampering) {
     EXPECT_EQ(e.details.dump().find("Example Street"), std::string::npos);  // no case content
   }
   // The log refuses in-place edits...
-  {
+  if (backend() == testing::Backend::kPostgres) {
+    EXPECT_NE(testing::PgExec(conninfo_, "UPDATE audit SET actor = 'x' WHERE id = 2"), "");
+    EXPECT_NE(testing::PgExec(conninfo_, "DELETE FROM audit WHERE id = 2"), "");
+    EXPECT_NE(testing::PgExec(conninfo_, "TRUNCATE audit"), "");
+  } else {
     sqlite3* db = nullptr;
     ASSERT_EQ(sqlite3_open((dir_ + "/server.db").c_str(), &db), SQLITE_OK);
     EXPECT_NE(sqlite3_exec(db, "UPDATE audit SET actor = 'x' WHERE id = 2", nullptr, nullptr, nullptr),
@@ -154,18 +188,23 @@ TEST_F(ServerStoreTest, AuditChainVerifiesAndDetectsTampering) {
     sqlite3_close(db);
   }
   // ...and someone who drops the guard is caught by the chain.
-  RawExec("DROP TRIGGER audit_no_update; UPDATE audit SET details = '{\"subject\":\"S-9\"}' WHERE id = 3");
+  RawExec("DROP TRIGGER audit_no_update; UPDATE audit SET details = '{\"subject\":\"S-9\"}' WHERE id = 3",
+          "ALTER TABLE audit DISABLE TRIGGER audit_no_update; "
+          "UPDATE audit SET details = '{\"subject\":\"S-9\"}' WHERE id = 3");
   auto broken = core_->VerifyAudit();
   EXPECT_EQ(broken.status().code(), StatusCode::kDataLoss);
   EXPECT_NE(broken.status().message().find("audit entry 3"), std::string::npos);
 }
 
-TEST_F(ServerStoreTest, AuditDeletionInTheMiddleIsDetected) {
+TEST_P(ServerStoreTest, AuditDeletionInTheMiddleIsDetected) {
   Device("worker-1", "social_worker");
   ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
-  RawExec("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 2");
+  RawExec("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = 2",
+          "ALTER TABLE audit DISABLE TRIGGER audit_no_update; DELETE FROM audit WHERE id = 2");
   EXPECT_EQ(core_->VerifyAudit().status().code(), StatusCode::kDataLoss);
 }
+
+DOORSTEP_BOTH_BACKENDS(ServerStoreTest);
 
 }  // namespace
 }  // namespace doorstep::sync

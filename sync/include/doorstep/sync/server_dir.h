@@ -1,5 +1,7 @@
 // The server directory (docs/server-store.md): `server.db`, the server's
-// static key pair `server.key` and the data key `data.key`, both 0600.
+// static key pair `server.key` and the data key `data.key`, both 0600; with
+// the PostgreSQL backend, `server.conf` (0600) names the database instead of
+// `server.db`.
 // `doorstep server …`, the demo and benchmarks open a server through here.
 // Thread safety: plain functions; the returned objects are as documented in
 // server_store.h and key_pair.h.
@@ -19,15 +21,20 @@ namespace doorstep::sync {
 
 inline constexpr char kServerKeyFile[] = "server.key";
 inline constexpr char kDataKeyFile[] = "data.key";
+inline constexpr char kServerConfFile[] = "server.conf";
 
 // Creates `dir` (mode 0700) if needed, a fresh static key pair and data key
 // and an empty store. Returns the static key pair. kFailedPrecondition if
 // `dir` already holds a server; kUnavailable/kInternal for I/O errors.
-Result<KeyPair> InitServerDir(const std::string& dir, Env env);
+// With `postgres` (a libpq conninfo), the store is created in that database
+// (OpenPgServerStore's errors) and `server.conf` records the backend and
+// conninfo; on failure the files written here are removed again.
+Result<KeyPair> InitServerDir(const std::string& dir, Env env, const std::string& postgres = "");
 
 // Opens the store of an initialised `dir`. kNotFound if `dir` holds no
 // server; kFailedPrecondition for key files readable by others;
-// kCorruption/kUnauthenticated for damaged or mismatched files.
+// kCorruption/kUnauthenticated for damaged or mismatched files. Opens the
+// backend `server.conf` names (SQLite `server.db` without one).
 Result<std::unique_ptr<ServerStore>> OpenServerDir(const std::string& dir, Env env);
 // The server's static key pair from `dir`.
 Result<KeyPair> ReadServerKeys(const std::string& dir);
