@@ -206,19 +206,27 @@ Status PgServerTxn::AppendAudit(AuditEntry e) {
   DS_RETURN_IF_ERROR(RequireWrite());
   // The head is read under the writers' lock (Start), so no two
   // transactions, in any process, can chain onto the same entry.
-  {
+  if (!audit_tail_) {
     DS_ASSIGN_OR_RETURN(PgResult r, Q("SELECT id, hash FROM audit ORDER BY id DESC LIMIT 1"));
-    e.id = r.rows() ? static_cast<uint64_t>(r.Int(0, 0)) + 1 : 1;
-    e.prev_hash = r.rows() ? r.Text(0, 1) : kAuditGenesisHash;
+    audit_tail_.emplace(r.rows() ? static_cast<uint64_t>(r.Int(0, 0)) : 0,
+                        r.rows() ? r.Text(0, 1) : kAuditGenesisHash);
   }
+  e.id = audit_tail_->first + 1;
+  e.prev_hash = audit_tail_->second;
   e.hash = AuditHash(e);
-  return Q("INSERT INTO audit(id, at, actor, action, details, prev_hash, hash) "
+  Status inserted = Q("INSERT INTO audit(id, at, actor, action, details, prev_hash, hash) "
            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
            {PgParam::Int(static_cast<int64_t>(e.id)), PgParam::Int(e.at), PgParam::Text(e.actor),
             PgParam::Text(e.action),
             PgParam::Text(e.details.dump(-1, ' ', false, json::error_handler_t::replace)),
             PgParam::Text(e.prev_hash), PgParam::Text(e.hash)})
-      .status();
+                        .status();
+  if (inserted.ok()) {
+    audit_tail_.emplace(e.id, std::move(e.hash));
+  } else {
+    audit_tail_.reset();
+  }
+  return inserted;
 }
 
 Result<std::vector<AuditEntry>> PgServerTxn::ReadAudit(uint64_t after, size_t limit) {

@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "doorstep/core/crypto.h"
@@ -115,6 +116,9 @@ class PgServerTxn : public ServerTxn {
   // advanced in memory by NextSeq and written back by Commit.
   std::optional<uint64_t> seq_;
   bool seq_dirty_ = false;
+  // The audit log's last (id, hash), read once per write transaction under
+  // the writers' lock; later entries chain in memory.
+  std::optional<std::pair<uint64_t, std::string>> audit_tail_;
 };
 
 // Sequence bounds as PostgreSQL bigints (values past INT64_MAX mean "all").

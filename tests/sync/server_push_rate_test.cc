@@ -1,4 +1,4 @@
-// Push throughput of ServerCore on the SQLite store (no network): batches of
+// Push throughput of ServerCore on each store backend (no network): batches of
 // 256 new ~1 KB visit notes, then a batch of edits of existing records; each
 // batch is one transaction. Prints the rate (a smoke, not a goal: the goal
 // figures come from `doorstep bench sync`); checks every mutation applied
@@ -13,9 +13,9 @@
 namespace doorstep::sync {
 namespace {
 
-class ServerPushRateTest : public testing::ServerFixture {};
+class ServerPushRateTest : public testing::ServerFixtureP {};
 
-TEST_F(ServerPushRateTest, BatchesOf256ApplyOnceAndAuditVerifies) {
+TEST_P(ServerPushRateTest, BatchesOf256ApplyOnceAndAuditVerifies) {
   SessionContext sw = Device("worker-1", "social_worker");
   for (int s = 0; s < 20; ++s) ASSERT_TRUE(core_->Assign("worker-1", "child-" + std::to_string(s)).ok());
   nlohmann::json fields = Sample("visit_note");
@@ -58,6 +58,8 @@ TEST_F(ServerPushRateTest, BatchesOf256ApplyOnceAndAuditVerifies) {
   auto verified = core_->VerifyAudit();
   ASSERT_TRUE(verified.ok()) << verified.status().ToString();
 }
+
+DOORSTEP_BOTH_BACKENDS(ServerPushRateTest);
 
 }  // namespace
 }  // namespace doorstep::sync
