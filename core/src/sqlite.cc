@@ -59,7 +59,28 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Mode m
   return std::unique_ptr<Database>(new Database(db));
 }
 
-Database::~Database() { sqlite3_close_v2(db_); }
+Database::~Database() {
+  for (CachedStmt& c : cached_) sqlite3_finalize(c.stmt);
+  sqlite3_close_v2(db_);
+}
+
+Status Database::ExecCached(const char* sql) {
+  sqlite3_stmt* stmt = nullptr;
+  for (CachedStmt& c : cached_) {
+    if (c.sql == sql) {
+      stmt = c.stmt;
+      break;
+    }
+  }
+  if (stmt == nullptr) {
+    int rc = sqlite3_prepare_v2(db_, sql, -1, &stmt, nullptr);
+    if (rc != SQLITE_OK) return SqliteStatus(rc, "sqlite prepare", db_);
+    cached_.push_back({sql, stmt});
+  }
+  int rc = sqlite3_step(stmt);
+  sqlite3_reset(stmt);
+  return SqliteStatus(rc == SQLITE_ROW ? SQLITE_DONE : rc, "sqlite exec", db_);
+}
 
 Status Database::Exec(std::string_view sql) {
   std::string s(sql);
@@ -155,12 +176,22 @@ std::string Statement::ColumnBlob(int i) const {
 
 bool Statement::ColumnIsNull(int i) const { return sqlite3_column_type(stmt_, i) == SQLITE_NULL; }
 
+namespace {
+// Transaction control, prepared once per connection (Database::ExecCached).
+constexpr char kSavepoint[] = "SAVEPOINT ds_nested";
+constexpr char kRelease[] = "RELEASE ds_nested";
+constexpr char kRollbackTo[] = "ROLLBACK TO ds_nested";
+constexpr char kBegin[] = "BEGIN IMMEDIATE";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kRollback[] = "ROLLBACK";
+}  // namespace
+
 Result<Transaction> Transaction::Begin(Database& db) {
   if (sqlite3_get_autocommit(db.raw()) == 0) {  // inside a batch: nest as a savepoint
-    DS_RETURN_IF_ERROR(db.Exec("SAVEPOINT ds_nested"));
+    DS_RETURN_IF_ERROR(db.ExecCached(kSavepoint));
     return Transaction(&db, /*nested=*/true);
   }
-  DS_RETURN_IF_ERROR(db.Exec("BEGIN IMMEDIATE"));
+  DS_RETURN_IF_ERROR(db.ExecCached(kBegin));
   return Transaction(&db, /*nested=*/false);
 }
 
@@ -169,12 +200,17 @@ Transaction::Transaction(Transaction&& o) noexcept
 
 Transaction::~Transaction() {
   if (db_ == nullptr) return;
-  (void)db_->Exec(nested_ ? "ROLLBACK TO ds_nested; RELEASE ds_nested" : "ROLLBACK");
+  if (nested_) {
+    (void)db_->ExecCached(kRollbackTo);
+    (void)db_->ExecCached(kRelease);
+  } else {
+    (void)db_->ExecCached(kRollback);
+  }
 }
 
 Status Transaction::Commit() {
   if (db_ == nullptr) return FailedPreconditionError("transaction already finished");
-  Status s = db_->Exec(nested_ ? "RELEASE ds_nested" : "COMMIT");
+  Status s = db_->ExecCached(nested_ ? kRelease : kCommit);
   if (s.ok()) db_ = nullptr;
   return s;
 }

@@ -17,29 +17,30 @@ namespace {
 constexpr char kSchemaSql[] = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
 CREATE TABLE records(
-  id TEXT PRIMARY KEY,
+  rid INTEGER PRIMARY KEY,
+  id TEXT NOT NULL UNIQUE,
   type TEXT NOT NULL,
   subject_id TEXT NOT NULL,
   local_version INTEGER NOT NULL,
   rev INTEGER NOT NULL,
   hlc TEXT NOT NULL,
-  body BLOB NOT NULL);
-CREATE INDEX records_subject ON records(subject_id);
-CREATE TABLE history(
-  record_id TEXT NOT NULL,
+  head INTEGER NOT NULL);
+CREATE INDEX records_subject ON records(subject_id, hlc);
+CREATE TABLE versions(
+  seq INTEGER PRIMARY KEY,
   local_version INTEGER NOT NULL,
-  body BLOB NOT NULL,
-  PRIMARY KEY(record_id, local_version)) WITHOUT ROWID;
+  prev INTEGER NOT NULL,
+  mutation INTEGER NOT NULL,
+  body BLOB NOT NULL);
 CREATE TABLE pending(
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
-  mutation_id TEXT NOT NULL UNIQUE,
+  seq INTEGER PRIMARY KEY,
+  mutation_id TEXT NOT NULL,
   record_id TEXT NOT NULL,
   kind TEXT NOT NULL,
-  from_version INTEGER NOT NULL,
-  to_version INTEGER NOT NULL,
+  from_seq INTEGER NOT NULL,
+  to_seq INTEGER NOT NULL,
   state TEXT NOT NULL,
   detail BLOB);
-CREATE INDEX pending_record ON pending(record_id);
 CREATE TABLE conflicts(
   conflict_id TEXT PRIMARY KEY,
   record_id TEXT NOT NULL,
@@ -47,11 +48,12 @@ CREATE TABLE conflicts(
   state TEXT NOT NULL,
   body BLOB NOT NULL);
 CREATE TABLE audit(
-  seq INTEGER PRIMARY KEY AUTOINCREMENT,
+  seq INTEGER PRIMARY KEY,
   at_ms INTEGER NOT NULL,
   action TEXT NOT NULL,
   record_id TEXT NOT NULL,
-  detail BLOB NOT NULL);
+  version INTEGER,
+  detail BLOB);
 )sql";
 
 Status ApplyPragmas(Database& db) {
@@ -146,6 +148,54 @@ Status CheckKeySource(const KeySource& key) {
 }  // namespace
 
 // ---- Impl helpers shared across store_*.cc ----
+
+Result<StmtRef> Store::Impl::Stmt(const char* sql) {
+  if (!db_) return FailedPreconditionError("the store has been closed (wiped or destroyed)");
+  for (auto& [key, st] : stmts_) {
+    if (key == sql) return StmtRef(st.get());
+  }
+  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_, sql));
+  stmts_.emplace_back(sql, std::make_unique<Statement>(std::move(st)));
+  return StmtRef(stmts_.back().second.get());
+}
+
+void Store::Impl::SetSealer(Sealer s) {
+  sealer_.emplace(std::move(s));
+  env_.random->Fill(id_key_, sizeof id_key_);
+  id_counter_ = 0;
+  std::string prefix(12, '\0');
+  env_.random->Fill(prefix.data(), prefix.size());
+  mutation_prefix_ = ToHex(prefix);
+  next_pending_seq_ = 0;
+}
+
+void Store::Impl::DropSealer() {
+  sealer_.reset();
+  sodium_memzero(id_key_, sizeof id_key_);
+}
+
+std::string Store::Impl::NewId() {
+  unsigned char nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
+  uint64_t n = id_counter_++;
+  for (int i = 0; i < 8; ++i) nonce[i] = static_cast<unsigned char>(n >> (8 * i));
+  unsigned char raw[16];
+  crypto_stream_chacha20_ietf(raw, sizeof raw, nonce, id_key_);
+  return ToHex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
+}
+
+std::string Store::Impl::MutationId(int64_t seq) const {
+  static const char kHex[] = "0123456789abcdef";
+  std::string id = mutation_prefix_;
+  for (int shift = 28; shift >= 0; shift -= 4) id.push_back(kHex[(static_cast<uint64_t>(seq) >> shift) & 15]);
+  return id;
+}
+
+int64_t Store::Impl::MutationSeq(std::string_view mutation_id) {
+  if (!IsRecordId(mutation_id)) return 0;
+  int64_t seq = 0;
+  for (char c : mutation_id.substr(24)) seq = seq * 16 + (c <= '9' ? c - '0' : c - 'a' + 10);
+  return seq;
+}
 
 Result<std::optional<std::string>> Store::Impl::GetMeta(std::string_view key) {
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_, "SELECT value FROM meta WHERE key=?"));

@@ -7,6 +7,8 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "doorstep/core/crypto.h"
 #include "doorstep/core/env.h"
@@ -17,14 +19,46 @@
 
 namespace doorstep::core {
 
-inline constexpr int kStoreFormat = 1;
+inline constexpr int kStoreFormat = 2;
+
+// A cached statement in use; reset (bindings cleared, read released) when the
+// use ends, so the next user finds it fresh.
+class StmtRef {
+ public:
+  explicit StmtRef(Statement* s) : s_(s) {}
+  StmtRef(StmtRef&& o) noexcept : s_(o.s_) { o.s_ = nullptr; }
+  StmtRef& operator=(StmtRef&&) = delete;
+  StmtRef(const StmtRef&) = delete;
+  ~StmtRef() {
+    if (s_ != nullptr) (void)s_->Reset();
+  }
+  Statement* operator->() { return s_; }
+  Statement& operator*() { return *s_; }
+
+ private:
+  Statement* s_;
+};
+
+// Where a record stands: its clear row in `records`.
+struct RecordHead {
+  std::string type;
+  int64_t local_version = 0;
+  int64_t rev = 0;
+  int64_t head = 0;  // versions.seq of the current version
+};
 
 class Store::Impl {
  public:
   Impl(std::unique_ptr<Database> db, Env env) : db_(std::move(db)), env_(env) {}
+  ~Impl() { Close(); }
 
   Database& db() { return *db_; }
   Env& env() { return env_; }
+
+  // A prepared statement for `sql` (a string literal: cached by address),
+  // kept for the connection's life. Not reentrant: a cached statement must not
+  // be used again while a use of it is still open.
+  Result<StmtRef> Stmt(const char* sql);
 
   // Meta table (clear values: ids, counters, KDF parameters, wrapped key).
   Result<std::optional<std::string>> GetMeta(std::string_view key);
@@ -40,27 +74,61 @@ class Store::Impl {
   Result<std::string> Open(std::string_view sealed, std::string_view ad);
   Status RequireUnlocked() const;
   bool unlocked() const { return sealer_.has_value(); }
-  void SetSealer(Sealer s) { sealer_.emplace(std::move(s)); }
-  void DropSealer() { sealer_.reset(); }
+  // Starts an unlocked session: the sealer, and fresh per-session id sources.
+  void SetSealer(Sealer s);
+  void DropSealer();
   // Closes the connection (wiped or destroyed store); every later call fails.
-  void Close() { sealer_.reset(); db_.reset(); }
+  void Close() {
+    DropSealer();
+    stmts_.clear();
+    db_.reset();
+  }
   bool closed() const { return db_ == nullptr; }
 
-  // Associated data of a record body at a local version.
+  // Associated data of a record version.
   static std::string RecordAd(std::string_view id, std::string_view type, int64_t local_version);
+
+  // A new record id (32 hex): 128 bits from a per-session ChaCha20 stream
+  // keyed from env().random, so no system call per record.
+  std::string NewId();
+  // A new mutation id (32 hex) for pending row `seq`: a 96-bit random
+  // per-session prefix and the row's sequence number (so an ack finds its row
+  // without an index; ids never repeat: see docs/store.md).
+  std::string MutationId(int64_t seq) const;
+  // The row a mutation id names, or 0 if it cannot be one of ours.
+  static int64_t MutationSeq(std::string_view mutation_id);
 
   // The next HLC stamp for a local write (recovers the last one lazily).
   Result<std::string> NextHlc();
 
+  // The clear row of record `id`; kNotFound if there is none.
+  Result<RecordHead> Head(std::string_view id);
+  // Opens version row `seq` of record `id` (of `type`). kDataLoss if the row
+  // is missing or fails to open (the associated data binds it to its record
+  // and version). `prev` (optional) receives the previous version's seq (0:
+  // none).
+  Result<Record> ReadSeq(std::string_view id, std::string_view type, int64_t seq, int64_t* prev = nullptr);
   // Reads the body of record `id` at `local_version` (current or history).
   Result<Record> ReadVersion(std::string_view id, int64_t local_version);
   // Reads the current record.
   Result<Record> ReadCurrent(std::string_view id);
-  // Writes `r` (r.local_version already bumped) as the current version,
-  // moving the previous body (if any) into history. Inside a transaction.
-  Status WriteVersion(const Record& r, bool existed, std::string_view origin);
+  // Appends `r` (r.local_version already bumped) as a new sealed version
+  // after version `prev_seq` (0: a new record) and makes it current;
+  // `mutation` is the pending row that pushes it (0: none, a pulled version).
+  // Returns the new version's seq. Inside a transaction.
+  Result<int64_t> WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin, int64_t mutation);
+  // The seq for the next pending row: above every row present and never
+  // repeated within this session. Inside a transaction.
+  Result<int64_t> ReservePendingSeq();
+  // Queues pending mutation `seq` from version `from_seq` (0: none) to
+  // `to_seq`; `detail` (if not null) is sealed. Inside a transaction.
+  Status AddPending(int64_t seq, const std::string& record_id, std::string_view kind, int64_t from_seq,
+                    int64_t to_seq, const nlohmann::json& detail);
   // Appends an audit entry (detail sealed). Inside a transaction.
   Status Audit(std::string_view action, std::string_view record_id, const nlohmann::json& detail);
+  // Appends the audit entry of a record write: action, record, version; no
+  // detail to seal (the version row holds the rest). Inside a transaction.
+  Status AuditWrite(std::string_view action, std::string_view record_id, int64_t local_version);
 
   std::string device_id;
   std::string author_id;  // practitioner id once enrolled ("" before)
@@ -70,7 +138,20 @@ class Store::Impl {
   Env env_;
   std::optional<Sealer> sealer_;
   std::optional<HybridClock> hlc_;
+  std::vector<std::pair<const char*, std::unique_ptr<Statement>>> stmts_;
+  unsigned char id_key_[32] = {};
+  uint64_t id_counter_ = 0;
+  std::string mutation_prefix_;   // 24 hex
+  int64_t next_pending_seq_ = 0;  // 0: not yet known this session
 };
+
+// The sealed plaintext of a record version: the envelope (compact keys,
+// defaults left out) and the fields. id, type and local_version are not in
+// it: the associated data binds them. See docs/store.md.
+std::string EncodeVersionBody(const Record& r, std::string_view origin, std::string_view own_device);
+// Parses a body made by EncodeVersionBody; kDataLoss if malformed.
+Result<Record> DecodeVersionBody(std::string_view plain, std::string_view id, std::string_view type,
+                                 int64_t local_version, std::string_view own_device);
 
 }  // namespace doorstep::core
 

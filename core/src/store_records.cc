@@ -3,6 +3,8 @@
 #include <algorithm>
 #include <set>
 
+#include <sodium.h>
+
 #include "doorstep/core/schema.h"
 #include "doorstep/core/store.h"
 #include "store_internal.h"
@@ -15,12 +17,6 @@ Status CheckStatusValue(std::string_view status) {
     return InvalidArgumentError("status must be 'draft' or 'final', not '" + std::string(status) + "'");
   }
   return Status::Ok();
-}
-
-std::string NewId(Random& random) {
-  std::string b(16, '\0');
-  random.Fill(b.data(), b.size());
-  return ToHex(b);
 }
 
 }  // namespace
@@ -41,56 +37,120 @@ Result<std::string> Store::Impl::NextHlc() {
   return hlc_->Now().Encode();
 }
 
-Result<Record> Store::Impl::ReadVersion(std::string_view id, int64_t local_version) {
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_,
-      "SELECT type, body FROM records WHERE id=?1 AND local_version=?2 "
-      "UNION ALL SELECT r.type, h.body FROM history h JOIN records r ON r.id = h.record_id "
-      "WHERE h.record_id=?1 AND h.local_version=?2"));
-  st.Bind(1, id).Bind(2, local_version);
-  DS_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFoundError("record " + std::string(id) + " has no version " + std::to_string(local_version));
-  std::string type = st.ColumnText(0);
-  DS_ASSIGN_OR_RETURN(std::string plain, Open(st.ColumnBlob(1), RecordAd(id, type, local_version)));
-  auto j = nlohmann::json::parse(plain, nullptr, false);
-  std::fill(plain.begin(), plain.end(), '\0');
-  DS_ASSIGN_OR_RETURN(Record r, RecordFromJson(j));
-  if (r.id != id || r.type != type || r.local_version != local_version) {
-    return DataLossError("record " + std::string(id) + " does not match its row");
+Result<RecordHead> Store::Impl::Head(std::string_view id) {
+  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT type, local_version, rev, head FROM records WHERE id=?"));
+  st->Bind(1, id);
+  DS_ASSIGN_OR_RETURN(bool row, st->Step());
+  if (!row) return NotFoundError("no record " + std::string(id));
+  RecordHead h;
+  h.type = st->ColumnText(0);
+  h.local_version = st->ColumnInt(1);
+  h.rev = st->ColumnInt(2);
+  h.head = st->ColumnInt(3);
+  return h;
+}
+
+Result<Record> Store::Impl::ReadSeq(std::string_view id, std::string_view type, int64_t seq, int64_t* prev) {
+  int64_t local_version = 0;
+  std::string sealed;
+  {
+    DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT local_version, prev, body FROM versions WHERE seq=?"));
+    st->Bind(1, seq);
+    DS_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row) return DataLossError("record " + std::string(id) + " lacks version row " + std::to_string(seq));
+    local_version = st->ColumnInt(0);
+    if (prev != nullptr) *prev = st->ColumnInt(1);
+    sealed = st->ColumnBlob(2);
   }
+  DS_ASSIGN_OR_RETURN(std::string plain, Open(sealed, RecordAd(id, type, local_version)));
+  auto r = DecodeVersionBody(plain, id, type, local_version, device_id);
+  sodium_memzero(plain.data(), plain.size());
   return r;
 }
 
-Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_, "SELECT local_version FROM records WHERE id=?"));
-  st.Bind(1, id);
-  DS_ASSIGN_OR_RETURN(bool row, st.Step());
-  if (!row) return NotFoundError("no record " + std::string(id));
-  return ReadVersion(id, st.ColumnInt(0));
+Result<Record> Store::Impl::ReadVersion(std::string_view id, int64_t local_version) {
+  DS_ASSIGN_OR_RETURN(RecordHead h, Head(id));
+  int64_t seq = h.head;
+  // Walk the version chain back from the current version (records have few).
+  while (seq != 0) {
+    int64_t lv = 0, prev = 0;
+    {
+      DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT local_version, prev FROM versions WHERE seq=?"));
+      st->Bind(1, seq);
+      DS_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;  // purged history
+      lv = st->ColumnInt(0);
+      prev = st->ColumnInt(1);
+    }
+    if (lv == local_version) return ReadSeq(id, h.type, seq);
+    if (lv < local_version || prev >= seq) break;
+    seq = prev;
+  }
+  return NotFoundError("record " + std::string(id) + " has no version " + std::to_string(local_version));
 }
 
-Status Store::Impl::WriteVersion(const Record& r, bool existed, std::string_view origin) {
-  nlohmann::json body = RecordToJson(r);
-  body["origin"] = origin;
-  std::string plain = body.dump();
-  DS_ASSIGN_OR_RETURN(std::string sealed, Seal(plain, RecordAd(r.id, r.type, r.local_version)));
-  std::fill(plain.begin(), plain.end(), '\0');
-  if (existed) {
-    // Move the current body into history; it stays sealed under its own AD.
-    DS_ASSIGN_OR_RETURN(Statement mv, Statement::Prepare(*db_,
-        "INSERT INTO history(record_id, local_version, body) "
-        "SELECT id, local_version, body FROM records WHERE id=?"));
-    mv.Bind(1, r.id);
-    DS_RETURN_IF_ERROR(mv.Run());
-    DS_ASSIGN_OR_RETURN(Statement up, Statement::Prepare(*db_,
-        "UPDATE records SET local_version=?, rev=?, hlc=?, subject_id=?, body=? WHERE id=?"));
-    up.Bind(1, r.local_version).Bind(2, r.rev).Bind(3, r.hlc).Bind(4, r.subject_id).BindBlob(5, sealed).Bind(6, r.id);
-    return up.Run();
+Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
+  DS_ASSIGN_OR_RETURN(RecordHead h, Head(id));
+  DS_ASSIGN_OR_RETURN(Record r, ReadSeq(id, h.type, h.head));
+  if (r.local_version != h.local_version) return DataLossError("record " + std::string(id) + " does not match its row");
+  return r;
+}
+
+Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin,
+                                          int64_t mutation) {
+  std::string plain = EncodeVersionBody(r, origin, device_id);
+  auto sealed = Seal(plain, RecordAd(r.id, r.type, r.local_version));
+  sodium_memzero(plain.data(), plain.size());
+  if (!sealed.ok()) return sealed.status();
+  {
+    DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt("INSERT INTO versions(local_version, prev, mutation, body) VALUES(?,?,?,?)"));
+    ins->Bind(1, r.local_version).Bind(2, prev_seq).Bind(3, mutation).BindBlob(4, *sealed);
+    DS_RETURN_IF_ERROR(ins->Run());
   }
-  DS_ASSIGN_OR_RETURN(Statement ins, Statement::Prepare(*db_,
-      "INSERT INTO records(id, type, subject_id, local_version, rev, hlc, body) VALUES(?,?,?,?,?,?,?)"));
-  ins.Bind(1, r.id).Bind(2, r.type).Bind(3, r.subject_id).Bind(4, r.local_version).Bind(5, r.rev)
-      .Bind(6, r.hlc).BindBlob(7, sealed);
-  return ins.Run();
+  int64_t seq = db_->LastInsertRowId();
+  if (prev_seq != 0) {
+    DS_ASSIGN_OR_RETURN(StmtRef up, Stmt("UPDATE records SET local_version=?, rev=?, hlc=?, subject_id=?, head=? WHERE id=?"));
+    up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, r.hlc).Bind(4, r.subject_id).Bind(5, seq).Bind(6, r.id);
+    DS_RETURN_IF_ERROR(up->Run());
+    if (db_->Changes() != 1) return NotFoundError("no record " + r.id);
+  } else {
+    DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
+        "INSERT INTO records(id, type, subject_id, local_version, rev, hlc, head) VALUES(?,?,?,?,?,?,?)"));
+    ins->Bind(1, r.id).Bind(2, r.type).Bind(3, r.subject_id).Bind(4, r.local_version).Bind(5, r.rev)
+        .Bind(6, r.hlc).Bind(7, seq);
+    DS_RETURN_IF_ERROR(ins->Run());
+  }
+  return seq;
+}
+
+Result<int64_t> Store::Impl::ReservePendingSeq() {
+  // The row's seq never repeats within a session (mutation ids embed it);
+  // it also stays above every row present, even one another handle wrote.
+  int64_t seq = 0;
+  {
+    DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT coalesce(max(seq), 0) + 1 FROM pending"));
+    DS_ASSIGN_OR_RETURN(bool row, st->Step());
+    seq = row ? st->ColumnInt(0) : 1;
+  }
+  seq = std::max(seq, next_pending_seq_);
+  if (seq > 0xffffffffLL) return ResourceExhaustedError("the pending mutation counter is exhausted");
+  next_pending_seq_ = seq + 1;
+  return seq;
+}
+
+Status Store::Impl::AddPending(int64_t seq, const std::string& record_id, std::string_view kind, int64_t from_seq,
+                               int64_t to_seq, const nlohmann::json& detail) {
+  std::string mutation_id = MutationId(seq);
+  std::string sealed;
+  if (!detail.is_null()) {
+    DS_ASSIGN_OR_RETURN(sealed, Seal(detail.dump(), "ds1|pending|" + mutation_id));
+  }
+  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt(
+      "INSERT INTO pending(seq, mutation_id, record_id, kind, from_seq, to_seq, state, detail) "
+      "VALUES(?,?,?,?,?,?,'pending',?)"));
+  st->Bind(1, seq).Bind(2, mutation_id).Bind(3, record_id).Bind(4, kind).Bind(5, from_seq).Bind(6, to_seq);
+  if (sealed.empty()) st->BindNull(7); else st->BindBlob(7, sealed);
+  return st->Run();
 }
 
 Status Store::Impl::Audit(std::string_view action, std::string_view record_id, const nlohmann::json& detail) {
@@ -98,10 +158,15 @@ Status Store::Impl::Audit(std::string_view action, std::string_view record_id, c
   // The audit row's AD binds it to its action, record and time.
   std::string ad = "ds1|audit|" + std::string(action) + "|" + std::string(record_id) + "|" + std::to_string(now);
   DS_ASSIGN_OR_RETURN(std::string sealed, Seal(detail.dump(), ad));
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_,
-      "INSERT INTO audit(at_ms, action, record_id, detail) VALUES(?,?,?,?)"));
-  st.Bind(1, now).Bind(2, action).Bind(3, record_id).BindBlob(4, sealed);
-  return st.Run();
+  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT INTO audit(at_ms, action, record_id, version, detail) VALUES(?,?,?,NULL,?)"));
+  st->Bind(1, now).Bind(2, action).Bind(3, record_id).BindBlob(4, sealed);
+  return st->Run();
+}
+
+Status Store::Impl::AuditWrite(std::string_view action, std::string_view record_id, int64_t local_version) {
+  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT INTO audit(at_ms, action, record_id, version, detail) VALUES(?,?,?,?,NULL)"));
+  st->Bind(1, env_.clock->NowMillis()).Bind(2, action).Bind(3, record_id).Bind(4, local_version);
+  return st->Run();
 }
 
 namespace {
@@ -135,23 +200,6 @@ Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r) {
   return v;
 }
 
-Status AddPending(Store::Impl& impl, const std::string& record_id, std::string_view kind,
-                  int64_t from_version, int64_t to_version, const nlohmann::json& detail) {
-  std::string mid(16, '\0');
-  impl.env().random->Fill(mid.data(), mid.size());
-  std::string mutation_id = ToHex(mid);
-  std::string sealed;
-  if (!detail.is_null()) {
-    DS_ASSIGN_OR_RETURN(sealed, impl.Seal(detail.dump(), "ds1|pending|" + mutation_id));
-  }
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
-      "INSERT INTO pending(mutation_id, record_id, kind, from_version, to_version, state, detail) "
-      "VALUES(?,?,?,?,?,'pending',?)"));
-  st.Bind(1, mutation_id).Bind(2, record_id).Bind(3, kind).Bind(4, from_version).Bind(5, to_version);
-  if (sealed.empty()) st.BindNull(6); else st.BindBlob(6, sealed);
-  return st.Run();
-}
-
 }  // namespace
 
 Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_id,
@@ -163,7 +211,7 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
   }
   if (!fields.is_object()) return InvalidArgumentError("fields must be a JSON object");
   Record r;
-  r.id = NewId(*impl_->env().random);
+  r.id = impl_->NewId();
   r.type = std::string(type);
   r.subject_id = std::string(subject_id);
   r.status = std::string(status);
@@ -183,9 +231,10 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
     return out;
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
-  DS_RETURN_IF_ERROR(impl_->WriteVersion(r, false, "local"));
-  DS_RETURN_IF_ERROR(AddPending(*impl_, r.id, "put", 0, 1, nullptr));
-  DS_RETURN_IF_ERROR(impl_->Audit("add", r.id, {{"type", r.type}, {"status", r.status}, {"version", 1}}));
+  DS_ASSIGN_OR_RETURN(int64_t mutation, impl_->ReservePendingSeq());
+  DS_ASSIGN_OR_RETURN(int64_t seq, impl_->WriteVersion(r, 0, "local", mutation));
+  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, r.id, "put", 0, seq, nullptr));
+  DS_RETURN_IF_ERROR(impl_->AuditWrite("add", r.id, r.local_version));
   DS_RETURN_IF_ERROR(txn.Commit());
   out.record = std::move(r);
   return out;
@@ -197,7 +246,8 @@ Result<WriteOutcome> Store::Edit(std::string_view id, const nlohmann::json& chan
   if (!changes.is_object()) return InvalidArgumentError("changes must be a JSON object");
   if (status) DS_RETURN_IF_ERROR(CheckStatusValue(*status));
   DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl_->db()));
-  DS_ASSIGN_OR_RETURN(Record r, impl_->ReadCurrent(id));
+  DS_ASSIGN_OR_RETURN(RecordHead head, impl_->Head(id));
+  DS_ASSIGN_OR_RETURN(Record r, impl_->ReadSeq(id, head.type, head.head));
   bool was_final = r.status == "final";
   if (was_final && status && *status == "draft") {
     return InvalidArgumentError("status: a final record cannot go back to draft; edit it to amend it");
@@ -225,11 +275,10 @@ Result<WriteOutcome> Store::Edit(std::string_view id, const nlohmann::json& chan
     return out;
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
-  DS_RETURN_IF_ERROR(impl_->WriteVersion(r, true, "local"));
-  DS_RETURN_IF_ERROR(AddPending(*impl_, r.id, "put", from_version, r.local_version, nullptr));
-  DS_RETURN_IF_ERROR(impl_->Audit(was_final ? "amend" : "edit", r.id,
-                                  {{"status", r.status}, {"version", r.local_version},
-                                   {"fields_changed", changes.size()}}));
+  DS_ASSIGN_OR_RETURN(int64_t mutation, impl_->ReservePendingSeq());
+  DS_ASSIGN_OR_RETURN(int64_t seq, impl_->WriteVersion(r, head.head, "local", mutation));
+  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, r.id, "put", head.head, seq, nullptr));
+  DS_RETURN_IF_ERROR(impl_->AuditWrite(was_final ? "amend" : "edit", r.id, r.local_version));
   DS_RETURN_IF_ERROR(txn.Commit());
   out.record = std::move(r);
   return out;
@@ -244,7 +293,7 @@ Result<Record> Store::Get(std::string_view id) {
 Result<std::vector<Record>> Store::List(const ListFilter& filter) {
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl_->db(),
-      "SELECT id, local_version FROM records WHERE (?1 IS NULL OR subject_id=?1) "
+      "SELECT id, type, head FROM records WHERE (?1 IS NULL OR subject_id=?1) "
       "AND (?2 IS NULL OR type=?2) ORDER BY subject_id, hlc"));
   if (filter.subject_id) st.Bind(1, *filter.subject_id); else st.BindNull(1);
   if (filter.type) st.Bind(2, *filter.type); else st.BindNull(2);
@@ -252,7 +301,7 @@ Result<std::vector<Record>> Store::List(const ListFilter& filter) {
   while (true) {
     DS_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    DS_ASSIGN_OR_RETURN(Record r, impl_->ReadVersion(st.ColumnText(0), st.ColumnInt(1)));
+    DS_ASSIGN_OR_RETURN(Record r, impl_->ReadSeq(st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2)));
     out.push_back(std::move(r));
   }
   return out;
@@ -260,12 +309,19 @@ Result<std::vector<Record>> Store::List(const ListFilter& filter) {
 
 Result<std::vector<HistoryEntry>> Store::History(std::string_view id) {
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
-  DS_ASSIGN_OR_RETURN(Record current, Get(id));
+  if (!IsRecordId(id)) return NotFoundError("no record " + std::string(id) + " (ids are 32 hex characters)");
+  DS_ASSIGN_OR_RETURN(RecordHead head, impl_->Head(id));
+  // Walk the version chain back from the current version, then oldest first.
+  std::vector<Record> versions;
+  for (int64_t seq = head.head; seq != 0;) {
+    int64_t prev = 0;
+    DS_ASSIGN_OR_RETURN(Record v, impl_->ReadSeq(id, head.type, seq, &prev));
+    if (prev >= seq) return DataLossError("record " + std::string(id) + " has a broken version chain");
+    versions.push_back(std::move(v));
+    seq = prev;
+  }
   std::vector<HistoryEntry> out;
-  for (int64_t v = 1; v <= current.local_version; ++v) {
-    auto r = impl_->ReadVersion(id, v);
-    if (r.status().code() == StatusCode::kNotFound) continue;  // purged history
-    if (!r.ok()) return r.status();
+  for (auto r = versions.rbegin(); r != versions.rend(); ++r) {
     HistoryEntry e;
     e.local_version = r->local_version;
     e.rev = r->rev;

@@ -28,20 +28,14 @@ std::optional<nlohmann::json::json_pointer> PathToPointer(std::string_view path)
   return nlohmann::json::json_pointer(ptr);
 }
 
-Result<std::string> NewMutationId(Store::Impl& impl) {
-  std::string mid(16, '\0');
-  impl.env().random->Fill(mid.data(), mid.size());
-  return ToHex(mid);
-}
-
 }  // namespace
 
 Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit) {
   Store::Impl& impl = *store.impl();
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
-      "SELECT mutation_id, record_id, kind, from_version, to_version, detail FROM pending "
-      "WHERE state='pending' ORDER BY seq LIMIT ?"));
+      "SELECT p.mutation_id, p.record_id, p.kind, p.from_seq, p.to_seq, p.detail, r.type FROM pending p "
+      "JOIN records r ON r.id = p.record_id WHERE p.state='pending' ORDER BY p.seq LIMIT ?"));
   st.Bind(1, static_cast<int64_t>(limit));
   std::vector<OutgoingMutation> out;
   while (true) {
@@ -51,13 +45,14 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
     m.mutation_id = st.ColumnText(0);
     std::string record_id = st.ColumnText(1);
     m.kind = st.ColumnText(2);
-    int64_t from_version = st.ColumnInt(3);
-    int64_t to_version = st.ColumnInt(4);
-    DS_ASSIGN_OR_RETURN(m.record, impl.ReadVersion(record_id, to_version));
+    int64_t from_seq = st.ColumnInt(3);
+    int64_t to_seq = st.ColumnInt(4);
+    std::string type = st.ColumnText(6);
+    DS_ASSIGN_OR_RETURN(m.record, impl.ReadSeq(record_id, type, to_seq));
     m.base_rev = m.record.base_rev;
     nlohmann::json from_fields = nlohmann::json::object();
-    if (from_version > 0) {
-      DS_ASSIGN_OR_RETURN(Record before, impl.ReadVersion(record_id, from_version));
+    if (from_seq > 0) {
+      DS_ASSIGN_OR_RETURN(Record before, impl.ReadSeq(record_id, type, from_seq));
       from_fields = std::move(before.fields);
       m.base_rev = before.rev;
     }
@@ -90,16 +85,16 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks) {
     if (a.outcome == "rejected") {
       nlohmann::json d = {{"reason", a.reason}};
       DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(d.dump(), "ds1|pending|" + a.mutation_id));
-      DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
-          "UPDATE pending SET state='rejected', detail=? WHERE mutation_id=? AND state='pending'"));
-      st.BindBlob(1, sealed).Bind(2, a.mutation_id);
-      DS_RETURN_IF_ERROR(st.Run());
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt(
+          "UPDATE pending SET state='rejected', detail=? WHERE seq=? AND mutation_id=? AND state='pending'"));
+      st->BindBlob(1, sealed).Bind(2, Store::Impl::MutationSeq(a.mutation_id)).Bind(3, a.mutation_id);
+      DS_RETURN_IF_ERROR(st->Run());
       DS_RETURN_IF_ERROR(impl.Audit("push_rejected", "", {{"mutation_id", a.mutation_id}}));
     } else {
-      DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
-          "DELETE FROM pending WHERE mutation_id=? AND state='pending'"));
-      st.Bind(1, a.mutation_id);
-      DS_RETURN_IF_ERROR(st.Run());
+      // The mutation id names its row (Store::Impl::MutationId): no index needed.
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("DELETE FROM pending WHERE seq=? AND mutation_id=? AND state='pending'"));
+      st->Bind(1, Store::Impl::MutationSeq(a.mutation_id)).Bind(2, a.mutation_id);
+      DS_RETURN_IF_ERROR(st->Run());
     }
   }
   DS_RETURN_IF_ERROR(impl.Audit("push", "", {{"mutations", acks.size()}}));
@@ -109,20 +104,40 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks) {
 namespace {
 
 // Local fields = server fields with every still-pending local change on top.
-Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& record_id, nlohmann::json fields) {
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
-      "SELECT from_version, to_version FROM pending WHERE record_id=? AND state='pending' ORDER BY seq"));
-  st.Bind(1, record_id);
-  while (true) {
-    DS_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
-    int64_t from = st.ColumnInt(0), to = st.ColumnInt(1);
+Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& record_id, const std::string& type,
+                                      int64_t head, nlohmann::json fields) {
+  // The record's versions that a still-pending mutation pushes: walk the
+  // chain back from the head (each version names its mutation's row; no
+  // index over pending is needed), then apply them oldest first.
+  std::vector<std::pair<int64_t, int64_t>> changes;  // (from_seq, to_seq), newest first
+  for (int64_t seq = head; seq != 0;) {
+    int64_t prev = 0, mutation = 0;
+    {
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT prev, mutation FROM versions WHERE seq=?"));
+      st->Bind(1, seq);
+      DS_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      prev = st->ColumnInt(0);
+      mutation = st->ColumnInt(1);
+    }
+    if (mutation != 0) {
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt(
+          "SELECT from_seq FROM pending WHERE seq=? AND to_seq=? AND state='pending'"));
+      st->Bind(1, mutation).Bind(2, seq);
+      DS_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (row) changes.emplace_back(st->ColumnInt(0), seq);
+    }
+    if (prev >= seq) break;
+    seq = prev;
+  }
+  for (auto c = changes.rbegin(); c != changes.rend(); ++c) {
+    auto [from, to] = *c;
     nlohmann::json before = nlohmann::json::object();
     if (from > 0) {
-      DS_ASSIGN_OR_RETURN(Record b, impl.ReadVersion(record_id, from));
+      DS_ASSIGN_OR_RETURN(Record b, impl.ReadSeq(record_id, type, from));
       before = std::move(b.fields);
     }
-    DS_ASSIGN_OR_RETURN(Record after, impl.ReadVersion(record_id, to));
+    DS_ASSIGN_OR_RETURN(Record after, impl.ReadSeq(record_id, type, to));
     for (auto it = after.fields.begin(); it != after.fields.end(); ++it) {
       auto f = before.find(it.key());
       if (f == before.end() || *f != *it) fields[it.key()] = *it;
@@ -143,9 +158,36 @@ Result<int64_t> PurgeSubject(Store::Impl& impl, const std::string& subject) {
   count.Bind(1, subject);
   DS_ASSIGN_OR_RETURN(bool row, count.Step());
   int64_t n = row ? count.ColumnInt(0) : 0;
+  // Every version of each purged record: walk its chain back from the head.
+  std::vector<int64_t> heads;
+  {
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+        std::string("SELECT head FROM records WHERE subject_id=? AND id NOT IN (") + keep + ")"));
+    st.Bind(1, subject);
+    while (true) {
+      DS_ASSIGN_OR_RETURN(bool more, st.Step());
+      if (!more) break;
+      heads.push_back(st.ColumnInt(0));
+    }
+  }
+  for (int64_t seq : heads) {
+    while (seq != 0) {
+      int64_t prev = 0;
+      {
+        DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT prev FROM versions WHERE seq=?"));
+        st->Bind(1, seq);
+        DS_ASSIGN_OR_RETURN(bool found, st->Step());
+        if (!found) break;
+        prev = st->ColumnInt(0);
+      }
+      DS_ASSIGN_OR_RETURN(StmtRef del, impl.Stmt("DELETE FROM versions WHERE seq=?"));
+      del->Bind(1, seq);
+      DS_RETURN_IF_ERROR(del->Run());
+      if (prev >= seq) break;
+      seq = prev;
+    }
+  }
   for (const char* sql : {
-           "DELETE FROM history WHERE record_id IN (SELECT id FROM records WHERE subject_id=?1) "
-           "AND record_id NOT IN (SELECT record_id FROM pending WHERE state='rejected')",
            "DELETE FROM pending WHERE state<>'rejected' AND record_id IN "
            "(SELECT id FROM records WHERE subject_id=?1)",
            "DELETE FROM conflicts WHERE subject_id=?1",
@@ -172,7 +214,9 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& re
     if (!IsRecordId(incoming.id) || !IsOpaqueId(incoming.subject_id)) {
       return InvalidArgumentError("pulled record has a malformed id or subject");
     }
-    auto current = impl.ReadCurrent(incoming.id);
+    // The clear row says whether we have it and at which revision: no
+    // version is opened unless local changes must go on top.
+    auto current = impl.Head(incoming.id);
     bool existed = current.ok();
     if (!existed && current.status().code() != StatusCode::kNotFound) return current.status();
     if (existed && current->type != incoming.type) {
@@ -181,8 +225,10 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& re
     if (existed && current->rev >= incoming.rev) continue;  // already have it
     Record r = incoming;
     r.local_version = existed ? current->local_version + 1 : 1;
-    DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, incoming.fields));
-    DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed, "server"));
+    if (existed) {
+      DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, r.type, current->head, std::move(r.fields)));
+    }
+    DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed ? current->head : 0, "server", 0).status());
     ++out.records;
   }
   for (const PulledConflict& c : conflicts) {
@@ -266,7 +312,8 @@ Status ResolveConflict(Store& store, std::string_view conflict_id, std::string_v
   std::string path = body["path"].get<std::string>();
   auto ptr = PathToPointer(path);
   if (!ptr) return DataLossError("conflict path is malformed");
-  DS_ASSIGN_OR_RETURN(Record r, impl.ReadCurrent(record_id));
+  DS_ASSIGN_OR_RETURN(RecordHead head, impl.Head(record_id));
+  DS_ASSIGN_OR_RETURN(Record r, impl.ReadSeq(record_id, head.type, head.head));
   int64_t from_version = r.local_version;
   if (chosen.is_null()) {
     if (r.fields.contains(*ptr)) {
@@ -282,15 +329,10 @@ Status ResolveConflict(Store& store, std::string_view conflict_id, std::string_v
   r.author_id = impl.author_id;
   r.updated_at = impl.env().clock->NowMillis();
   DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
-  DS_RETURN_IF_ERROR(impl.WriteVersion(r, true, "local"));
-  DS_ASSIGN_OR_RETURN(std::string mutation_id, NewMutationId(impl));
+  DS_ASSIGN_OR_RETURN(int64_t mutation, impl.ReservePendingSeq());
+  DS_ASSIGN_OR_RETURN(int64_t seq, impl.WriteVersion(r, head.head, "local", mutation));
   nlohmann::json detail = {{"conflict_id", conflict_id}, {"path", path}, {"value", chosen}};
-  DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(detail.dump(), "ds1|pending|" + mutation_id));
-  DS_ASSIGN_OR_RETURN(Statement ins, Statement::Prepare(impl.db(),
-      "INSERT INTO pending(mutation_id, record_id, kind, from_version, to_version, state, detail) "
-      "VALUES(?,?,'resolve',?,?,'pending',?)"));
-  ins.Bind(1, mutation_id).Bind(2, record_id).Bind(3, from_version).Bind(4, r.local_version).BindBlob(5, sealed);
-  DS_RETURN_IF_ERROR(ins.Run());
+  DS_RETURN_IF_ERROR(impl.AddPending(mutation, record_id, "resolve", head.head, seq, detail));
   DS_ASSIGN_OR_RETURN(Statement up, Statement::Prepare(impl.db(),
       "UPDATE conflicts SET state='resolving' WHERE conflict_id=?"));
   up.Bind(1, conflict_id);

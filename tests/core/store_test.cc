@@ -184,7 +184,9 @@ TEST_F(StoreTest, CiphertextMovedToAnotherRowIsRefused) {
   auto b = store->Add("visit_note", "subject-2", SampleFields("visit_note", clock_.NowMillis()), "draft");
   std::string ida = a->record.id, idb = b->record.id;
   store.reset();
-  RawExec("UPDATE records SET body=(SELECT body FROM records WHERE id='" + ida + "') WHERE id='" + idb + "'");
+  // The current version of A's sealed body onto B's current version row.
+  RawExec("UPDATE versions SET body=(SELECT body FROM versions WHERE seq=(SELECT head FROM records WHERE id='" + ida +
+          "')) WHERE seq=(SELECT head FROM records WHERE id='" + idb + "')");
   auto reopened = Store::Open(path_, env_);
   ASSERT_TRUE((*reopened)->Unlock(Pass(&pass_)).ok());
   EXPECT_TRUE((*reopened)->Get(ida).ok());
@@ -197,8 +199,9 @@ TEST_F(StoreTest, TamperedBodyIsDataLoss) {
   std::string id = a->record.id;
   store.reset();
   // Flip one byte in the middle of the sealed body.
-  RawExec("UPDATE records SET body = substr(body, 1, 100) || "
-          "CAST(char((unicode(substr(body, 101, 1)) + 1) % 128) AS BLOB) || substr(body, 102) WHERE id='" + id + "'");
+  RawExec("UPDATE versions SET body = substr(body, 1, 100) || "
+          "CAST(char((unicode(substr(body, 101, 1)) + 1) % 128) AS BLOB) || substr(body, 102) "
+          "WHERE seq=(SELECT head FROM records WHERE id='" + id + "')");
   auto reopened = Store::Open(path_, env_);
   ASSERT_TRUE((*reopened)->Unlock(Pass(&pass_)).ok());
   EXPECT_EQ((*reopened)->Get(id).status().code(), StatusCode::kDataLoss);

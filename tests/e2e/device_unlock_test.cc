@@ -154,6 +154,7 @@ int TamperRecord(const std::string& path, const std::string& id, int where) {
     std::string table, column, old_value;
   };
   std::vector<Change> changes;
+  std::vector<int64_t> heads;  // version rows the record's row points at (docs/store.md)
   for (const std::string& t : tables) {
     if (sqlite3_prepare_v2(db, ("SELECT * FROM \"" + t + "\"").c_str(), -1, &st, nullptr) !=
         SQLITE_OK) {
@@ -170,11 +171,22 @@ int TamperRecord(const std::string& path, const std::string& id, int where) {
       }
       if (!names_id) continue;
       for (int c = 0; c < n; ++c) {
+        if (std::string(sqlite3_column_name(st, c)) == "head") heads.push_back(sqlite3_column_int64(st, c));
         if (sqlite3_column_type(st, c) != SQLITE_BLOB || sqlite3_column_bytes(st, c) < 40) continue;
         changes.push_back({t, sqlite3_column_name(st, c),
                            std::string(static_cast<const char*>(sqlite3_column_blob(st, c)),
                                        static_cast<size_t>(sqlite3_column_bytes(st, c)))});
       }
+    }
+    sqlite3_finalize(st);
+  }
+  for (int64_t seq : heads) {
+    sqlite3_prepare_v2(db, "SELECT body FROM versions WHERE seq = ?", -1, &st, nullptr);
+    sqlite3_bind_int64(st, 1, seq);
+    if (sqlite3_step(st) == SQLITE_ROW) {
+      changes.push_back({"versions", "body",
+                         std::string(static_cast<const char*>(sqlite3_column_blob(st, 0)),
+                                     static_cast<size_t>(sqlite3_column_bytes(st, 0)))});
     }
     sqlite3_finalize(st);
   }

@@ -95,8 +95,10 @@ TEST_F(CApiBoundaryTest, ExceptionInsideStoreAddBecomesInternalError) {
                                   R"({"kdf":"interactive"})", &err);
   ASSERT_NE(s, nullptr) << err.message;
 
-  // Store::Add draws the record id from Env's Random: it throws in there.
-  random_.fault = Fault::kRuntimeError;
+  // Store::Add reads Env's Clock (record times, audit): it throws in there.
+  // (Record ids come from a per-session stream drawn at unlock, not from
+  // Random on each write.)
+  clock_.fault = Fault::kRuntimeError;
   err = ds_error{};
   char* rec = ds_record_put(s, "visit_note", "case-1", kFields, nullptr, &err);
   EXPECT_EQ(rec, nullptr);
@@ -106,18 +108,18 @@ TEST_F(CApiBoundaryTest, ExceptionInsideStoreAddBecomesInternalError) {
   // what() is never copied out (it may quote input).
   EXPECT_EQ(std::string(err.message).find("secret words"), std::string::npos);
 
-  random_.fault = Fault::kBadAlloc;
+  clock_.fault = Fault::kBadAlloc;
   rec = ds_record_put(s, "visit_note", "case-1", kFields, nullptr, &err);
   EXPECT_EQ(rec, nullptr);
   EXPECT_EQ(err.code, DS_ERR_RESOURCE_EXHAUSTED);
 
-  random_.fault = Fault::kInt;  // not even a std::exception
+  clock_.fault = Fault::kInt;  // not even a std::exception
   rec = ds_record_put(s, "visit_note", "case-1", kFields, nullptr, &err);
   EXPECT_EQ(rec, nullptr);
   EXPECT_EQ(err.code, DS_ERR_INTERNAL);
 
   // The handle is still usable and nothing half-written is visible.
-  random_.fault = Fault::kNone;
+  clock_.fault = Fault::kNone;
   char* list = ds_record_list(s, nullptr, &err);
   ASSERT_NE(list, nullptr) << err.message;
   EXPECT_STREQ(list, "[]");

@@ -13,6 +13,7 @@
 #include <optional>
 #include <string>
 #include <string_view>
+#include <vector>
 
 #include "doorstep/core/status.h"
 
@@ -35,6 +36,10 @@ class Database {
 
   // Runs one or more statements without results.
   Status Exec(std::string_view sql);
+  // Runs one statement without results, keeping it prepared for the next call
+  // with the same `sql` pointer (a string literal: transaction control in hot
+  // paths). Returns the statement's error as Status.
+  Status ExecCached(const char* sql);
   int64_t LastInsertRowId() const;
   int Changes() const;
   sqlite3* raw() { return db_; }
@@ -42,6 +47,11 @@ class Database {
  private:
   explicit Database(sqlite3* db) : db_(db) {}
   sqlite3* db_;
+  struct CachedStmt {
+    const char* sql;
+    sqlite3_stmt* stmt;
+  };
+  std::vector<CachedStmt> cached_;
 };
 
 class Statement {
