@@ -14,6 +14,7 @@ void RegisterCommands(CLI::App& app, int* exit_code) {
   RegisterBenchTransport(*bench, exit_code);
   RegisterBenchStore(*bench, exit_code);
   RegisterBenchSync(*bench, exit_code);
+  RegisterBenchServer(*bench, exit_code);
 }
 
 }  // namespace doorstep::cli

@@ -20,6 +20,8 @@ void RegisterBenchTransport(CLI::App& bench, int* exit_code);
 void RegisterBenchStore(CLI::App& bench, int* exit_code);
 // `bench sync` (cmd_bench_sync.cc), under the `bench` group.
 void RegisterBenchSync(CLI::App& bench, int* exit_code);
+// `bench server` (cmd_bench_server.cc), under the `bench` group.
+void RegisterBenchServer(CLI::App& bench, int* exit_code);
 void RegisterDemoCommands(CLI::App& app, int* exit_code);
 // `sim` and the hidden `sim-sync-child` (cmd_sim.cc).
 void RegisterSimCommands(CLI::App& app, int* exit_code);

@@ -2,6 +2,7 @@
 #include "doorstep/sync/server_core.h"
 
 #include <cctype>
+#include <iterator>
 
 #include <sodium.h>
 
@@ -120,42 +121,62 @@ Result<IssuedCode> ServerCore::Enroll(std::string_view practitioner, std::string
   return issued;
 }
 
-bool ServerCore::OverWrongCodeLimit(std::string_view source, int64_t now) {
+bool ServerCore::ReserveCodeAttempt(std::string_view source, int64_t now) {
   std::lock_guard<std::mutex> lock(limiter_mu_);
   auto it = wrong_codes_.find(source);
-  if (it == wrong_codes_.end()) return false;
-  while (!it->second.empty() && it->second.front() <= now - kMinuteMs) it->second.pop_front();
-  if (it->second.empty()) {
-    wrong_codes_.erase(it);
-    return false;
+  if (it != wrong_codes_.end()) {
+    while (!it->second.empty() && it->second.front() <= now - kMinuteMs) it->second.pop_front();
+    if (it->second.size() >= kMaxWrongCodesPerMinute) return false;
+  } else {
+    if (wrong_codes_.size() >= kMaxLimiterSources) {
+      // Drop sources whose last attempt is older than the window.
+      for (auto o = wrong_codes_.begin(); o != wrong_codes_.end();) {
+        if (o->second.empty() || o->second.back() <= now - kMinuteMs) {
+          o = wrong_codes_.erase(o);
+        } else {
+          ++o;
+        }
+      }
+      if (wrong_codes_.size() >= kMaxLimiterSources) wrong_codes_.erase(wrong_codes_.begin());
+    }
+    it = wrong_codes_.emplace(std::string(source), std::deque<int64_t>()).first;
   }
-  return it->second.size() >= kMaxWrongCodesPerMinute;
+  it->second.push_back(now);
+  return true;
 }
 
-void ServerCore::NoteWrongCode(std::string_view source, int64_t now) {
+void ServerCore::ReleaseCodeAttempt(std::string_view source, int64_t now) {
   std::lock_guard<std::mutex> lock(limiter_mu_);
-  if (wrong_codes_.size() >= kMaxLimiterSources) {
-    // Drop sources whose last wrong code is older than the window.
-    for (auto it = wrong_codes_.begin(); it != wrong_codes_.end();) {
-      if (it->second.empty() || it->second.back() <= now - kMinuteMs) {
-        it = wrong_codes_.erase(it);
-      } else {
-        ++it;
-      }
+  auto it = wrong_codes_.find(source);
+  if (it == wrong_codes_.end()) return;
+  auto& q = it->second;
+  for (auto e = q.rbegin(); e != q.rend(); ++e) {
+    if (*e == now) {
+      q.erase(std::next(e).base());
+      break;
     }
-    if (wrong_codes_.size() >= kMaxLimiterSources) wrong_codes_.erase(wrong_codes_.begin());
   }
-  auto& q = wrong_codes_[std::string(source)];
-  q.push_back(now);
-  while (q.size() > kMaxWrongCodesPerMinute) q.pop_front();
+  if (q.empty()) wrong_codes_.erase(it);
 }
 
 Result<DeviceInfo> ServerCore::RedeemCode(std::string_view code, std::string_view device_id,
                                           std::string_view public_key, std::string_view source) {
   int64_t now = env_.clock->NowMillis();
-  if (OverWrongCodeLimit(source, now)) {
+  // Every attempt takes a slot of the source's budget before the code is
+  // looked at, so concurrent attempts cannot get past the limit together;
+  // only a wrong code keeps its slot.
+  if (!ReserveCodeAttempt(source, now)) {
     return ResourceExhaustedError("too many wrong enrolment codes; wait a minute");
   }
+  bool wrong_code = false;
+  Result<DeviceInfo> r = RedeemReservedCode(code, device_id, public_key, now, &wrong_code);
+  if (!wrong_code) ReleaseCodeAttempt(source, now);
+  return r;
+}
+
+Result<DeviceInfo> ServerCore::RedeemReservedCode(std::string_view code, std::string_view device_id,
+                                                  std::string_view public_key, int64_t now,
+                                                  bool* wrong_code) {
   if (!IsHexId(device_id)) return InvalidArgumentError("device id: not a 32-hex id");
   if (public_key.size() != 32) return InvalidArgumentError("device key: not 32 bytes");
   std::string hash = internal::CodeHash(code);
@@ -170,7 +191,7 @@ Result<DeviceInfo> ServerCore::RedeemCode(std::string_view code, std::string_vie
     refused = FailedPreconditionError("enrolment code expired");
   }
   if (!refused.ok()) {
-    NoteWrongCode(source, now);
+    *wrong_code = true;
     DS_RETURN_IF_ERROR(internal::AppendAuditEntry(*txn, env_, internal::DeviceActor(device_id), "enrol_refused",
                              {{"device", device_id}, {"reason", refused.message()}}));
     DS_RETURN_IF_ERROR(txn->Commit());

@@ -121,9 +121,16 @@ class ServerCore {
   Env env() const { return env_; }
 
  private:
-  // True if `source` is over its wrong-code budget; prunes old entries.
-  bool OverWrongCodeLimit(std::string_view source, int64_t now);
-  void NoteWrongCode(std::string_view source, int64_t now);
+  // Takes one slot of `source`'s wrong-code budget (pruning old entries);
+  // false if none is left. ReleaseCodeAttempt gives it back (the code was
+  // right, or the attempt failed for another reason).
+  bool ReserveCodeAttempt(std::string_view source, int64_t now);
+  void ReleaseCodeAttempt(std::string_view source, int64_t now);
+  // RedeemCode once a slot is reserved; sets *wrong_code when the code is
+  // unknown, used or expired.
+  Result<DeviceInfo> RedeemReservedCode(std::string_view code, std::string_view device_id,
+                                        std::string_view public_key, int64_t now,
+                                        bool* wrong_code);
   Result<DeviceInfo> CheckDevice(ServerTxn& txn, const SessionContext& ctx);
 
   ServerStore* store_;
