@@ -23,7 +23,9 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <mutex>
+#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
@@ -108,6 +110,21 @@ class ServerProcess {
       if (line.rfind(field + ":", 0) == 0) return std::strtod(line.c_str() + field.size() + 1, nullptr) / 1024.0;
     }
     return 0;
+  }
+  // User + system CPU seconds the process has used so far (0 if unreadable).
+  double CpuSeconds() const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
+    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
+    size_t paren = stat.rfind(')');
+    if (paren == std::string::npos) return 0;
+    std::istringstream rest(stat.substr(paren + 2));
+    std::string field;
+    double utime = 0, stime = 0;
+    for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15: utime, stime
+      if (i == 14) utime = std::strtod(field.c_str(), nullptr);
+      if (i == 15) stime = std::strtod(field.c_str(), nullptr);
+    }
+    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
   }
   void Stop() {
     if (pid_ <= 0) return;
@@ -273,10 +290,12 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   const double rss_start = server.MemoryMb("VmRSS");
   Target t{server.port(), server_keys.public_key, env.random};
 
+  const double cpu0 = server.CpuSeconds();
   double push_wall = 0;
   auto push = [&](size_t i) { return PushSession(t, devices[i], devices[i].push); };
   DS_ASSIGN_OR_RETURN(std::vector<double> push_lat, AllAtOnce(devices.size(), push, &push_wall));
   const double rss_after_push = server.MemoryMb("VmRSS");
+  const double cpu_push = server.CpuSeconds() - cpu0;
 
   // Everyone's checkpoint after phase 1, then the other practitioner's changes.
   uint64_t since = 0;
@@ -295,6 +314,7 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
     DS_RETURN_IF_ERROR(PushSession(t, writer, chunk));
   }
 
+  const double cpu1 = server.CpuSeconds();
   double pull_wall = 0;
   auto pull = [&](size_t i) -> Status {
     uint64_t cp = 0;
@@ -306,7 +326,10 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
     return Status();
   };
   DS_ASSIGN_OR_RETURN(std::vector<double> pull_lat, AllAtOnce(devices.size(), pull, &pull_wall));
+  const double cpu_pull = server.CpuSeconds() - cpu1;
   const double hwm = server.MemoryMb("VmHWM");
+  double load = 0;
+  std::ifstream("/proc/loadavg") >> load;
   const double rss_end = server.MemoryMb("VmRSS");
   server.Stop();
 
@@ -326,7 +349,13 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
               {"server_rss_start_mb", rss_start},
               {"server_rss_after_push_mb", rss_after_push},
               {"server_rss_end_mb", rss_end},
-              {"server_rss_goal_mb", 64.0 + 0.1 * a.devices}};
+              {"server_rss_goal_mb", 64.0 + 0.1 * a.devices},
+              // Server CPU during each phase: near the wall time means the
+              // server is the bottleneck; the load average says how busy
+              // the machine was (the bench shares its cores).
+              {"server_cpu_push_s", cpu_push},
+              {"server_cpu_pull_s", cpu_pull},
+              {"load_avg_1m", load}};
 }
 
 int BenchServer(const BenchServerArgs& a) {
