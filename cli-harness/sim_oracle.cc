@@ -64,7 +64,9 @@ Status Sim::Check(SimReport* rep) {
     }
     if (res->outcome == sync::Outcome::kRejected) {
       if (res->reason != "not_on_caseload" && res->reason != "conflict_closed") {
-        note(who + ": rejected unexpectedly (" + res->reason + ")");
+        std::string why = res->reason;
+        for (const auto& p : res->problems) why += "; " + p.path + ": " + p.code;
+        note(who + ": rejected unexpectedly (" + why + ")");
         ++rep->unexpected_rejections;
       }
       continue;
@@ -153,8 +155,17 @@ Status Sim::Check(SimReport* rep) {
         if (r.rev != h.record.rev || r.status != h.record.status || r.fields != h.record.fields ||
             r.amends != h.record.amends) {
           same = false;
-          note(dev + ": record " + r.id.substr(0, 8) + " differs from the server's (device rev " +
-               std::to_string(r.rev) + ", server rev " + std::to_string(h.record.rev) + ")");
+          std::string what;
+          if (r.status != h.record.status) what += " status " + r.status + "/" + h.record.status;
+          if (r.amends != h.record.amends) what += " amends";
+          for (const auto& [k, v] : r.fields.items()) {
+            if (!h.record.fields.contains(k) || h.record.fields[k] != v) what += " " + k;
+          }
+          for (const auto& [k, v] : h.record.fields.items()) {
+            if (!r.fields.contains(k)) what += " " + k + "(absent)";
+          }
+          note(dev + ": record " + r.id.substr(0, 8) + " (" + r.type + ") differs from the server's (device rev " +
+               std::to_string(r.rev) + ", server rev " + std::to_string(h.record.rev) + "):" + what);
         }
         mine.erase(it);
       }

@@ -252,6 +252,21 @@ Result<WriteOutcome> Store::Edit(std::string_view id, const nlohmann::json& chan
   if (was_final && status && *status == "draft") {
     return InvalidArgumentError("status: a final record cannot go back to draft; edit it to amend it");
   }
+  // An edit that changes nothing writes nothing: no version and no mutation.
+  // (Otherwise an empty edit of a final record would make a local amendment
+  // that the server, seeing no change, never makes, and the device would keep
+  // an envelope the server never sends back.)
+  bool noop = !status || *status == r.status;
+  for (auto it = changes.begin(); noop && it != changes.end(); ++it) {
+    auto f = r.fields.find(it.key());
+    noop = it->is_null() ? f == r.fields.end() : (f != r.fields.end() && *f == *it);
+  }
+  if (noop) {
+    WriteOutcome out;
+    out.flags = r.flags;
+    out.record = std::move(r);
+    return out;
+  }
   int64_t from_version = r.local_version;
   for (auto it = changes.begin(); it != changes.end(); ++it) {
     if (it->is_null()) {

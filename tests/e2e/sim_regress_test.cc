@@ -1,0 +1,86 @@
+// Regressions found by `doorstep sim` (docs/sim.md), kept as small tests.
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <memory>
+#include <string>
+
+#include "doorstep/core/crypto.h"
+#include "doorstep/core/samples.h"
+#include "doorstep/core/store.h"
+#include "doorstep/core/store_sync.h"
+#include "doorstep/sync/client.h"
+#include "doorstep/sync/key_pair.h"
+#include "doorstep/sync/server_core.h"
+#include "doorstep/sync/server_store.h"
+#include "doorstep/sync/sync_server.h"
+#include "e2e_util.h"
+
+namespace doorstep::e2e {
+namespace {
+
+// Sim seeds 11, 21, 23, 24 (8 devices, 400 ops): an edit that set a field of
+// a final record to the value it already had made a local amendment
+// (amends = rev) and a mutation; the server saw no change and wrote no
+// revision, so the device kept an envelope the server never had. An edit that
+// changes nothing must write nothing.
+TEST(SimRegressTest, EditThatChangesNothingWritesNothing) {
+  ASSERT_TRUE(Initialize().ok());
+  TempDir tmp;
+  Env env = RealEnv();
+  auto server_store = sync::OpenSqliteServerStore(tmp.path(), core::RandomKey(*env.random), env, true);
+  ASSERT_TRUE(server_store.ok());
+  sync::ServerCore core(server_store->get(), env);
+  sync::KeyPair keys = sync::GenerateKeyPair(*env.random);
+  std::string key_hex = core::ToHex(keys.public_key);
+  auto server = sync::SyncServer::Start(&core, std::move(keys), env);
+  ASSERT_TRUE(server.ok());
+  std::string address = "127.0.0.1:" + std::to_string((*server)->port());
+  SecretBytes key = core::RandomKey(*env.random);
+  auto store = core::Store::Create(tmp.File("phone.db"), core::KeySource{nullptr, &key}, {}, env);
+  ASSERT_TRUE(store.ok());
+  auto code = core.Enroll("worker-1", "social_worker");
+  ASSERT_TRUE(code.ok());
+  ASSERT_TRUE(sync::Enroll(**store, env, address, key_hex, code->code).ok());
+  ASSERT_TRUE(core.Assign("worker-1", "S-1").ok());
+
+  auto fields = core::SampleFields("visit_note", env.clock->NowMillis());
+  auto added = (*store)->Add("visit_note", "S-1", fields, "final");
+  ASSERT_TRUE(added.ok() && added->saved());
+  const std::string id = added->record.id;
+  ASSERT_TRUE(sync::RunSync(**store, env, {}).ok());
+  auto before = (*store)->History(id);
+  ASSERT_TRUE(before.ok());
+
+  auto same = (*store)->Edit(id, {{"location", fields["location"]}, {"no_such_field", nullptr}}, std::nullopt);
+  ASSERT_TRUE(same.ok());
+  EXPECT_TRUE(same->saved());
+  EXPECT_FALSE(same->record.amends.has_value());
+  auto st = (*store)->GetStatus();
+  ASSERT_TRUE(st.ok());
+  EXPECT_EQ(st->pending, 0);
+  EXPECT_EQ((*store)->History(id)->size(), before->size());
+  auto same_status = (*store)->Edit(id, nlohmann::json::object(), std::string("final"));
+  ASSERT_TRUE(same_status.ok());
+  EXPECT_EQ((*store)->GetStatus()->pending, 0);
+
+  // A real change of a final record is still an amendment.
+  auto amended = (*store)->Edit(id, {{"location", "Family home, kitchen"}}, std::nullopt);
+  ASSERT_TRUE(amended.ok() && amended->saved());
+  EXPECT_EQ(amended->record.amends, std::optional<int64_t>(1));
+  ASSERT_TRUE(sync::RunSync(**store, env, {}).ok());
+  auto local = (*store)->Get(id);
+  auto txn = (*server_store)->Begin(sync::TxnMode::kRead);
+  ASSERT_TRUE(txn.ok());
+  auto head = (*txn)->GetHead(id);
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ(local->rev, (*head)->record.rev);
+  EXPECT_EQ(local->amends, (*head)->record.amends);
+  EXPECT_EQ(local->fields, (*head)->record.fields);
+  txn->reset();
+  (*server)->Stop();
+  (*server)->Wait();
+}
+
+}  // namespace
+}  // namespace doorstep::e2e
