@@ -92,6 +92,53 @@ struct Plan {
   std::vector<std::string> conflict_ids;        // reported to the device
 };
 
+// A merge of concurrent edits can break a rule that neither side broke (two
+// workers each delete a different line of a required text, and the merge is
+// empty). Each top-level field named by a problem whose merged value is
+// neither side's becomes a conflict — both wordings kept, the record keeps the
+// server's — rather than the device's work being refused. True if any did.
+bool KeepBrokenMergesAsConflicts(Env env, const SessionContext& who, const Mutation& m,
+                                 const StoredRecord& head, const std::vector<core::Problem>& problems,
+                                 int64_t now, Plan* plan) {
+  bool any = false;
+  std::vector<std::string> done;
+  for (const core::Problem& p : problems) {
+    std::string top(PathHead(p.path));
+    if (std::find(done.begin(), done.end(), top) != done.end()) continue;
+    done.push_back(top);
+    auto ch = m.changes.find(top);
+    if (ch == m.changes.end()) continue;
+    const json& fields = head.record.fields;
+    json server_value = fields.contains(top) ? fields[top] : json(nullptr);
+    json merged = plan->fields.contains(top) ? plan->fields[top] : json(nullptr);
+    if (merged == ch->second.to || merged == server_value) continue;  // not made by a merge
+    StoredConflict c;
+    c.info.conflict_id = RandomHexId(*env.random);
+    c.info.record_id = m.record_id;
+    c.info.subject_id = m.subject_id;
+    c.info.type = m.type;
+    c.info.path = top;
+    c.info.base = ch->second.from;
+    c.info.server = server_value;
+    c.info.device = ch->second.to;
+    c.info.server_author = head.record.author_id;
+    c.info.device_author = who.practitioner_id;
+    c.info.server_time = head.record.server_received_at;
+    c.info.device_time = m.updated_at;
+    c.info.base_rev = m.base_rev;
+    c.opened_at = now;
+    if (server_value.is_null()) {
+      plan->fields.erase(top);
+    } else {
+      plan->fields[top] = server_value;
+    }
+    plan->conflict_ids.push_back(c.info.conflict_id);
+    plan->conflict_writes.push_back(std::move(c));
+    any = true;
+  }
+  return any;
+}
+
 // Validates the planned record, sets flags (duplicate_term included), and
 // writes the revision (if anything changed) and the conflict changes.
 Result<MutationResult> Commit(ServerTxn& txn, Env env, const SessionContext& who,
@@ -103,6 +150,10 @@ Result<MutationResult> Commit(ServerTxn& txn, Env env, const SessionContext& who
   if (changed) {
     core::ValidationContext vctx{std::max(now, m.updated_at)};
     core::ValidationResult vr = core::Validate(schema, plan.fields, plan.status, vctx);
+    if (!vr.ok() && head && m.kind == MutationKind::kPut &&
+        KeepBrokenMergesAsConflicts(env, who, m, *head, vr.problems, now, &plan)) {
+      vr = core::Validate(schema, plan.fields, plan.status, vctx);
+    }
     if (!vr.ok()) return Rejected(m, "invalid", ToProblems(vr.problems));
     PulledRecord rec;
     rec.id = m.record_id;
@@ -162,7 +213,6 @@ Result<MutationResult> Commit(ServerTxn& txn, Env env, const SessionContext& who
   } else {
     r.outcome = Outcome::kApplied;
   }
-  (void)env;
   return r;
 }
 

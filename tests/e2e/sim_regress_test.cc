@@ -4,6 +4,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "doorstep/core/crypto.h"
 #include "doorstep/core/samples.h"
@@ -78,6 +79,66 @@ TEST(SimRegressTest, EditThatChangesNothingWritesNothing) {
   EXPECT_EQ(local->amends, (*head)->record.amends);
   EXPECT_EQ(local->fields, (*head)->record.fields);
   txn->reset();
+  (*server)->Stop();
+  (*server)->Wait();
+}
+
+// Sim seed 11 (8 devices, 400 ops, after the fix above): two workers each
+// deleted a different line of a required narrative (a pathway plan's
+// young_person_agreement); the line merge applied both deletions, the merged
+// record was empty there and the server refused the second worker's edit as
+// invalid — nothing either of them wrote was invalid. Now that field becomes a
+// conflict with both wordings, and nothing is refused.
+TEST(SimRegressTest, MergeThatBreaksARuleBecomesAConflict) {
+  ASSERT_TRUE(Initialize().ok());
+  TempDir tmp;
+  Env env = RealEnv();
+  auto server_store = sync::OpenSqliteServerStore(tmp.path(), core::RandomKey(*env.random), env, true);
+  ASSERT_TRUE(server_store.ok());
+  sync::ServerCore core(server_store->get(), env);
+  sync::KeyPair keys = sync::GenerateKeyPair(*env.random);
+  std::string key_hex = core::ToHex(keys.public_key);
+  auto server = sync::SyncServer::Start(&core, std::move(keys), env);
+  ASSERT_TRUE(server.ok());
+  std::string address = "127.0.0.1:" + std::to_string((*server)->port());
+  std::vector<std::unique_ptr<core::Store>> devices;
+  std::vector<SecretBytes> keys_held;
+  for (const char* who : {"adviser-1", "manager-1"}) {
+    keys_held.push_back(core::RandomKey(*env.random));
+    auto store = core::Store::Create(tmp.File(std::string(who) + ".db"), core::KeySource{nullptr, &keys_held.back()},
+                                     {}, env);
+    ASSERT_TRUE(store.ok());
+    auto code = core.Enroll(who, std::string(who) == "manager-1" ? "manager" : "personal_adviser");
+    ASSERT_TRUE(code.ok());
+    ASSERT_TRUE(sync::Enroll(**store, env, address, key_hex, code->code).ok());
+    ASSERT_TRUE(core.Assign(who, "S-1").ok());
+    devices.push_back(std::move(store).value());
+  }
+  core::Store& a = *devices[0];
+  core::Store& b = *devices[1];
+  auto fields = core::SampleFields("pathway_plan", env.clock->NowMillis());
+  fields["young_person_agreement"] = "Young Person F agreed the plan.\nYoung Person F signed it.\n";
+  auto added = a.Add("pathway_plan", "S-1", fields, "final");
+  ASSERT_TRUE(added.ok() && added->saved());
+  const std::string id = added->record.id;
+  ASSERT_TRUE(sync::RunSync(a, env, {}).ok());
+  ASSERT_TRUE(sync::RunSync(b, env, {}).ok());
+  ASSERT_TRUE(a.Edit(id, {{"young_person_agreement", "Young Person F signed it.\n"}}, std::nullopt)->saved());
+  ASSERT_TRUE(b.Edit(id, {{"young_person_agreement", "Young Person F agreed the plan.\n"}}, std::nullopt)->saved());
+  ASSERT_TRUE(sync::RunSync(a, env, {}).ok());
+  auto r = sync::RunSync(b, env, {});
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->rejected, 0);
+  EXPECT_EQ(b.GetStatus()->rejected, 0);
+  auto open = core.Conflicts(true);
+  ASSERT_TRUE(open.ok());
+  ASSERT_EQ(open->size(), 1u);
+  EXPECT_EQ((*open)[0].info.path, "young_person_agreement");
+  EXPECT_EQ((*open)[0].info.server, "Young Person F signed it.\n");
+  EXPECT_EQ((*open)[0].info.device, "Young Person F agreed the plan.\n");
+  ASSERT_TRUE(sync::RunSync(a, env, {}).ok());
+  EXPECT_EQ(a.Get(id)->fields, b.Get(id)->fields);
+  EXPECT_EQ(a.Get(id)->fields["young_person_agreement"], "Young Person F signed it.\n");
   (*server)->Stop();
   (*server)->Wait();
 }
