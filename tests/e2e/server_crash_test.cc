@@ -20,6 +20,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <atomic>
 #include <chrono>
 #include <cstdio>
@@ -139,6 +140,7 @@ TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
   sync::SyncOptions so;
   so.push_batch = kPushBatch;
   so.timeout_ms = 5000;
+  uint64_t window_us = 250000;
   for (int round = 0; round < kRounds; ++round) {
     if (server <= 0) server = StartServer(dir, port);
     ASSERT_GT(server, 0) << "round " << round << ": the server did not restart";
@@ -168,8 +170,17 @@ TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
       result = sync::RunSync(store, env, so);
       done = true;
     });
-    std::this_thread::sleep_for(std::chrono::microseconds(rng() % 250000));
-    if (!done) ++killed_mid_sync;
+    // The kill moment is random within a window that adapts to how long a
+    // sync takes on this machine: a round whose sync finished before the kill
+    // halves the window, a kill that landed mid-sync widens it a little. So
+    // most kills land mid-push on a fast idle machine and on a loaded one.
+    std::this_thread::sleep_for(std::chrono::microseconds(rng() % window_us));
+    if (!done) {
+      ++killed_mid_sync;
+      window_us = std::min<uint64_t>(250000, window_us + window_us / 4);
+    } else {
+      window_us = std::max<uint64_t>(2000, window_us / 2);
+    }
     kill(server, SIGKILL);
     waitpid(server, nullptr, 0);
     server = -1;
