@@ -3,11 +3,14 @@
 // purge and revocation.
 #include <gtest/gtest.h>
 
+#include <chrono>
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <thread>
 
 #include "doorstep/core/crypto.h"
+#include "doorstep/core/hlc.h"
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
@@ -149,7 +152,16 @@ TEST_F(SyncE2eTest, UnassignPushesThenPurges) {
   ASSERT_TRUE(core_->Assign("worker-1", "subject-A").ok());
   auto a = phone->Add("visit_note", "subject-A", core::SampleFields("visit_note", env_.clock->NowMillis()), "draft");
   Sync(*phone);
-  ASSERT_TRUE(phone->Edit(a->record.id, {{"location", "Contact centre"}}, std::nullopt)->saved());
+  auto e = phone->Edit(a->record.id, {{"location", "Contact centre"}}, std::nullopt);
+  ASSERT_TRUE(e.ok() && e->saved());
+  // The server accepts a write to an unassigned case only if its clock stamp
+  // is strictly before the unassign (same millisecond counts as after, and
+  // is refused and kept on the device). Unassign a moment after the edit.
+  auto stamp = core::HlcStamp::Decode(e->record.hlc);
+  ASSERT_TRUE(stamp.ok());
+  while (env_.clock->NowMillis() <= stamp->physical_ms) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
   ASSERT_TRUE(core_->Unassign("worker-1", "subject-A").ok());
   auto r = Sync(*phone);
   EXPECT_EQ(r.pushed, 1);  // the edit made while assigned reached the server
