@@ -15,9 +15,7 @@ namespace doorstep::sync {
 namespace {
 
 TEST(FuzzCorpusTest, ProtocolSeedsCoverEveryMessageType) {
-  // This file is <source>/tests/sync/fuzz_corpus_test.cc.
-  const std::string here = std::filesystem::path(__FILE__).parent_path().parent_path().parent_path().string();
-  std::string dir = testing::EnvOr("DOORSTEP_SOURCE", here) + "/tests/fuzz/corpus/fuzz_protocol_decode";
+  std::string dir = testing::EnvOr("DOORSTEP_SOURCE", DOORSTEP_TEST_SOURCE_DIR) + "/tests/fuzz/corpus/fuzz_protocol_decode";
   ASSERT_TRUE(std::filesystem::is_directory(dir)) << dir;
   std::set<std::string> types;
   std::set<MutationKind> kinds;

@@ -33,7 +33,7 @@ inline std::string PgConninfo() {
 // True if a missing cluster must fail the test (DOORSTEP_PG=on).
 inline bool PgRequired() {
   const char* v = std::getenv("DOORSTEP_PG");
-  return v != nullptr && std::string(v) == "on";
+  return std::string(v != nullptr ? v : DOORSTEP_TEST_PG_DEFAULT) == "on";
 }
 
 // Runs `sql` on `conninfo`; returns "" or the error message.

@@ -16,7 +16,7 @@ inline std::string EnvOr(const char* name, const std::string& fallback) {
 }
 
 inline std::string VectorPath() {
-  return EnvOr("DOORSTEP_SHARED", "/work/shared") +
+  return EnvOr("DOORSTEP_SHARED", DOORSTEP_TEST_SHARED_DIR) +
          "/vectors/noise/cacophony-25519-chachapoly-blake2b.json";
 }
 
