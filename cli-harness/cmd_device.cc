@@ -87,7 +87,7 @@ int RunStatus(const DeviceOptions& o) {
   Result<core::StoreStatus> status = store->GetStatus();
   if (!status.ok()) return Fail(status.status().Annotate("cannot read the status of " + o.store));
   if (o.json) {
-    PrintJson(StatusToJson(o.store, *status));
+    PrintJson(core::StoreStatusToJson(o.store, *status));
   } else {
     PrintStatus(o.store, *status);
   }

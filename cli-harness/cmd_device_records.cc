@@ -136,7 +136,7 @@ int RunHistory(const ShowOptions& o) {
   if (!history.ok()) return Fail(history.status().Annotate("record " + o.id));
   if (o.device.json) {
     nlohmann::json out = nlohmann::json::array();
-    for (const core::HistoryEntry& e : *history) out.push_back(HistoryEntryToJson(e));
+    for (const core::HistoryEntry& e : *history) out.push_back(core::HistoryEntryToJson(e));
     PrintJson(out);
   } else {
     PrintHistory(*history);

@@ -12,6 +12,7 @@
 
 #include "doorstep/core/record.h"
 #include "doorstep/core/store.h"
+#include "doorstep/core/store_json.h"
 
 namespace doorstep::cli {
 
@@ -24,10 +25,6 @@ void PrintHistory(const std::vector<core::HistoryEntry>& entries);
 // Fields of a record, indented by `indent` spaces.
 void PrintFields(const nlohmann::json& fields, int indent);
 
-// The JSON shape of a history entry in `history --json`.
-nlohmann::json HistoryEntryToJson(const core::HistoryEntry& e);
-// The JSON shape of `status --json`.
-nlohmann::json StatusToJson(const std::string& store_path, const core::StoreStatus& s);
 // Human-readable status.
 void PrintStatus(const std::string& store_path, const core::StoreStatus& s);
 

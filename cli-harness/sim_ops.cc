@@ -5,7 +5,9 @@
 #include <algorithm>
 #include <cstdio>
 #include <iterator>
+#include <string_view>
 
+#include "doorstep/core/merge.h"
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store_sync.h"
 #include "sim.h"
@@ -69,13 +71,7 @@ std::pair<std::string, json> FieldEdit(const std::string& type, const json& fiel
 // Replaces, inserts, deletes or appends one line of `text`.
 std::string EditLines(const std::string& text, uint64_t op, uint64_t pos, const std::string& line) {
   std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    size_t end = nl == std::string::npos ? text.size() : nl + 1;
-    lines.push_back(text.substr(start, end - start));
-    start = end;
-  }
+  for (std::string_view l : core::SplitLines(text)) lines.emplace_back(l);
   size_t at = lines.empty() ? 0 : pos % lines.size();
   switch (op % 4) {
     case 0:

@@ -23,18 +23,6 @@ namespace {
 
 using merge_internal::Hunk;
 
-std::vector<std::string_view> SplitLines(std::string_view text) {
-  std::vector<std::string_view> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
-    lines.push_back(text.substr(start, end - start));
-    start = end;
-  }
-  return lines;
-}
-
 bool TooLarge(std::string_view text) {
   if (text.size() > kMergeMaxTextBytes) return true;
   size_t lines = static_cast<size_t>(std::count(text.begin(), text.end(), '\n'));
@@ -174,6 +162,18 @@ class ThreeWay {
 };
 
 }  // namespace
+
+std::vector<std::string_view> SplitLines(std::string_view text) {
+  std::vector<std::string_view> lines;
+  size_t start = 0;
+  while (start < text.size()) {
+    size_t nl = text.find('\n', start);
+    size_t end = nl == std::string_view::npos ? text.size() : nl + 1;
+    lines.push_back(text.substr(start, end - start));
+    start = end;
+  }
+  return lines;
+}
 
 TextMergeResult MergeLines(std::string_view base, std::string_view server,
                            std::string_view device) {

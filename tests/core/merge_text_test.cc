@@ -153,13 +153,7 @@ std::string RandomText(SeededRandom& rng, size_t max_lines) {
 
 std::string RandomEdit(SeededRandom& rng, const std::string& text) {
   std::vector<std::string> lines;
-  size_t start = 0;
-  while (start < text.size()) {
-    size_t nl = text.find('\n', start);
-    size_t end = nl == std::string::npos ? text.size() : nl + 1;
-    lines.push_back(text.substr(start, end - start));
-    start = end;
-  }
+  for (std::string_view l : SplitLines(text)) lines.emplace_back(l);
   int ops = 1 + static_cast<int>(rng.NextU64() % 3);
   for (int k = 0; k < ops; ++k) {
     size_t at = lines.empty() ? 0 : rng.NextU64() % (lines.size() + 1);

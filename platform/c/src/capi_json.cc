@@ -8,40 +8,6 @@ std::string Dump(const nlohmann::json& j) {
   return j.dump(-1, ' ', false, nlohmann::json::error_handler_t::replace);
 }
 
-nlohmann::json HistoryEntryToJson(const core::HistoryEntry& e) {
-  return {{"local_version", e.local_version},
-          {"rev", e.rev},
-          {"hlc", e.hlc},
-          {"updated_at", e.updated_at},
-          {"author_id", e.author_id},
-          {"device_id", e.device_id},
-          {"status", e.status},
-          {"origin", e.origin},
-          {"fields", e.fields}};
-}
-
-nlohmann::json StoreStatusToJson(const std::string& path,
-                                 const core::StoreStatus& s) {
-  nlohmann::json enrollment = nullptr;
-  if (s.enrollment) {
-    enrollment = {{"server", s.enrollment->server},
-                  {"server_key", s.enrollment->server_key_hex},
-                  {"practitioner_id", s.enrollment->practitioner_id},
-                  {"role", s.enrollment->role}};
-  }
-  return {{"store", path},
-          {"device_id", s.device_id},
-          {"records", s.records},
-          {"pending", s.pending},
-          {"rejected", s.rejected},
-          {"rejected_details", s.rejected_details},
-          {"open_conflicts", s.open_conflicts},
-          {"last_sync_at", s.last_sync_at},
-          {"checkpoint", s.checkpoint},
-          {"enrolled", s.enrollment.has_value()},
-          {"enrollment", enrollment}};
-}
-
 nlohmann::json SyncReportToJson(const sync::SyncReport& r) {
   return {{"pushed", r.pushed}, {"rejected", r.rejected},
           {"pulled", r.pulled}, {"conflicts", r.conflicts},

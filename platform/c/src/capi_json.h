@@ -8,6 +8,7 @@
 #include <string>
 
 #include "doorstep/core/store.h"
+#include "doorstep/core/store_json.h"
 #include "doorstep/sync/client.h"
 
 namespace doorstep::capi {
@@ -16,9 +17,6 @@ namespace doorstep::capi {
 // replaced by U+FFFD rather than failing the call.
 std::string Dump(const nlohmann::json& j);
 
-nlohmann::json HistoryEntryToJson(const core::HistoryEntry& e);
-nlohmann::json StoreStatusToJson(const std::string& path,
-                                 const core::StoreStatus& s);
 // {"pushed","rejected","pulled","conflicts","purged","round_trips"}.
 nlohmann::json SyncReportToJson(const sync::SyncReport& r);
 // {"ok","problems","flags"}.

@@ -110,7 +110,7 @@ char* ds_record_history(ds_store_t* store, const char* id, ds_error* err) {
                         call.store().History(id));
     nlohmann::json out = nlohmann::json::array();
     for (const core::HistoryEntry& e : entries)
-      out.push_back(HistoryEntryToJson(e));
+      out.push_back(core::HistoryEntryToJson(e));
     return CopyOut(Dump(out));
   });
 }

@@ -154,7 +154,7 @@ char* ds_store_status(ds_store_t* store, ds_error* err) {
     StoreCall call(store);
     DS_RETURN_IF_ERROR(call.status());
     DS_ASSIGN_OR_RETURN(core::StoreStatus s, call.store().GetStatus());
-    return CopyOut(Dump(StoreStatusToJson(call.handle()->path, s)));
+    return CopyOut(Dump(core::StoreStatusToJson(call.handle()->path, s)));
   });
 }
 

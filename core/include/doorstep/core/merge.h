@@ -39,6 +39,10 @@ struct TextMergeResult {
   std::string merged;
 };
 
+// The lines of `text` as MergeLines sees them: each keeps its '\n'; a last
+// line without one is returned as it is. Views into `text`.
+std::vector<std::string_view> SplitLines(std::string_view text);
+
 // Line-level three-way merge. Lines end at '\n' and keep it ("\r\n" stays as
 // is; a last line without '\n' is a different line from the same line with
 // one). A change of one side is taken if the other side left that region of
