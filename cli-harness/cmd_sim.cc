@@ -66,9 +66,6 @@ std::string SelfExe() {
 
 int RunSimCommand(SimArgs& a) {
   if (int rc = ParseFaults(a.faults, &a.sim); rc != kExitOk) return rc;
-  if (!a.sim.postgres.empty()) {
-    return Fail(kExitUsage, "--postgres: the PostgreSQL server store is not built yet; run the sim without it");
-  }
   if (a.sim.devices < 1 || a.sim.devices > 1000) return Fail(kExitUsage, "--devices must be 1-1000");
   if (a.sim.servers < 1 || a.sim.servers > 16) return Fail(kExitUsage, "--servers must be 1-16");
   if (a.sim.ops < 0) return Fail(kExitUsage, "--ops must not be negative");
@@ -91,6 +88,11 @@ int RunSimCommand(SimArgs& a) {
                 static_cast<long long>(rep.rejected), static_cast<long long>(rep.lost));
     std::printf("open conflicts %lld; %s in %.1f s\n", static_cast<long long>(rep.conflicts_open),
                 rep.converged ? "converged" : "NOT CONVERGED", rep.seconds);
+    if (rep.server_syncs.size() > 1) {
+      std::printf("%s store; syncs per server:", rep.backend.c_str());
+      for (int64_t n : rep.server_syncs) std::printf(" %lld", static_cast<long long>(n));
+      std::printf("\n");
+    }
     for (const std::string& p : rep.problems) std::printf("  problem: %s\n", p.c_str());
   }
   bool good = rep.converged && rep.lost == 0 && rep.unexpected_rejections == 0 && rep.anomalies == 0;
@@ -130,8 +132,9 @@ void RegisterSimCommands(CLI::App& app, int* exit_code) {
   sim->add_option("--ops", a->sim.ops, "Number of operations (default 300)");
   sim->add_option("--seed", a->sim.seed, "Seed: the same seed gives the same operations and faults (default 1)");
   sim->add_option("--faults", a->faults, "Fault probabilities per sync: drop=P,dup=P,cut=P,delay=P,kill=P");
-  sim->add_option("--servers", a->sim.servers, "Sync servers sharing one server store (default 1)");
-  sim->add_option("--postgres", a->sim.postgres, "Server store in PostgreSQL (not built yet)");
+  sim->add_option("--servers", a->sim.servers, "Sync servers on one server store; each sync goes to one at random (default 1)");
+  sim->add_option("--postgres", a->sim.postgres, "Server store in PostgreSQL (libpq conninfo of an empty database or schema); "
+                  "each server opens its own connections to it");
   sim->add_option("--keep", a->sim.keep_dir, "Keep the server and device files in this directory");
   sim->add_flag("--json", a->json, "Print one JSON object");
   sim->add_flag("--verbose", a->sim.verbose, "Progress on standard error");

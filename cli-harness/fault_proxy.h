@@ -56,6 +56,10 @@ class FaultProxy {
 
   uint16_t port() const { return port_; }
 
+  // Connections accepted from now on go to 127.0.0.1:`target_port` (the sim
+  // routes each sync to one of several servers).
+  void SetTarget(uint16_t target_port) { target_port_ = target_port; }
+
   // The next accepted connection follows `plan`.
   void Arm(FaultPlan plan);
   // Forgets an armed plan that no connection has taken yet.
@@ -85,7 +89,7 @@ class FaultProxy {
 
   int listen_fd_;
   uint16_t port_;
-  uint16_t target_port_;
+  std::atomic<uint16_t> target_port_;
   std::atomic<bool> stop_{false};
   std::atomic<uint64_t> injected_{0}, connections_{0};
   std::atomic<uint64_t> frames_[2] = {{0}, {0}};

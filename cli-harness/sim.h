@@ -1,9 +1,10 @@
 // `doorstep sim`: a whole system on this machine under random work and
 // faults, checked by an oracle at the end (issue 6, docs/sim.md).
 //
-// A Sim owns a temporary directory, one server store shared by one or more
-// in-process sync servers (each behind its own FaultProxy on 127.0.0.1),
-// and N device stores for practitioners with overlapping caseloads and
+// A Sim owns a temporary directory, a server store (SQLite in the directory,
+// or PostgreSQL with `postgres`), one or more in-process sync servers behind
+// one FaultProxy on 127.0.0.1 that routes each sync to a random server, and
+// N device stores for practitioners with overlapping caseloads and
 // different roles. Step() performs one random operation (add, field edit,
 // narrative line edit, finalise, amend, conflict resolution, case transfer,
 // the revocation) and sometimes a sync of a random device with a random
@@ -14,6 +15,11 @@
 // Every decision comes from one SeededRandom and a FakeClock, and each device
 // store has its own SeededRandom, so a seed fixes the operations and the
 // faults. (Where a killed process stopped depends on timing.)
+//
+// With SQLite every server shares the one store object. With PostgreSQL
+// each server opens its own store (its own connection pool) on the
+// database, as separate `server run` processes would, and the sim's admin
+// work and oracle use a third.
 //
 // Ownership: a Sim owns everything it creates and removes the directory on
 // destruction unless `keep_dir` was given. Thread safety: one thread.
@@ -48,7 +54,7 @@ struct SimOptions {
   // Per sync: probability of each fault (their sum is at most 1).
   double drop = 0, dup = 0, cut = 0, delay = 0, kill = 0;
   int servers = 1;
-  std::string postgres;   // not built yet: RunSim refuses it
+  std::string postgres;   // libpq conninfo: server store in PostgreSQL (an empty database or schema)
   std::string keep_dir;   // keep files here (default: a temporary dir, removed)
   std::string self_exe;   // this binary, for the killed child syncs
   bool verbose = false;   // progress on stderr
@@ -72,13 +78,17 @@ struct SimReport {
   bool check_same = false, check_scoped = false, check_audit = false;  // checks 1, 3, 4
   std::map<std::string, int64_t> faults;      // by kind, injected
   std::map<std::string, int64_t> sync_errors; // by status code name, under faults
+  std::vector<int64_t> server_syncs;          // syncs routed to each server
+  std::string backend;                        // "sqlite" | "postgres"
   std::vector<std::string> problems;          // first findings, for people
   double seconds = 0;
   uint64_t seed = 0;
   nlohmann::json ToJson() const;
 };
 
-// Runs a whole simulation. kInvalidArgument for bad options (--postgres).
+// Runs a whole simulation. kInvalidArgument for bad options; with
+// `postgres`, OpenPgServerStore's errors (kFailedPrecondition if the
+// database already holds a store, kUnavailable if it cannot be reached).
 Result<SimReport> RunSim(const SimOptions& options);
 
 // One acknowledged mutation, as the device froze it (the ledger of check 2).
@@ -110,19 +120,21 @@ class Sim {
     SecretBytes key;
     std::unique_ptr<SeededRandom> random;
     std::unique_ptr<core::Store> store;
-    size_t server = 0;
     bool revoked = false;
   };
   struct Server {
+    std::unique_ptr<sync::ServerStore> store;  // PostgreSQL: its own pool (destroyed last)
     std::unique_ptr<sync::ServerCore> core;
     std::unique_ptr<sync::SyncServer> server;
-    std::unique_ptr<FaultProxy> proxy;
+    int64_t syncs = 0;
   };
 
   uint64_t Next(uint64_t n) { return n == 0 ? 0 : rng_.NextU64() % n; }
   bool Chance(double p) { return static_cast<double>(rng_.NextU64() >> 11) * 0x1.0p-53 < p; }
   Env DeviceEnv(Device& d) { return Env{&clock_, d.random.get(), &logger_}; }
-  sync::ServerCore& Admin() { return *servers_[0].core; }
+  sync::ServerCore& Admin() { return *admin_; }
+  // Points the proxy at a random server for the next sync (no draw with one).
+  void RouteSync();
 
   // sim_ops.cc
   Status AddRecord(Device& d);
@@ -151,8 +163,10 @@ class Sim {
   Env server_env_;
   std::string dir_;
   bool remove_dir_ = false;
-  std::unique_ptr<sync::ServerStore> server_store_;
+  std::unique_ptr<sync::ServerStore> server_store_;  // admin and oracle
+  std::unique_ptr<sync::ServerCore> admin_;
   std::vector<Server> servers_;
+  std::unique_ptr<FaultProxy> proxy_;  // in front of every server
   std::string server_key_hex_;
   std::vector<Device> devices_;
   std::vector<std::string> subjects_;

@@ -48,8 +48,12 @@ Status Sim::Snapshot(Device& d) {
   return Status::Ok();
 }
 
-void Sim::WaitIdle() {
-  for (Server& s : servers_) s.proxy->WaitIdle(5000);
+void Sim::WaitIdle() { proxy_->WaitIdle(5000); }
+
+void Sim::RouteSync() {
+  size_t i = servers_.size() > 1 ? Next(servers_.size()) : 0;
+  ++servers_[i].syncs;
+  proxy_->SetTarget(servers_[i].server->port());
 }
 
 Status Sim::ReopenStore(Device& d) {
@@ -83,9 +87,10 @@ Status Sim::SyncDevice(Device& d, bool faults, sync::SyncReport* out, bool* ok) 
     }
   }
   ++syncs_;
+  RouteSync();
   if (kill) return KillSync(d, std::move(plan), ok);
 
-  FaultProxy& proxy = *servers_[d.server].proxy;
+  FaultProxy& proxy = *proxy_;
   const FaultKind kind = plan.kind;
   const uint64_t before = proxy.injected();
   proxy.Arm(std::move(plan));
@@ -120,7 +125,7 @@ Status Sim::KillSync(Device& d, FaultPlan plan, bool* ok) {
     while ((p = pid->load()) == 0) std::this_thread::sleep_for(std::chrono::microseconds(100));
     if (p > 0) ::kill(p, SIGKILL);
   };
-  FaultProxy& proxy = *servers_[d.server].proxy;
+  FaultProxy& proxy = *proxy_;
   const uint64_t before = proxy.injected();
   proxy.Arm(std::move(plan));
 

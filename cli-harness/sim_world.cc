@@ -13,6 +13,7 @@
 #include "doorstep/core/crypto.h"
 #include "doorstep/sync/client.h"
 #include "doorstep/sync/key_pair.h"
+#include "doorstep/sync/pg_server_store.h"
 #include "sim.h"
 
 namespace doorstep::cli {
@@ -24,14 +25,20 @@ namespace fs = std::filesystem;
 // from four practitioners on.
 constexpr const char* kRoles[] = {"social_worker", "manager", "personal_adviser", "virtual_school"};
 
-// The one place a server store is chosen: SQLite in `dir`; PostgreSQL (issue
-// 7) plugs in here, shared by every server of the sim.
+// The one place a server store is chosen: SQLite in `dir`, or PostgreSQL
+// on `o.postgres` (issue 7). `create` makes the store (the sim's first
+// open); the servers' own PostgreSQL stores open it again.
 Result<std::unique_ptr<sync::ServerStore>> OpenSimServerStore(const SimOptions& o, const std::string& dir,
-                                                              Env env) {
-  if (!o.postgres.empty()) {
-    return InvalidArgumentError("--postgres: the PostgreSQL server store is not built yet; run without it");
+                                                              const SecretBytes& key, Env env, bool create) {
+  if (o.postgres.empty()) return sync::OpenSqliteServerStore(dir, key.Clone(), env, create);
+  Result<std::unique_ptr<sync::ServerStore>> r =
+      sync::OpenPgServerStore(o.postgres, key.Clone(), env, create, /*pool_size=*/2);
+  if (!r.ok() && r.status().code() == StatusCode::kFailedPrecondition) {
+    return r.status().Annotate("--postgres: give an empty database, or a fresh schema with "
+                               "options='-csearch_path=NAME'");
   }
-  return sync::OpenSqliteServerStore(dir, core::RandomKey(*RealEnv().random), env, true);
+  if (!r.ok()) return r.status().Annotate("--postgres");
+  return r;
 }
 
 }  // namespace
@@ -64,6 +71,8 @@ nlohmann::json SimReport::ToJson() const {
           {"checks", {{"same_as_server", check_same}, {"caseload_scope", check_scoped}, {"audit", check_audit}}},
           {"faults", faults},
           {"sync_errors", sync_errors},
+          {"backend", backend},
+          {"server_syncs", server_syncs},
           {"problems", problems}};
 }
 
@@ -72,7 +81,9 @@ Sim::Sim(SimOptions options) : o_(std::move(options)), rng_(o_.seed), clock_(1'7
 }
 
 Sim::~Sim() {
-  servers_.clear();  // proxies, servers and cores before the store
+  proxy_.reset();    // the proxy, then servers and cores, before the stores
+  servers_.clear();
+  admin_.reset();
   server_store_.reset();
   for (Device& d : devices_) d.store.reset();
   if (remove_dir_ && !dir_.empty()) {
@@ -108,18 +119,26 @@ Status Sim::Setup() {
   if (::mkdir(server_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return UnavailableError("cannot create " + server_dir);
   }
-  DS_ASSIGN_OR_RETURN(server_store_, OpenSimServerStore(o_, server_dir, server_env_));
+  const SecretBytes data_key = core::RandomKey(*RealEnv().random);
+  DS_ASSIGN_OR_RETURN(server_store_, OpenSimServerStore(o_, server_dir, data_key, server_env_, true));
+  admin_ = std::make_unique<sync::ServerCore>(server_store_.get(), server_env_);
   sync::KeyPair keys = sync::GenerateKeyPair(*RealEnv().random);
   server_key_hex_ = core::ToHex(keys.public_key);
   for (int i = 0; i < o_.servers; ++i) {
     Server s;
-    s.core = std::make_unique<sync::ServerCore>(server_store_.get(), server_env_);
+    sync::ServerStore* store = server_store_.get();
+    if (!o_.postgres.empty()) {
+      // Each server its own connections, as a separate process would have.
+      DS_ASSIGN_OR_RETURN(s.store, OpenSimServerStore(o_, server_dir, data_key, server_env_, false));
+      store = s.store.get();
+    }
+    s.core = std::make_unique<sync::ServerCore>(store, server_env_);
     sync::SyncServerOptions so;
     so.threads = 1;
     DS_ASSIGN_OR_RETURN(s.server, sync::SyncServer::Start(s.core.get(), keys.Clone(), server_env_, so));
-    DS_ASSIGN_OR_RETURN(s.proxy, FaultProxy::Start(s.server->port()));
     servers_.push_back(std::move(s));
   }
+  DS_ASSIGN_OR_RETURN(proxy_, FaultProxy::Start(servers_[0].server->port()));
 
   // Practitioners: a few more devices than practitioners, so some work on
   // two devices (phone and laptop) with one caseload.
@@ -144,7 +163,6 @@ Status Sim::Setup() {
     d.role = kRoles[p % 4];
     d.path = dir_ + "/device-" + std::to_string(i) + ".db";
     d.key_path = dir_ + "/device-" + std::to_string(i) + ".key";
-    d.server = static_cast<size_t>(i) % servers_.size();
     d.random = std::make_unique<SeededRandom>(o_.seed * 1000003ULL + static_cast<uint64_t>(i) + 1);
     d.key = core::RandomKey(*d.random);
     {
@@ -157,8 +175,10 @@ Status Sim::Setup() {
     DS_ASSIGN_OR_RETURN(d.store, core::Store::Create(d.path, core::KeySource{nullptr, &d.key}, {}, env));
     d.device_id = d.store->device_id();
     DS_ASSIGN_OR_RETURN(sync::IssuedCode code, Admin().Enroll(d.practitioner, d.role));
-    std::string address = "127.0.0.1:" + std::to_string(servers_[d.server].proxy->port());
+    std::string address = "127.0.0.1:" + std::to_string(proxy_->port());
+    proxy_->SetTarget(servers_[static_cast<size_t>(i) % servers_.size()].server->port());
     DS_RETURN_IF_ERROR(sync::Enroll(*d.store, env, address, server_key_hex_, code.code));
+    proxy_->WaitIdle(5000);
     devices_.push_back(std::move(d));
   }
 
@@ -195,6 +215,9 @@ void Sim::Fill(SimReport* r) const {
   r->faults_injected = 0;
   for (const auto& [kind, n] : faults_) r->faults_injected += n;
   r->sync_errors = sync_errors_;
+  r->server_syncs.clear();
+  for (const Server& s : servers_) r->server_syncs.push_back(s.syncs);
+  r->backend = o_.postgres.empty() ? "sqlite" : "postgres";
   r->anomalies = static_cast<int64_t>(problems_.size());
   for (const std::string& p : problems_) {
     if (r->problems.size() < 50) r->problems.push_back(p);

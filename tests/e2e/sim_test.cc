@@ -63,7 +63,9 @@ TEST(SimTest, SameSeedSameRun) {
 }
 
 TEST(SimTest, UsageErrors) {
-  EXPECT_EQ(RunDoorstep({"sim", "--postgres", "host=db", "--json"}, {}).exit_code, 2);
+  RunResult pg = RunDoorstep({"sim", "--postgres", "no_such_option=1", "--json"}, {});
+  EXPECT_NE(pg.exit_code, 0);
+  EXPECT_NE(pg.err.find("--postgres"), std::string::npos) << pg.err;
   EXPECT_EQ(RunDoorstep({"sim", "--faults", "drop=2"}, {}).exit_code, 2);
   EXPECT_EQ(RunDoorstep({"sim", "--faults", "flood=0.1"}, {}).exit_code, 2);
   EXPECT_EQ(RunDoorstep({"sim", "--faults", "drop=0.6,cut=0.6"}, {}).exit_code, 2);
