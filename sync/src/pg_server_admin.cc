@@ -191,4 +191,16 @@ Result<std::optional<CaseloadEvent>> PgServerTxn::LastUnassign(std::string_view 
                                                     "unassign", r.Int(0, 1)});
 }
 
+Status PgServerTxn::NoteWrongCode(std::string_view source, int64_t at, int64_t forget_before) {
+  DS_RETURN_IF_ERROR(RequireWrite());
+  DS_RETURN_IF_ERROR(Q("DELETE FROM wrong_codes WHERE at < $1", {I(forget_before)}).status());
+  return Q("INSERT INTO wrong_codes(source, at) VALUES ($1, $2)", {T(source), I(at)}).status();
+}
+
+Result<uint64_t> PgServerTxn::CountWrongCodes(std::string_view source, int64_t since) {
+  DS_ASSIGN_OR_RETURN(PgResult r, Q("SELECT COUNT(*) FROM wrong_codes WHERE source = $1 AND at >= $2",
+                                    {T(source), I(since)}));
+  return r.rows() ? static_cast<uint64_t>(r.Int(0, 0)) : 0;
+}
+
 }  // namespace doorstep::sync::internal

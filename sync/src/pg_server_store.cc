@@ -70,6 +70,12 @@ CREATE TRIGGER audit_no_update BEFORE UPDATE OR DELETE ON audit
 CREATE TRIGGER audit_no_truncate BEFORE TRUNCATE ON audit
   FOR EACH STATEMENT EXECUTE FUNCTION audit_append_only();
 )sql",
+    // 2: wrong enrolment codes, so the limit holds across server processes.
+    R"sql(
+CREATE TABLE wrong_codes(source TEXT NOT NULL, at BIGINT NOT NULL);
+CREATE INDEX wrong_codes_by ON wrong_codes(source, at);
+CREATE INDEX wrong_codes_at ON wrong_codes(at);
+)sql",
 };
 constexpr int64_t kSchemaVersion = sizeof(kMigrations) / sizeof(kMigrations[0]);
 

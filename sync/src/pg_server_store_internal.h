@@ -94,6 +94,9 @@ class PgServerTxn : public ServerTxn {
                                                       size_t limit) override;
   Result<std::vector<StoredConflict>> ListConflicts(bool open_only) override;
 
+  Status NoteWrongCode(std::string_view source, int64_t at, int64_t forget_before) override;
+  Result<uint64_t> CountWrongCodes(std::string_view source, int64_t since) override;
+
   Status AppendAudit(AuditEntry e) override;
   Result<std::vector<AuditEntry>> ReadAudit(uint64_t after, size_t limit) override;
 

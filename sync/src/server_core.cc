@@ -16,7 +16,6 @@ using json = nlohmann::json;
 namespace {
 
 constexpr int64_t kMinuteMs = 60 * 1000;
-constexpr size_t kMaxLimiterSources = 10000;
 constexpr char kBase32[] = "ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
 
 // 16 base32 characters from 10 random bytes, grouped by four.
@@ -121,66 +120,38 @@ Result<IssuedCode> ServerCore::Enroll(std::string_view practitioner, std::string
   return issued;
 }
 
-bool ServerCore::ReserveCodeAttempt(std::string_view source, int64_t now) {
-  std::lock_guard<std::mutex> lock(limiter_mu_);
-  auto it = wrong_codes_.find(source);
-  if (it != wrong_codes_.end()) {
-    while (!it->second.empty() && it->second.front() <= now - kMinuteMs) it->second.pop_front();
-    if (it->second.size() >= kMaxWrongCodesPerMinute) return false;
-  } else {
-    if (wrong_codes_.size() >= kMaxLimiterSources) {
-      // Drop sources whose last attempt is older than the window.
-      for (auto o = wrong_codes_.begin(); o != wrong_codes_.end();) {
-        if (o->second.empty() || o->second.back() <= now - kMinuteMs) {
-          o = wrong_codes_.erase(o);
-        } else {
-          ++o;
-        }
-      }
-      if (wrong_codes_.size() >= kMaxLimiterSources) wrong_codes_.erase(wrong_codes_.begin());
-    }
-    it = wrong_codes_.emplace(std::string(source), std::deque<int64_t>()).first;
-  }
-  it->second.push_back(now);
-  return true;
-}
-
-void ServerCore::ReleaseCodeAttempt(std::string_view source, int64_t now) {
-  std::lock_guard<std::mutex> lock(limiter_mu_);
-  auto it = wrong_codes_.find(source);
-  if (it == wrong_codes_.end()) return;
-  auto& q = it->second;
-  for (auto e = q.rbegin(); e != q.rend(); ++e) {
-    if (*e == now) {
-      q.erase(std::next(e).base());
-      break;
-    }
-  }
-  if (q.empty()) wrong_codes_.erase(it);
+Result<bool> ServerCore::OverWrongCodeLimit(ServerTxn& txn, std::string_view source, int64_t now) {
+  DS_ASSIGN_OR_RETURN(uint64_t n, txn.CountWrongCodes(source, now - kMinuteMs + 1));
+  return n >= kMaxWrongCodesPerMinute;
 }
 
 Result<DeviceInfo> ServerCore::RedeemCode(std::string_view code, std::string_view device_id,
                                           std::string_view public_key, std::string_view source) {
   int64_t now = env_.clock->NowMillis();
-  // Every attempt takes a slot of the source's budget before the code is
-  // looked at, so concurrent attempts cannot get past the limit together;
-  // only a wrong code keeps its slot.
-  if (!ReserveCodeAttempt(source, now)) {
-    return ResourceExhaustedError("too many wrong enrolment codes; wait a minute");
+  // The budget is kept in the store (wrong_codes), so every server process
+  // on it shares it. A read snapshot refuses a flood cheaply, without
+  // queueing behind the writers; the exact check is made again inside the
+  // write transaction that looks at the code and records a wrong one.
+  // Writers are serialised across processes (SQLite BEGIN IMMEDIATE, the
+  // PostgreSQL seq row lock), so the count and the new row form one step:
+  // concurrent attempts cannot get past the limit together.
+  {
+    DS_ASSIGN_OR_RETURN(auto rtxn, store_->Begin(TxnMode::kRead));
+    DS_ASSIGN_OR_RETURN(bool over, OverWrongCodeLimit(*rtxn, source, now));
+    if (over) return ResourceExhaustedError("too many wrong enrolment codes; wait a minute");
   }
-  bool wrong_code = false;
-  Result<DeviceInfo> r = RedeemReservedCode(code, device_id, public_key, now, &wrong_code);
-  if (!wrong_code) ReleaseCodeAttempt(source, now);
-  return r;
+  return RedeemChecked(code, device_id, public_key, source, now);
 }
 
-Result<DeviceInfo> ServerCore::RedeemReservedCode(std::string_view code, std::string_view device_id,
-                                                  std::string_view public_key, int64_t now,
-                                                  bool* wrong_code) {
+Result<DeviceInfo> ServerCore::RedeemChecked(std::string_view code, std::string_view device_id,
+                                             std::string_view public_key, std::string_view source,
+                                             int64_t now) {
   if (!IsHexId(device_id)) return InvalidArgumentError("device id: not a 32-hex id");
   if (public_key.size() != 32) return InvalidArgumentError("device key: not 32 bytes");
   std::string hash = internal::CodeHash(code);
   DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kWrite));
+  DS_ASSIGN_OR_RETURN(bool over, OverWrongCodeLimit(*txn, source, now));
+  if (over) return ResourceExhaustedError("too many wrong enrolment codes; wait a minute");
   DS_ASSIGN_OR_RETURN(std::optional<EnrolmentCode> c, txn->GetEnrolmentCode(hash));
   Status refused;
   if (!c) {
@@ -191,7 +162,8 @@ Result<DeviceInfo> ServerCore::RedeemReservedCode(std::string_view code, std::st
     refused = FailedPreconditionError("enrolment code expired");
   }
   if (!refused.ok()) {
-    *wrong_code = true;
+    // The slot is taken in the same transaction as the audit entry.
+    DS_RETURN_IF_ERROR(txn->NoteWrongCode(source, now, now - kMinuteMs));
     DS_RETURN_IF_ERROR(internal::AppendAuditEntry(*txn, env_, internal::DeviceActor(device_id), "enrol_refused",
                              {{"device", device_id}, {"reason", refused.message()}}));
     DS_RETURN_IF_ERROR(txn->Commit());

@@ -242,4 +242,27 @@ Result<std::optional<CaseloadEvent>> SqliteServerTxn::LastUnassign(std::string_v
                                                     "unassign", r->ColumnInt(1)});
 }
 
+Status SqliteServerTxn::NoteWrongCode(std::string_view source, int64_t at, int64_t forget_before) {
+  DS_RETURN_IF_ERROR(RequireWrite());
+  {
+    DS_ASSIGN_OR_RETURN(core::Statement* s, Stmt("DELETE FROM wrong_codes WHERE at < ?"));
+    StmtRef r(s);
+    r->Bind(1, forget_before);
+    DS_RETURN_IF_ERROR(r->Run());
+  }
+  DS_ASSIGN_OR_RETURN(core::Statement* s, Stmt("INSERT INTO wrong_codes(source, at) VALUES (?, ?)"));
+  StmtRef r(s);
+  r->Bind(1, source).Bind(2, at);
+  return r->Run();
+}
+
+Result<uint64_t> SqliteServerTxn::CountWrongCodes(std::string_view source, int64_t since) {
+  DS_ASSIGN_OR_RETURN(core::Statement* s,
+                      Stmt("SELECT COUNT(*) FROM wrong_codes WHERE source = ? AND at >= ?"));
+  StmtRef r(s);
+  r->Bind(1, source).Bind(2, since);
+  DS_ASSIGN_OR_RETURN(bool row, r->Step());
+  return row ? static_cast<uint64_t>(r->ColumnInt(0)) : 0;
+}
+
 }  // namespace doorstep::sync::internal

@@ -81,6 +81,13 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 )sql";
 
+// Added after schema 1; created on open so existing server.db files get it.
+constexpr char kWrongCodesSchema[] = R"sql(
+CREATE TABLE IF NOT EXISTS wrong_codes(source TEXT NOT NULL, at INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS wrong_codes_by ON wrong_codes(source, at);
+CREATE INDEX IF NOT EXISTS wrong_codes_at ON wrong_codes(at);
+)sql";
+
 class SqliteServerStore : public ServerStore {
  public:
   explicit SqliteServerStore(std::unique_ptr<SqliteServerShared> shared)
@@ -261,6 +268,7 @@ Result<std::unique_ptr<ServerStore>> OpenSqliteServerStore(const std::string& di
   {
     DS_ASSIGN_OR_RETURN(core::Transaction txn, core::Transaction::Begin(*shared->db));
     if (!exists) DS_RETURN_IF_ERROR(shared->db->Exec(internal::kSchema));
+    DS_RETURN_IF_ERROR(shared->db->Exec(internal::kWrongCodesSchema));
     Status s = internal::CheckDataKey(*shared, !exists);
     if (!s.ok()) {
       // A file that is no SQLite database at all fails above in Exec/Prepare.

@@ -154,6 +154,9 @@ TEST_P(ServerStoreTest, WrongDataKeyIsRefusedAndReopenWorks) {
     auto none = OpenPgServerStore(testing::WithSchema(testing::PgConninfo(), empty), key_.Clone(), env_, false);
     EXPECT_EQ(none.status().code(), StatusCode::kNotFound);
     (void)testing::PgExec(testing::PgConninfo(), "DROP SCHEMA " + empty + " CASCADE");
+    // The server ran every migration.
+    EXPECT_EQ(testing::PgColumn(conninfo_, "SELECT version::text FROM schema_migrations ORDER BY version"),
+              (std::vector<std::string>{"1", "2"}));
     // ...and a bad conninfo is the caller's mistake.
     EXPECT_EQ(OpenPgServerStore("no_such_option=1", key_.Clone(), env_, false).status().code(),
               StatusCode::kInvalidArgument);

@@ -11,14 +11,12 @@
 //
 // Ownership: borrows the ServerStore and the Env's members, which must
 // outlive it. Thread safety: all methods may be called concurrently from
-// any thread (state is in the store; the wrong-code limiter has its mutex).
+// any thread (all state, the wrong-code limiter's included, is in the store).
 #ifndef DOORSTEP_SYNC_SERVER_CORE_H_
 #define DOORSTEP_SYNC_SERVER_CORE_H_
 
 #include <cstdint>
-#include <deque>
 #include <map>
-#include <mutex>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -121,22 +119,17 @@ class ServerCore {
   Env env() const { return env_; }
 
  private:
-  // Takes one slot of `source`'s wrong-code budget (pruning old entries);
-  // false if none is left. ReleaseCodeAttempt gives it back (the code was
-  // right, or the attempt failed for another reason).
-  bool ReserveCodeAttempt(std::string_view source, int64_t now);
-  void ReleaseCodeAttempt(std::string_view source, int64_t now);
-  // RedeemCode once a slot is reserved; sets *wrong_code when the code is
-  // unknown, used or expired.
-  Result<DeviceInfo> RedeemReservedCode(std::string_view code, std::string_view device_id,
-                                        std::string_view public_key, int64_t now,
-                                        bool* wrong_code);
+  // True if `source` has used up its wrong-code budget (kept in the store,
+  // so shared by every server process on it).
+  Result<bool> OverWrongCodeLimit(ServerTxn& txn, std::string_view source, int64_t now);
+  // RedeemCode after the cheap limit check: checks the limit again, looks at
+  // the code and records a wrong one, in one write transaction.
+  Result<DeviceInfo> RedeemChecked(std::string_view code, std::string_view device_id,
+                                   std::string_view public_key, std::string_view source, int64_t now);
   Result<DeviceInfo> CheckDevice(ServerTxn& txn, const SessionContext& ctx);
 
   ServerStore* store_;
   Env env_;
-  std::mutex limiter_mu_;
-  std::map<std::string, std::deque<int64_t>, std::less<>> wrong_codes_;  // guarded by limiter_mu_
 };
 
 }  // namespace doorstep::sync

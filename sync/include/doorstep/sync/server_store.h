@@ -204,6 +204,13 @@ class ServerTxn {
                                                               uint64_t upto, size_t limit) = 0;
   virtual Result<std::vector<StoredConflict>> ListConflicts(bool open_only) = 0;
 
+  // ---- wrong enrolment codes (a limit shared by every server process) ----
+  // Records a wrong code from `source` at `at` and forgets every entry
+  // older than `forget_before`.
+  virtual Status NoteWrongCode(std::string_view source, int64_t at, int64_t forget_before) = 0;
+  // How many wrong codes `source` sent at or after `since`.
+  virtual Result<uint64_t> CountWrongCodes(std::string_view source, int64_t since) = 0;
+
   // ---- audit ----
   // Appends `e` (its id, prev_hash and hash are filled in here).
   virtual Status AppendAudit(AuditEntry e) = 0;
