@@ -1,6 +1,7 @@
-// `doorstep bench server [--devices N] [--records N] [--pulls N] [--json]`:
-// the sync server under load. A fresh server directory is set up in-process
-// (one practitioner, device and subject per simulated device), then the
+// `doorstep bench server [--devices N] [--records N] [--pulls N]
+// [--postgres CONNINFO] [--json]`: the sync server under load. A fresh server
+// directory is set up in-process (one practitioner, device and subject per
+// simulated device; with --postgres the store goes in that database), then the
 // server runs as a separate `doorstep server run` process so that its memory
 // is measurable (/proc/PID/status). Phase 1: all devices at once each open a
 // session and push --records new records. Then (not timed) another
@@ -51,6 +52,7 @@ struct BenchServerArgs {
   int devices = 200;
   int records = 50;
   int pulls = 20;
+  std::string postgres;  // libpq conninfo of an empty database or schema
   bool json = false;
 };
 
@@ -264,7 +266,7 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   Env env = RealEnv();
   const int64_t now = env.clock->NowMillis();
   auto setup0 = SteadyClock::now();
-  DS_ASSIGN_OR_RETURN(sync::KeyPair server_keys, sync::InitServerDir(dir, env));
+  DS_ASSIGN_OR_RETURN(sync::KeyPair server_keys, sync::InitServerDir(dir, env, a.postgres));
   std::vector<BenchDevice> devices;
   BenchDevice writer;
   {
@@ -333,7 +335,8 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   const double rss_end = server.MemoryMb("VmRSS");
   server.Stop();
 
-  return json{{"devices", a.devices},
+  return json{{"backend", a.postgres.empty() ? "sqlite" : "postgres"},
+              {"devices", a.devices},
               {"records_per_device", a.records},
               {"pulls_per_device", a.pulls},
               {"setup_s", setup_s},
@@ -398,6 +401,8 @@ void RegisterBenchServer(CLI::App& bench, int* exit_code) {
   cmd->add_option("--records", args->records, "Records each device pushes")->capture_default_str();
   cmd->add_option("--pulls", args->pulls, "Records each device then pulls (made by another)")
       ->capture_default_str();
+  cmd->add_option("--postgres", args->postgres,
+                  "Server store in PostgreSQL (libpq conninfo of an empty database or schema)");
   cmd->add_flag("--json", args->json, "Print one JSON object");
   cmd->callback([args, exit_code] { *exit_code = BenchServer(*args); });
 }

@@ -3,7 +3,7 @@
 // database, devices routed to either at random per sync, every fault kind.
 // The oracle must find the devices converged, nothing lost and the audit
 // chain verified. Each run gets a fresh schema in the test cluster
-// (tests/sync/pg_test_util.h); skipped only when DOORSTEP_PG is off.
+// (pg_e2e_util.h); skipped only when DOORSTEP_PG is off.
 #include <gtest/gtest.h>
 
 #include <string>
@@ -12,6 +12,7 @@
 #include <nlohmann/json.hpp>
 
 #include "e2e_util.h"
+#include "pg_e2e_util.h"
 #include "sync/pg_test_util.h"
 
 namespace doorstep::e2e {
@@ -20,24 +21,7 @@ namespace {
 using json = nlohmann::json;
 namespace pgt = doorstep::sync::testing;
 
-class SimPgTest : public ::testing::Test {
- protected:
-  void SetUp() override {
-    base_ = pgt::PgConninfo();
-    if (base_.empty()) {
-      if (pgt::PgRequired()) FAIL() << "DOORSTEP_PG=on but DOORSTEP_PG_CONNINFO is not set";
-      GTEST_SKIP() << "PostgreSQL tests off (DOORSTEP_PG_TESTS=OFF / no DOORSTEP_PG_CONNINFO)";
-    }
-    schema_ = pgt::UniqueSchema();
-    ASSERT_EQ(pgt::PgExec(base_, "CREATE SCHEMA " + schema_), "") << "cannot reach the PostgreSQL test cluster";
-    conninfo_ = pgt::WithSchema(base_, schema_);
-  }
-  void TearDown() override {
-    if (!schema_.empty()) (void)pgt::PgExec(base_, "DROP SCHEMA " + schema_ + " CASCADE");
-  }
-
-  std::string base_, schema_, conninfo_;
-};
+class SimPgTest : public PgSchemaTest {};
 
 TEST_F(SimPgTest, TwoServersOnOneDatabaseConvergeUnderFaults) {
   RunResult r = RunDoorstep({"sim", "--devices", "4", "--ops", "150", "--seed", "3", "--servers", "2", "--postgres",
