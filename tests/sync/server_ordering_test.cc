@@ -21,7 +21,7 @@ class ServerOrderingTest : public ServerFixtureP {};
 int Rounds() {
   const char* v = std::getenv("DOORSTEP_RACE_ROUNDS");
   int n = v ? std::atoi(v) : 0;
-  return n > 0 ? n : 120;
+  return n > 0 ? n : 400;
 }
 
 TEST_P(ServerOrderingTest, PullsThroughTwoServersNeverSkipAChange) {
