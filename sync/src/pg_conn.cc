@@ -77,15 +77,21 @@ Status PgConn::ErrorFrom(PGresult* r, const std::string& what) const {
   return InternalError(msg);
 }
 
-Result<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam>& params) {
+Result<std::string> PgConn::Prepare(const std::string& sql) {
   auto it = prepared_.find(sql);
-  if (it == prepared_.end()) {
-    std::string name = "ds" + std::to_string(prepared_.size() + 1);
-    PGresult* p = PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr);
-    PgResult prep(p);
-    if (!p || PQresultStatus(p) != PGRES_COMMAND_OK) return ErrorFrom(p, "prepare");
-    it = prepared_.emplace(sql, name).first;
-  }
+  if (it != prepared_.end()) return it->second;
+  if (!deferred_.empty()) DS_RETURN_IF_ERROR(RunPipeline("", {}).status());
+  std::string name = "ds" + std::to_string(prepared_.size() + 1);
+  PGresult* p = PQprepare(c_, name.c_str(), sql.c_str(), 0, nullptr);
+  PgResult prep(p);
+  if (!p || PQresultStatus(p) != PGRES_COMMAND_OK) return ErrorFrom(p, "prepare");
+  prepared_.emplace(sql, name);
+  return name;
+}
+
+Result<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam>& params) {
+  DS_ASSIGN_OR_RETURN(std::string name, Prepare(sql));
+  if (!deferred_.empty()) return RunPipeline(name, params);
   std::vector<const char*> values(params.size());
   std::vector<int> lengths(params.size());
   std::vector<int> formats(params.size());
@@ -94,7 +100,7 @@ Result<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam
     lengths[i] = static_cast<int>(params[i].value.size());
     formats[i] = params[i].binary ? 1 : 0;
   }
-  PGresult* r = PQexecPrepared(c_, it->second.c_str(), static_cast<int>(params.size()),
+  PGresult* r = PQexecPrepared(c_, name.c_str(), static_cast<int>(params.size()),
                                values.data(), lengths.data(), formats.data(), 0);
   PgResult res(r);
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -103,6 +109,7 @@ Result<PgResult> PgConn::Query(const std::string& sql, const std::vector<PgParam
 }
 
 Status PgConn::Exec(const std::string& sql) {
+  if (!deferred_.empty()) DS_RETURN_IF_ERROR(RunPipeline("", {}).status());
   PGresult* r = PQexec(c_, sql.c_str());
   PgResult res(r);
   ExecStatusType st = r ? PQresultStatus(r) : PGRES_FATAL_ERROR;
@@ -111,6 +118,7 @@ Status PgConn::Exec(const std::string& sql) {
 }
 
 Status PgConn::Commit() {
+  if (!deferred_.empty()) DS_RETURN_IF_ERROR(RunPipeline("", {}).status());
   PGresult* r = PQexec(c_, "COMMIT");
   PgResult res(r);
   if (!r || PQresultStatus(r) != PGRES_COMMAND_OK) return ErrorFrom(r, "commit");

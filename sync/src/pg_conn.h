@@ -47,6 +47,7 @@ class PgResult {
   // A bytea column; empty if it does not decode (never for our own rows).
   std::string Bytes(int row, int col) const;
   bool IsNull(int row, int col) const { return PQgetisnull(r_.get(), row, col) != 0; }
+  PGresult* get() const { return r_.get(); }
 
  private:
   std::shared_ptr<PGresult> r_;
@@ -66,6 +67,13 @@ class PgConn {
   // kInvalidArgument; serialisation failures, deadlocks, lock timeouts and
   // lost connections → kUnavailable; the rest → kInternal.
   Result<PgResult> Query(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Queues `sql` (a write whose result the caller does not need) to go
+  // with the next Query, Exec or Commit in one round trip (libpq pipeline
+  // mode, pg_pipeline.cc). That call returns the queued statement's error,
+  // if any (the transaction is then aborted, as after any failed statement).
+  Status Defer(const std::string& sql, std::vector<PgParam> params);
+  // Forgets queued statements (before ROLLBACK).
+  void DiscardDeferred() { deferred_.clear(); }
   // Runs one or more statements without parameters (BEGIN, DDL, ...).
   Status Exec(const std::string& sql);
   // COMMIT; kUnavailable if the server rolled back instead.
@@ -74,11 +82,21 @@ class PgConn {
   bool Healthy() const;
 
  private:
+  struct Deferred {
+    std::string name;  // prepared statement
+    std::vector<PgParam> params;
+  };
   explicit PgConn(PGconn* c) : c_(c) {}
   Status ErrorFrom(PGresult* r, const std::string& what) const;
+  // The prepared statement's name for `sql`, preparing it on first use.
+  Result<std::string> Prepare(const std::string& sql);
+  // Sends the queued statements, then `name` with `params` unless `name` is
+  // empty, in one pipeline; returns the last one's result or the first error.
+  Result<PgResult> RunPipeline(const std::string& name, const std::vector<PgParam>& params);
 
   PGconn* c_;
   std::map<std::string, std::string> prepared_;  // sql -> statement name
+  std::vector<Deferred> deferred_;
 };
 
 // Up to `max` connections, opened on demand and reused.

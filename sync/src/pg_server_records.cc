@@ -109,14 +109,15 @@ Status PgServerTxn::PutRevision(const StoredRecord& sr) {
   if (rec.rev != head_rev + 1) return ConflictError("revision out of order for " + rec.id);
   DS_ASSIGN_OR_RETURN(std::string sealed,
                       shared_->Seal(ToCbor(ToJson(rec)), RevisionAd(rec.id, rec.type, rec.rev)));
-  DS_RETURN_IF_ERROR(Q("INSERT INTO revisions(record_id, rev, seq, mutation_id, payload) "
+  // Both rows are written with the next statement that needs an answer
+  // (PgConn::Defer): the head check above ran under the writers' lock, so
+  // they cannot conflict; any error still aborts the transaction.
+  DS_RETURN_IF_ERROR(D("INSERT INTO revisions(record_id, rev, seq, mutation_id, payload) "
                        "VALUES ($1, $2, $3, $4, $5)",
-                       {T(rec.id), I(rec.rev), S(sr.seq), T(sr.mutation_id), PgParam::Bytes(sealed)})
-                         .status());
-  return Q("INSERT INTO records(record_id, type, subject_id, rev, seq) VALUES ($1, $2, $3, $4, $5) "
+                       {T(rec.id), I(rec.rev), S(sr.seq), T(sr.mutation_id), PgParam::Bytes(sealed)}));
+  return D("INSERT INTO records(record_id, type, subject_id, rev, seq) VALUES ($1, $2, $3, $4, $5) "
            "ON CONFLICT(record_id) DO UPDATE SET rev = excluded.rev, seq = excluded.seq",
-           {T(rec.id), T(rec.type), T(rec.subject_id), I(rec.rev), S(sr.seq)})
-      .status();
+           {T(rec.id), T(rec.type), T(rec.subject_id), I(rec.rev), S(sr.seq)});
 }
 
 Result<std::vector<StoredRecord>> PgServerTxn::ChangedHeads(std::string_view practitioner,

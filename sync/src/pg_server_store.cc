@@ -146,6 +146,7 @@ Status Migrate(PgConn& c, PgServerShared& sh, bool create) {
 }  // namespace
 
 PgServerTxn::~PgServerTxn() {
+  conn_->DiscardDeferred();
   if (open_) (void)conn_->Exec("ROLLBACK");
   shared_->pool->Release(std::move(conn_));
 }
@@ -172,6 +173,11 @@ Status PgServerTxn::Start() {
 Result<PgResult> PgServerTxn::Q(const std::string& sql, const std::vector<PgParam>& params) {
   if (!open_) return FailedPreconditionError("transaction already finished");
   return conn_->Query(sql, params);
+}
+
+Status PgServerTxn::D(const std::string& sql, std::vector<PgParam> params) {
+  if (!open_) return FailedPreconditionError("transaction already finished");
+  return conn_->Defer(sql, std::move(params));
 }
 
 Status PgServerTxn::Commit() {
@@ -220,13 +226,14 @@ Status PgServerTxn::AppendAudit(AuditEntry e) {
   e.id = audit_tail_->first + 1;
   e.prev_hash = audit_tail_->second;
   e.hash = AuditHash(e);
-  Status inserted = Q("INSERT INTO audit(id, at, actor, action, details, prev_hash, hash) "
+  // Sent with the next statement that needs an answer (PgConn::Defer); a
+  // failure then aborts the whole transaction.
+  Status inserted = D("INSERT INTO audit(id, at, actor, action, details, prev_hash, hash) "
            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
            {PgParam::Int(static_cast<int64_t>(e.id)), PgParam::Int(e.at), PgParam::Text(e.actor),
             PgParam::Text(e.action),
             PgParam::Text(e.details.dump(-1, ' ', false, json::error_handler_t::replace)),
-            PgParam::Text(e.prev_hash), PgParam::Text(e.hash)})
-                        .status();
+            PgParam::Text(e.prev_hash), PgParam::Text(e.hash)});
   if (inserted.ok()) {
     audit_tail_.emplace(e.id, std::move(e.hash));
   } else {

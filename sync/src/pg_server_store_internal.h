@@ -102,6 +102,8 @@ class PgServerTxn : public ServerTxn {
 
  private:
   Result<PgResult> Q(const std::string& sql, const std::vector<PgParam>& params = {});
+  // Queues a write whose result is not needed (PgConn::Defer).
+  Status D(const std::string& sql, std::vector<PgParam> params);
   Status RequireWrite() const;
   // Decodes revision row `row` (columns record_id, type, rev, seq,
   // mutation_id, payload).
