@@ -1,7 +1,8 @@
 // `doorstep sim --devices N --ops N --seed N [--faults drop=P,dup=P,cut=P,
 // delay=P,kill=P] [--servers N] [--postgres CONNINFO] [--json]`, and the
 // hidden `doorstep sim-sync-child` that a sim runs (and kills) to sync one
-// device's store in another process. See sim.h and docs/sim.md.
+// device's store in another process, and the hidden `sim-server-child` (a
+// sim's sync server as a process with --postgres, sim_servers.cc). See sim.h and docs/sim.md.
 #include <unistd.h>
 
 #include <climits>
@@ -134,7 +135,7 @@ void RegisterSimCommands(CLI::App& app, int* exit_code) {
   sim->add_option("--faults", a->faults, "Fault probabilities per sync: drop=P,dup=P,cut=P,delay=P,kill=P");
   sim->add_option("--servers", a->sim.servers, "Sync servers on one server store; each sync goes to one at random (default 1)");
   sim->add_option("--postgres", a->sim.postgres, "Server store in PostgreSQL (libpq conninfo of an empty database or schema); "
-                  "each server opens its own connections to it");
+                  "each server is then a separate process with its own connections, on the sim's clock");
   sim->add_option("--keep", a->sim.keep_dir, "Keep the server and device files in this directory");
   sim->add_flag("--json", a->json, "Print one JSON object");
   sim->add_flag("--verbose", a->sim.verbose, "Progress on standard error");
@@ -147,6 +148,13 @@ void RegisterSimCommands(CLI::App& app, int* exit_code) {
   child->add_option("--keystore-key-file", c->key_file)->required();
   child->add_option("--now-ms", c->now_ms)->required();
   child->callback([c, exit_code] { *exit_code = RunSimChild(*c); });
+
+  auto sc = std::make_shared<std::pair<std::string, std::string>>();
+  auto* server_child = app.add_subcommand("sim-server-child", "Test helper: a sim's sync server as a process");
+  server_child->group("");  // hidden from --help
+  server_child->add_option("--dir", sc->first)->required();
+  server_child->add_option("--clock-file", sc->second)->required();
+  server_child->callback([sc, exit_code] { *exit_code = RunSimServerChild(sc->first, sc->second); });
 }
 
 }  // namespace doorstep::cli

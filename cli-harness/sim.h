@@ -16,15 +16,19 @@
 // store has its own SeededRandom, so a seed fixes the operations and the
 // faults. (Where a killed process stopped depends on timing.)
 //
-// With SQLite every server shares the one store object. With PostgreSQL
-// each server opens its own store (its own connection pool) on the
-// database, as separate `server run` processes would, and the sim's admin
-// work and oracle use a third.
+// With SQLite the servers run in this process and share the one store
+// object. With PostgreSQL each server is a separate process
+// (`doorstep sim-server-child`, sim_servers.cc) that opens the server
+// directory the sim initialised (`server init --postgres` code path) and
+// reads the sim's time from a SharedClock file; the sim's admin work and
+// oracle use a store of their own.
 //
 // Ownership: a Sim owns everything it creates and removes the directory on
 // destruction unless `keep_dir` was given. Thread safety: one thread.
 #ifndef DOORSTEP_CLI_SIM_H_
 #define DOORSTEP_CLI_SIM_H_
+
+#include <sys/types.h>
 
 #include <cstdint>
 #include <map>
@@ -44,6 +48,7 @@
 #include "doorstep/sync/server_store.h"
 #include "doorstep/sync/sync_server.h"
 #include "fault_proxy.h"
+#include "shared_clock.h"
 
 namespace doorstep::cli {
 
@@ -79,6 +84,7 @@ struct SimReport {
   std::map<std::string, int64_t> faults;      // by kind, injected
   std::map<std::string, int64_t> sync_errors; // by status code name, under faults
   std::vector<int64_t> server_syncs;          // syncs routed to each server
+  std::vector<int64_t> server_pids;           // PostgreSQL: the server processes' ids
   std::string backend;                        // "sqlite" | "postgres"
   std::vector<std::string> problems;          // first findings, for people
   double seconds = 0;
@@ -90,6 +96,12 @@ struct SimReport {
 // `postgres`, OpenPgServerStore's errors (kFailedPrecondition if the
 // database already holds a store, kUnavailable if it cannot be reached).
 Result<SimReport> RunSim(const SimOptions& options);
+
+// The hidden `doorstep sim-server-child --dir DIR --clock-file PATH`: opens
+// the server directory DIR with the clock in PATH, serves on 127.0.0.1 (any
+// free port), prints the port on one line, and serves until SIGTERM/SIGINT
+// or end of standard input. Returns the exit code.
+int RunSimServerChild(const std::string& dir, const std::string& clock_file);
 
 // One acknowledged mutation, as the device froze it (the ledger of check 2).
 struct LedgerEntry {
@@ -112,6 +124,9 @@ class Sim {
   Status Check(SimReport* report);  // sim_oracle.cc
   void Fill(SimReport* report) const;
   int64_t ops_done() const { return ops_done_; }
+  // kUnavailable naming the first server process that has exited
+  // (sim_servers.cc; Ok with in-process servers).
+  Status CheckServerProcesses();
 
  private:
   struct Device {
@@ -123,9 +138,12 @@ class Sim {
     bool revoked = false;
   };
   struct Server {
-    std::unique_ptr<sync::ServerStore> store;  // PostgreSQL: its own pool (destroyed last)
-    std::unique_ptr<sync::ServerCore> core;
-    std::unique_ptr<sync::SyncServer> server;
+    std::unique_ptr<sync::ServerCore> core;      // in-process (SQLite)
+    std::unique_ptr<sync::SyncServer> server;    // in-process (SQLite)
+    pid_t pid = -1;                              // a process (PostgreSQL), until reaped
+    int stdin_fd = -1;                           // its standard input: closing it stops it
+    std::string err_path;                        // its standard error
+    uint16_t port = 0;
     int64_t syncs = 0;
   };
 
@@ -133,6 +151,15 @@ class Sim {
   bool Chance(double p) { return static_cast<double>(rng_.NextU64() >> 11) * 0x1.0p-53 < p; }
   Env DeviceEnv(Device& d) { return Env{&clock_, d.random.get(), &logger_}; }
   sync::ServerCore& Admin() { return *admin_; }
+  void AdvanceClock(int64_t ms) {
+    clock_.AdvanceMillis(ms);
+    if (shared_clock_ != nullptr) shared_clock_->Set(clock_.NowMillis());
+  }
+  // sim_servers.cc: server `index` as a process on the initialised server
+  // dir; kUnavailable if it cannot start or reports no port.
+  Status StartServerProcess(int index, const std::string& server_dir, Server* s);
+  // Stops every server process (end of input, SIGTERM, SIGKILL after 5 s).
+  void StopServerProcesses();
   // Points the proxy at a random server for the next sync (no draw with one).
   void RouteSync();
 
@@ -159,6 +186,7 @@ class Sim {
   SimOptions o_;
   SeededRandom rng_;
   FakeClock clock_;
+  std::unique_ptr<SharedClock> shared_clock_;  // PostgreSQL: clock_ for the server processes
   NullLogger logger_;
   Env server_env_;
   std::string dir_;

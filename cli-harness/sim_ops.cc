@@ -91,7 +91,7 @@ std::string EditLines(const std::string& text, uint64_t op, uint64_t pos, const 
 }  // namespace
 
 Status Sim::Step(int64_t index) {
-  clock_.AdvanceMillis(1000 + static_cast<int64_t>(Next(120000)));
+  AdvanceClock(1000 + static_cast<int64_t>(Next(120000)));
   if (index == revoke_at_) DS_RETURN_IF_ERROR(Revoke());
   Device* d = RandomDevice();
   if (d == nullptr) return Status::Ok();

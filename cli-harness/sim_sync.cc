@@ -53,7 +53,7 @@ void Sim::WaitIdle() { proxy_->WaitIdle(5000); }
 void Sim::RouteSync() {
   size_t i = servers_.size() > 1 ? Next(servers_.size()) : 0;
   ++servers_[i].syncs;
-  proxy_->SetTarget(servers_[i].server->port());
+  proxy_->SetTarget(servers_[i].port);
 }
 
 Status Sim::ReopenStore(Device& d) {
@@ -63,6 +63,7 @@ Status Sim::ReopenStore(Device& d) {
 
 Status Sim::SyncDevice(Device& d, bool faults, sync::SyncReport* out, bool* ok) {
   if (ok != nullptr) *ok = false;
+  DS_RETURN_IF_ERROR(CheckServerProcesses());
   DS_RETURN_IF_ERROR(Snapshot(d));
   // Every draw is made whatever the outcome, so the seed fixes the sequence.
   const double roll = static_cast<double>(rng_.NextU64() >> 11) * 0x1.0p-53;

@@ -13,7 +13,7 @@
 #include "doorstep/core/crypto.h"
 #include "doorstep/sync/client.h"
 #include "doorstep/sync/key_pair.h"
-#include "doorstep/sync/pg_server_store.h"
+#include "doorstep/sync/server_dir.h"
 #include "sim.h"
 
 namespace doorstep::cli {
@@ -24,22 +24,6 @@ namespace fs = std::filesystem;
 // Roles in the order practitioners take them: every role is represented
 // from four practitioners on.
 constexpr const char* kRoles[] = {"social_worker", "manager", "personal_adviser", "virtual_school"};
-
-// The one place a server store is chosen: SQLite in `dir`, or PostgreSQL
-// on `o.postgres` (issue 7). `create` makes the store (the sim's first
-// open); the servers' own PostgreSQL stores open it again.
-Result<std::unique_ptr<sync::ServerStore>> OpenSimServerStore(const SimOptions& o, const std::string& dir,
-                                                              const SecretBytes& key, Env env, bool create) {
-  if (o.postgres.empty()) return sync::OpenSqliteServerStore(dir, key.Clone(), env, create);
-  Result<std::unique_ptr<sync::ServerStore>> r =
-      sync::OpenPgServerStore(o.postgres, key.Clone(), env, create, /*pool_size=*/2);
-  if (!r.ok() && r.status().code() == StatusCode::kFailedPrecondition) {
-    return r.status().Annotate("--postgres: give an empty database, or a fresh schema with "
-                               "options='-csearch_path=NAME'");
-  }
-  if (!r.ok()) return r.status().Annotate("--postgres");
-  return r;
-}
 
 }  // namespace
 
@@ -73,6 +57,7 @@ nlohmann::json SimReport::ToJson() const {
           {"sync_errors", sync_errors},
           {"backend", backend},
           {"server_syncs", server_syncs},
+          {"server_pids", server_pids},
           {"problems", problems}};
 }
 
@@ -81,6 +66,7 @@ Sim::Sim(SimOptions options) : o_(std::move(options)), rng_(o_.seed), clock_(1'7
 }
 
 Sim::~Sim() {
+  StopServerProcesses();
   proxy_.reset();    // the proxy, then servers and cores, before the stores
   servers_.clear();
   admin_.reset();
@@ -119,26 +105,40 @@ Status Sim::Setup() {
   if (::mkdir(server_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return UnavailableError("cannot create " + server_dir);
   }
-  const SecretBytes data_key = core::RandomKey(*RealEnv().random);
-  DS_ASSIGN_OR_RETURN(server_store_, OpenSimServerStore(o_, server_dir, data_key, server_env_, true));
-  admin_ = std::make_unique<sync::ServerCore>(server_store_.get(), server_env_);
-  sync::KeyPair keys = sync::GenerateKeyPair(*RealEnv().random);
-  server_key_hex_ = core::ToHex(keys.public_key);
-  for (int i = 0; i < o_.servers; ++i) {
-    Server s;
-    sync::ServerStore* store = server_store_.get();
-    if (!o_.postgres.empty()) {
-      // Each server its own connections, as a separate process would have.
-      DS_ASSIGN_OR_RETURN(s.store, OpenSimServerStore(o_, server_dir, data_key, server_env_, false));
-      store = s.store.get();
+  if (o_.postgres.empty()) {
+    const SecretBytes data_key = core::RandomKey(*RealEnv().random);
+    DS_ASSIGN_OR_RETURN(server_store_, sync::OpenSqliteServerStore(server_dir, data_key.Clone(), server_env_, true));
+    admin_ = std::make_unique<sync::ServerCore>(server_store_.get(), server_env_);
+    sync::KeyPair keys = sync::GenerateKeyPair(*RealEnv().random);
+    server_key_hex_ = core::ToHex(keys.public_key);
+    for (int i = 0; i < o_.servers; ++i) {
+      Server s;
+      s.core = std::make_unique<sync::ServerCore>(server_store_.get(), server_env_);
+      sync::SyncServerOptions so;
+      so.threads = 1;
+      DS_ASSIGN_OR_RETURN(s.server, sync::SyncServer::Start(s.core.get(), keys.Clone(), server_env_, so));
+      s.port = s.server->port();
+      servers_.push_back(std::move(s));
     }
-    s.core = std::make_unique<sync::ServerCore>(store, server_env_);
-    sync::SyncServerOptions so;
-    so.threads = 1;
-    DS_ASSIGN_OR_RETURN(s.server, sync::SyncServer::Start(s.core.get(), keys.Clone(), server_env_, so));
-    servers_.push_back(std::move(s));
+  } else {
+    // As `server init --dir --postgres`; the server processes open the dir
+    // as `server run` does, with the sim's clock from the shared file.
+    DS_ASSIGN_OR_RETURN(shared_clock_, SharedClock::Create(dir_ + "/clock", clock_.NowMillis()));
+    Result<sync::KeyPair> keys = sync::InitServerDir(server_dir, server_env_, o_.postgres);
+    if (!keys.ok() && keys.status().code() == StatusCode::kFailedPrecondition) {
+      return keys.status().Annotate("--postgres: give an empty database, or a fresh schema with "
+                                    "options='-csearch_path=NAME'");
+    }
+    if (!keys.ok()) return keys.status().Annotate("--postgres");
+    server_key_hex_ = core::ToHex(keys->public_key);
+    DS_ASSIGN_OR_RETURN(server_store_, sync::OpenServerDir(server_dir, server_env_));
+    admin_ = std::make_unique<sync::ServerCore>(server_store_.get(), server_env_);
+    for (int i = 0; i < o_.servers; ++i) {
+      servers_.emplace_back();
+      DS_RETURN_IF_ERROR(StartServerProcess(i, server_dir, &servers_.back()));
+    }
   }
-  DS_ASSIGN_OR_RETURN(proxy_, FaultProxy::Start(servers_[0].server->port()));
+  DS_ASSIGN_OR_RETURN(proxy_, FaultProxy::Start(servers_[0].port));
 
   // Practitioners: a few more devices than practitioners, so some work on
   // two devices (phone and laptop) with one caseload.
@@ -176,7 +176,7 @@ Status Sim::Setup() {
     d.device_id = d.store->device_id();
     DS_ASSIGN_OR_RETURN(sync::IssuedCode code, Admin().Enroll(d.practitioner, d.role));
     std::string address = "127.0.0.1:" + std::to_string(proxy_->port());
-    proxy_->SetTarget(servers_[static_cast<size_t>(i) % servers_.size()].server->port());
+    proxy_->SetTarget(servers_[static_cast<size_t>(i) % servers_.size()].port);
     DS_RETURN_IF_ERROR(sync::Enroll(*d.store, env, address, server_key_hex_, code.code));
     proxy_->WaitIdle(5000);
     devices_.push_back(std::move(d));
@@ -216,7 +216,11 @@ void Sim::Fill(SimReport* r) const {
   for (const auto& [kind, n] : faults_) r->faults_injected += n;
   r->sync_errors = sync_errors_;
   r->server_syncs.clear();
-  for (const Server& s : servers_) r->server_syncs.push_back(s.syncs);
+  r->server_pids.clear();
+  for (const Server& s : servers_) {
+    r->server_syncs.push_back(s.syncs);
+    if (!o_.postgres.empty()) r->server_pids.push_back(s.pid);
+  }
   r->backend = o_.postgres.empty() ? "sqlite" : "postgres";
   r->anomalies = static_cast<int64_t>(problems_.size());
   for (const std::string& p : problems_) {
@@ -259,6 +263,7 @@ Result<SimReport> RunSim(const SimOptions& options) {
   DS_RETURN_IF_ERROR(sim.Quiesce(&report));
   DS_RETURN_IF_ERROR(sim.Check(&report));
   sim.Fill(&report);
+  DS_RETURN_IF_ERROR(sim.CheckServerProcesses());
   report.seconds = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
   return report;
 }

@@ -1,14 +1,17 @@
 // `doorstep sim --servers 2 --postgres …` through the built binary (issue 7):
-// two sync servers, each with its own PostgreSQL connections on one
-// database, devices routed to either at random per sync, every fault kind.
+// two sync server processes (`sim-server-child`), each with its own
+// PostgreSQL connections on one database, devices routed to either at random
+// per sync, every fault kind.
 // The oracle must find the devices converged, nothing lost and the audit
 // chain verified. Each run gets a fresh schema in the test cluster
 // (pg_e2e_util.h); skipped only when DOORSTEP_PG is off.
-#include <gtest/gtest.h>
+#include <signal.h>
+#include <unistd.h>
 
 #include <string>
 #include <vector>
 
+#include <gtest/gtest.h>
 #include <nlohmann/json.hpp>
 
 #include "e2e_util.h"
@@ -36,10 +39,20 @@ TEST_F(SimPgTest, TwoServersOnOneDatabaseConvergeUnderFaults) {
   EXPECT_EQ(j.value("backend", ""), "postgres");
   EXPECT_GT(j.value("mutations", 0), 50);
   EXPECT_GT(j.value("faults_injected", 0), 2);
-  // Both servers served syncs.
+  // Both servers served syncs, and they were two processes of their own.
   ASSERT_TRUE(j["server_syncs"].is_array() && j["server_syncs"].size() == 2) << j.dump(1);
   EXPECT_GT(j["server_syncs"][0].get<int64_t>(), 5);
   EXPECT_GT(j["server_syncs"][1].get<int64_t>(), 5);
+  ASSERT_TRUE(j["server_pids"].is_array() && j["server_pids"].size() == 2) << j.dump(1);
+  ASSERT_TRUE(j["server_pids"][0].is_number_integer() && j["server_pids"][1].is_number_integer()) << j.dump(1);
+  const int64_t pid0 = j["server_pids"][0].get<int64_t>(), pid1 = j["server_pids"][1].get<int64_t>();
+  EXPECT_GT(pid0, 0);
+  EXPECT_GT(pid1, 0);
+  EXPECT_NE(pid0, pid1);
+  EXPECT_NE(pid0, static_cast<int64_t>(::getpid()));
+  // They are gone once the sim has ended (no orphans).
+  EXPECT_NE(::kill(static_cast<pid_t>(pid0), 0), 0);
+  EXPECT_NE(::kill(static_cast<pid_t>(pid1), 0), 0);
   // The data is in the database: the store's audit chain and revisions.
   EXPECT_FALSE(pgt::PgColumn(conninfo_, "SELECT count(*)::text FROM revisions").empty());
   EXPECT_NE(pgt::PgColumn(conninfo_, "SELECT count(*)::text FROM revisions"), std::vector<std::string>{"0"});
