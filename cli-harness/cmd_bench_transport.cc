@@ -1,6 +1,6 @@
 // `doorstep bench transport [--json]`: Noise handshake time and transport
 // throughput on loopback TCP, with a plain-TCP baseline from the same run.
-#include <asio.hpp>
+#include "doorstep/sync/asio.h"
 
 #include <algorithm>
 #include <chrono>

@@ -1,6 +1,6 @@
 #include "doorstep/sync/channel_client.h"
 
-#include <asio.hpp>
+#include "doorstep/sync/asio.h"
 
 #include <chrono>
 #include <optional>

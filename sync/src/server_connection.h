@@ -5,7 +5,7 @@
 #ifndef DOORSTEP_SYNC_SERVER_CONNECTION_H_
 #define DOORSTEP_SYNC_SERVER_CONNECTION_H_
 
-#include <asio.hpp>
+#include "doorstep/sync/asio.h"
 
 #include <functional>
 #include <memory>

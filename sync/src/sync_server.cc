@@ -7,7 +7,7 @@
 #include <thread>
 #include <vector>
 
-#include <asio.hpp>
+#include "doorstep/sync/asio.h"
 
 #include "server_session.h"
 

@@ -1,5 +1,5 @@
 // ClientChannel and ChannelServer over real TCP on 127.0.0.1.
-#include <asio.hpp>
+#include "doorstep/sync/asio.h"
 #include <gtest/gtest.h>
 #include <sodium.h>
 
