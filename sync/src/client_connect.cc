@@ -79,19 +79,22 @@ Result<SyncReport> RunSync(core::Store& store, Env env, const SyncOptions& optio
   // no-op sync is one round trip after the first two handshake messages.
   auto ch = Connect(store, env, enrollment->server, enrollment->server_key_hex, "", options.timeout_ms,
                     /*wait_for_verdict=*/false);
-  Result<SyncReport> report = ch.ok() ? Result<SyncReport>(Status()) : Result<SyncReport>(ch.status());
-  if (ch.ok()) {
+  // (A Result is never built from an ok Status: debug builds assert on it.)
+  auto session = [&]() -> Result<SyncReport> {
+    if (!ch.ok()) return ch.status();
     if (options.progress) options.progress(SyncProgress{"connect", 1, 1});
     const int64_t handshake = static_cast<int64_t>((*ch)->bytes_sent() + (*ch)->bytes_received());
     ClientMessageChannel mc(ch->get());
-    report = RunSession(store, mc, options);
+    Result<SyncReport> r = RunSession(store, mc, options);
     (*ch)->Close();
-    if (report.ok()) {
-      report->bytes_sent = static_cast<int64_t>((*ch)->bytes_sent());
-      report->bytes_received = static_cast<int64_t>((*ch)->bytes_received());
-      report->handshake_bytes = handshake;
+    if (r.ok()) {
+      r->bytes_sent = static_cast<int64_t>((*ch)->bytes_sent());
+      r->bytes_received = static_cast<int64_t>((*ch)->bytes_received());
+      r->handshake_bytes = handshake;
     }
-  }
+    return r;
+  };
+  Result<SyncReport> report = session();
   if (!report.ok() && IsRevocation(report.status())) {
     // The server says this device is revoked: wipe the store, as told.
     Status wiped = store.Destroy();
