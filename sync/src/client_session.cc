@@ -1,5 +1,8 @@
 // SyncClient: the session over an open channel (hello → push → pull → bye).
 #include <algorithm>
+#include <string>
+#include <string_view>
+#include <unordered_set>
 
 #include "client_convert.h"
 #include "doorstep/core/store_sync.h"
@@ -79,32 +82,56 @@ Status PullLoop(core::Store& store, MessageChannel& ch, const SyncOptions& o, Sy
   }
 }
 
+// One push message: its mutations and their encoding.
+struct OutgoingPush {
+  Push push;
+  std::string bytes;
+};
+
 // Splits pending mutations into push messages of at most `per_message`
-// mutations, each under the wire's byte cap (a single huge mutation goes alone).
-std::vector<Push> SplitPushes(const std::vector<core::OutgoingMutation>& pending, size_t per_message) {
-  std::vector<Push> out;
-  size_t bytes = 0;
-  for (const core::OutgoingMutation& m : pending) {
-    Mutation wire = ToWireMutation(m);
-    size_t size = Encode(Push{{wire}}).size();
-    if (out.empty() || out.back().m.size() >= per_message ||
-        (!out.back().m.empty() && bytes + size > kMaxPushBytes * 3 / 4)) {
-      out.emplace_back();
-      bytes = 0;
+// mutations, each under the wire's byte cap. Each message is encoded once;
+// only a message over the cap is split by the size of each mutation (a
+// single huge mutation goes alone).
+std::vector<OutgoingPush> SplitPushes(const std::vector<core::OutgoingMutation>& pending, size_t per_message) {
+  constexpr size_t kCap = kMaxPushBytes * 3 / 4;
+  std::vector<OutgoingPush> out;
+  for (size_t at = 0; at < pending.size(); at += per_message) {
+    OutgoingPush chunk;
+    for (size_t i = at; i < std::min(pending.size(), at + per_message); ++i) {
+      chunk.push.m.push_back(ToWireMutation(pending[i]));
     }
-    bytes += size;
-    out.back().m.push_back(std::move(wire));
+    chunk.bytes = Encode(chunk.push);
+    if (chunk.bytes.size() <= kCap) {
+      out.push_back(std::move(chunk));
+      continue;
+    }
+    std::vector<OutgoingPush> parts;
+    size_t bytes = 0;
+    for (Mutation& wire : chunk.push.m) {
+      size_t size = Encode(Push{{wire}}).size();
+      if (parts.empty() || (!parts.back().push.m.empty() && bytes + size > kCap)) {
+        parts.emplace_back();
+        bytes = 0;
+      }
+      bytes += size;
+      parts.back().push.m.push_back(std::move(wire));
+    }
+    for (OutgoingPush& part : parts) {
+      part.bytes = Encode(part.push);
+      out.push_back(std::move(part));
+    }
   }
   return out;
 }
 
 // Applies the server's answer to one push message.
 Status AckPush(core::Store& store, const Push& push, const Pushed& pushed, SyncReport* report) {
+  std::unordered_set<std::string_view> sent;
+  for (const Mutation& m : push.m) sent.insert(m.mutation_id);
   std::vector<core::MutationAck> acks;
+  acks.reserve(pushed.r.size());
   for (const MutationResult& r : pushed.r) {
-    bool known = std::any_of(push.m.begin(), push.m.end(),
-                             [&](const Mutation& m) { return m.mutation_id == r.id; });
-    if (!known) return InvalidArgumentError("server answered a mutation that was not pushed");
+    if (sent.count(r.id) == 0) return InvalidArgumentError("server answered a mutation that was not pushed");
     core::MutationAck a{r.id, OutcomeName(r.outcome), r.rev, r.reason};
     if (r.outcome == Outcome::kRejected) {
       ++report->rejected;
@@ -156,16 +183,17 @@ Result<SyncReport> RunSession(core::Store& store, MessageChannel& ch, const Sync
       DS_ASSIGN_OR_RETURN(std::vector<core::OutgoingMutation> pending,
                           core::PendingMutations(store, o.push_batch * kPushWindow));
       if (pending.empty()) break;
-      std::vector<Push> pushes = SplitPushes(pending, o.push_batch);
+      std::vector<OutgoingPush> pushes = SplitPushes(pending, o.push_batch);
       pending.clear();
-      for (const Push& push : pushes) {
-        DS_RETURN_IF_ERROR(ch.Send(Encode(push)));
+      for (OutgoingPush& p : pushes) {
+        DS_RETURN_IF_ERROR(ch.Send(p.bytes));
         ++report.round_trips;
+        std::string().swap(p.bytes);
       }
-      for (const Push& push : pushes) {
+      for (const OutgoingPush& p : pushes) {
         DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
-        DS_RETURN_IF_ERROR(AckPush(store, push, pushed, &report));
-        done += static_cast<int64_t>(push.m.size());
+        DS_RETURN_IF_ERROR(AckPush(store, p.push, pushed, &report));
+        done += static_cast<int64_t>(p.push.m.size());
         Report(o, "push", done, std::max(total, done));
       }
     }

@@ -308,11 +308,19 @@ Result<Welcome> ServerCore::Hello(const SessionContext& ctx, const sync::Hello& 
                                    std::to_string(kProtocolVersion));
   }
   int64_t now = env_.clock->NowMillis();
+  auto stale = [now](const DeviceInfo& d) {
+    return now - d.last_seen_at >= 60 * 1000 || now < d.last_seen_at;
+  };
+  {
+    // Most hellos only read: a device seen in the last minute takes no
+    // write lock (pushes of other sessions are not held up by it).
+    DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kRead));
+    DS_ASSIGN_OR_RETURN(DeviceInfo d, CheckDevice(*txn, ctx));
+    if (!stale(d)) return Welcome{kProtocolVersion, d.practitioner_id, d.role, d.device_id, now};
+  }
   DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kWrite));
   DS_ASSIGN_OR_RETURN(DeviceInfo d, CheckDevice(*txn, ctx));
-  if (now - d.last_seen_at >= 60 * 1000 || now < d.last_seen_at) {
-    DS_RETURN_IF_ERROR(txn->TouchDevice(d.device_id, now));
-  }
+  if (stale(d)) DS_RETURN_IF_ERROR(txn->TouchDevice(d.device_id, now));
   DS_RETURN_IF_ERROR(txn->Commit());
   return Welcome{kProtocolVersion, d.practitioner_id, d.role, d.device_id, now};
 }

@@ -187,5 +187,30 @@ TEST_F(SyncE2eTest, ReusedEnrolmentCodeIsRefused) {
   EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();
 }
 
+// Pending changes larger than one push message's byte budget go in several
+// messages (each under the cap), all accepted once, and the other device
+// receives them all.
+TEST_F(SyncE2eTest, LargePendingChangesAreSplitAcrossPushMessages) {
+  auto phone = Device("phone", "worker-1", "social_worker");
+  auto laptop = Device("laptop", "manager-1", "manager");
+  ASSERT_TRUE(core_->Assign("worker-1", "subject-A").ok());
+  ASSERT_TRUE(core_->Assign("manager-1", "subject-A").ok());
+  auto fields = core::SampleFields("visit_note", env_.clock->NowMillis());
+  constexpr int kRecords = 40;
+  for (int i = 0; i < kRecords; ++i) {
+    // ~92 KB of narrative each (a field holds at most 100 000 bytes): 40 of
+    // them exceed one push message's 3 MiB budget.
+    fields["observations"] = std::string(92 * 1024, static_cast<char>('a' + i % 26)) + "\nEnd.";
+    auto added = phone->Add("visit_note", "subject-A", fields, "draft");
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    ASSERT_TRUE(added->saved()) << added->problems[0].message;
+  }
+  auto pushed = Sync(*phone);
+  EXPECT_EQ(pushed.pushed, kRecords);
+  EXPECT_GE(pushed.round_trips, 4) << "hello, two or more push messages, pull";
+  EXPECT_EQ(Sync(*laptop).pulled, kRecords);
+  EXPECT_EQ(Sync(*phone).pushed, 0);
+}
+
 }  // namespace
 }  // namespace doorstep
