@@ -3,9 +3,59 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <mutex>
 #include <utility>
+#include <vector>
 
 namespace doorstep {
+
+namespace {
+
+// Freed small secrets are wiped and kept for reuse (same size only, so the
+// block keeps sodium_malloc's layout: guard pages, canary, mlock). A server
+// makes several per connection (handshake keys, cipher states); each fresh
+// sodium_malloc/sodium_free is an mmap, mprotect, mlock and munmap, and the
+// munmap's TLB shootdown across threads dominated a server's handshakes.
+constexpr size_t kPooledMaxBytes = 64;
+constexpr size_t kPooledPerSize = 256;
+
+struct SecretPool {
+  std::mutex mu;
+  std::vector<unsigned char*> free[kPooledMaxBytes + 1];  // by size
+};
+
+SecretPool& Pool() {
+  static SecretPool* pool = new SecretPool;  // never destroyed: used until exit
+  return *pool;
+}
+
+unsigned char* Allocate(size_t n) {
+  if (n <= kPooledMaxBytes) {
+    SecretPool& p = Pool();
+    std::lock_guard<std::mutex> lock(p.mu);
+    if (!p.free[n].empty()) {
+      unsigned char* b = p.free[n].back();
+      p.free[n].pop_back();
+      return b;  // wiped when it was released
+    }
+  }
+  return static_cast<unsigned char*>(sodium_malloc(n));
+}
+
+void Release(unsigned char* b, size_t n) {
+  if (n <= kPooledMaxBytes) {
+    sodium_memzero(b, n);
+    SecretPool& p = Pool();
+    std::lock_guard<std::mutex> lock(p.mu);
+    if (p.free[n].size() < kPooledPerSize) {
+      p.free[n].push_back(b);
+      return;
+    }
+  }
+  sodium_free(b);  // sodium_free wipes before freeing
+}
+
+}  // namespace
 
 Status Initialize() {
   if (sodium_init() < 0) return InternalError("libsodium failed to initialise");
@@ -14,7 +64,7 @@ Status Initialize() {
 
 SecretBytes::SecretBytes(size_t n) {
   if (n == 0) return;
-  data_ = static_cast<unsigned char*>(sodium_malloc(n));
+  data_ = Allocate(n);
   if (data_ == nullptr) return;
   sodium_memzero(data_, n);
   size_ = n;
@@ -47,7 +97,7 @@ bool SecretBytes::Equals(const SecretBytes& other) const {
 }
 
 void SecretBytes::Reset() {
-  if (data_ != nullptr) sodium_free(data_);  // sodium_free wipes before freeing
+  if (data_ != nullptr) Release(data_, size_);
   data_ = nullptr;
   size_ = 0;
 }

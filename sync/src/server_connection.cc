@@ -75,6 +75,10 @@ void ServerConnection::Close() {
   });
 }
 
+void ServerConnection::Post(std::function<void()> fn) {
+  asio::post(socket_.get_executor(), [self = shared_from_this(), fn = std::move(fn)] { fn(); });
+}
+
 void ServerConnection::Read() {
   if (reading_ || (phase_ != Phase::kHandshake && phase_ != Phase::kRunning)) return;
   reading_ = true;

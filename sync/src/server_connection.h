@@ -42,6 +42,7 @@ class ServerConnection final : public ServerChannel,
   void Start(MessageHandler on_message, CloseHandler on_close) override;
   void Send(std::string message, SentHandler on_sent) override;
   void Close() override;
+  void Post(std::function<void()> fn) override;
   const std::string& remote_static_key() const override { return remote_key_; }
   const std::string& handshake_payload() const override { return payload_; }
   const std::string& handshake_hash() const override { return hash_; }

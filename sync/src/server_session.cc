@@ -75,23 +75,52 @@ void ServerSession::OnMessage(const std::string& bytes) {
     Fail(kErrBadMessage, msg.status().message());
     return;
   }
-  if (auto* hello = std::get_if<Hello>(&*msg)) {
+  inbox_.push_back(std::move(msg).value());
+  Pump();
+}
+
+void ServerSession::Pump() {
+  while (!inbox_.empty() && !closing_ && channel_ != nullptr) {
+    bool push = std::holds_alternative<Push>(inbox_.front());
+    if (!push && pushes_in_flight_ > 0) return;  // answered in order, after the pushes
+    Message msg = std::move(inbox_.front());
+    inbox_.pop_front();
+    Handle(msg);
+  }
+}
+
+void ServerSession::Handle(Message& msg) {
+  if (auto* hello = std::get_if<Hello>(&msg)) {
     if (welcomed_) return Fail(kErrBadMessage, "hello sent twice");
     return HandleHello(*hello);
   }
   if (!welcomed_) return Fail(kErrBadMessage, "hello must come first");
-  if (auto* push = std::get_if<Push>(&*msg)) {
-    Result<Pushed> r = core_->ApplyPush(ctx_, *push);
-    if (!r.ok()) return FailWith(r.status());
-    return Send(std::move(*r));
+  if (auto* push = std::get_if<Push>(&msg)) {
+    ++pushes_in_flight_;
+    std::weak_ptr<ServerSession> weak = shared_from_this();
+    std::shared_ptr<ServerChannel> channel = channel_;
+    core_->SubmitPush(ctx_, std::move(*push), [weak, channel](Result<Pushed> r) {
+      // On the committer thread: carry on on the connection's strand.
+      channel->Post([weak, r = std::move(r)]() mutable {
+        if (auto self = weak.lock()) self->OnPushed(std::move(r));
+      });
+    });
+    return;
   }
-  if (auto* pull = std::get_if<Pull>(&*msg)) return SendBatch(pull->since, pull->max);
-  if (std::holds_alternative<Bye>(*msg)) {
+  if (auto* pull = std::get_if<Pull>(&msg)) return SendBatch(pull->since, pull->max);
+  if (std::holds_alternative<Bye>(msg)) {
     closing_ = true;
     channel_->Close();
     return;
   }
-  Fail(kErrBadMessage, std::string("unexpected message: ") + MessageTypeName(*msg));
+  Fail(kErrBadMessage, std::string("unexpected message: ") + MessageTypeName(msg));
+}
+
+void ServerSession::OnPushed(Result<Pushed> r) {
+  --pushes_in_flight_;
+  if (!r.ok()) return FailWith(r.status());
+  Send(std::move(r).value());
+  Pump();
 }
 
 void ServerSession::HandleHello(const Hello& hello) {

@@ -3,6 +3,7 @@
 #ifndef DOORSTEP_SYNC_SERVER_SESSION_H_
 #define DOORSTEP_SYNC_SERVER_SESSION_H_
 
+#include <deque>
 #include <memory>
 #include <string>
 
@@ -23,6 +24,12 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
 
  private:
   void OnMessage(const std::string& bytes);
+  // Handles queued messages in order: a push goes to the group committer
+  // (several pushes may be in flight); any other message waits until every
+  // push before it has been answered.
+  void Pump();
+  void Handle(Message& msg);
+  void OnPushed(Result<Pushed> r);
   void HandleHello(const Hello& hello);
   void SendBatch(uint64_t since, uint64_t max);
   void Send(Message msg);
@@ -39,6 +46,8 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   bool authenticated_ = false;
   bool welcomed_ = false;
   bool closing_ = false;
+  std::deque<Message> inbox_;     // decoded, not yet handled
+  size_t pushes_in_flight_ = 0;   // submitted, not yet answered
 };
 
 }  // namespace doorstep::sync::internal

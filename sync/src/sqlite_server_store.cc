@@ -2,6 +2,9 @@
 // docs/server-store.md describes the schema.
 #include <sys/stat.h>
 
+#include <atomic>
+#include <vector>
+
 #include "doorstep/core/crypto.h"
 #include "sqlite_server_store_internal.h"
 
@@ -88,23 +91,51 @@ CREATE INDEX IF NOT EXISTS wrong_codes_by ON wrong_codes(source, at);
 CREATE INDEX IF NOT EXISTS wrong_codes_at ON wrong_codes(at);
 )sql";
 
+// Reader connections: one per server thread is enough (the writer is the
+// group committer's).
+constexpr size_t kReaders = 2;
+
 class SqliteServerStore : public ServerStore {
  public:
-  explicit SqliteServerStore(std::unique_ptr<SqliteServerShared> shared)
-      : shared_(std::move(shared)) {}
+  SqliteServerStore(std::unique_ptr<SqliteServerShared> writer,
+                    std::vector<std::unique_ptr<SqliteServerShared>> readers)
+      : writer_(std::move(writer)), readers_(std::move(readers)) {}
   ~SqliteServerStore() override {
-    std::lock_guard<std::mutex> lock(shared_->mu);
-    shared_->stmts.clear();  // finalize before the connection closes
+    for (auto& r : readers_) {
+      std::lock_guard<std::mutex> lock(r->mu);
+      r->stmts.clear();
+    }
+    std::lock_guard<std::mutex> lock(writer_->mu);
+    writer_->stmts.clear();  // finalize before the connection closes
   }
 
   Result<std::unique_ptr<ServerTxn>> Begin(TxnMode mode) override {
-    std::unique_lock<std::mutex> lock(shared_->mu);
-    DS_RETURN_IF_ERROR(shared_->db->Exec(mode == TxnMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
-    return std::unique_ptr<ServerTxn>(new SqliteServerTxn(shared_.get(), std::move(lock), mode));
+    SqliteServerShared* conn = writer_.get();
+    std::unique_lock<std::mutex> lock;
+    if (mode == TxnMode::kRead && !readers_.empty()) {
+      // A free reader if there is one, else wait for one in turn.
+      for (auto& r : readers_) {
+        lock = std::unique_lock<std::mutex>(r->mu, std::try_to_lock);
+        if (lock.owns_lock()) {
+          conn = r.get();
+          break;
+        }
+      }
+      if (!lock.owns_lock()) {
+        conn = readers_[next_reader_.fetch_add(1) % readers_.size()].get();
+        lock = std::unique_lock<std::mutex>(conn->mu);
+      }
+    } else {
+      lock = std::unique_lock<std::mutex>(conn->mu);
+    }
+    DS_RETURN_IF_ERROR(conn->db->Exec(mode == TxnMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
+    return std::unique_ptr<ServerTxn>(new SqliteServerTxn(conn, std::move(lock), mode));
   }
 
  private:
-  std::unique_ptr<SqliteServerShared> shared_;
+  std::unique_ptr<SqliteServerShared> writer_;
+  std::vector<std::unique_ptr<SqliteServerShared>> readers_;
+  std::atomic<size_t> next_reader_{0};
 };
 
 Status CheckDataKey(SqliteServerShared& sh, bool fresh) {
@@ -249,7 +280,7 @@ Result<std::unique_ptr<ServerStore>> OpenSqliteServerStore(const std::string& di
   auto shared = std::make_unique<internal::SqliteServerShared>();
   shared->env = env;
   DS_ASSIGN_OR_RETURN(core::Sealer sealer, core::Sealer::Create(std::move(data_key), *env.random));
-  shared->sealer.emplace(std::move(sealer));
+  shared->sealer = std::make_shared<core::Sealer>(std::move(sealer));
   std::string path = dir + "/server.db";
   struct stat st;
   bool exists = ::stat(path.c_str(), &st) == 0;
@@ -276,7 +307,18 @@ Result<std::unique_ptr<ServerStore>> OpenSqliteServerStore(const std::string& di
     }
     DS_RETURN_IF_ERROR(txn.Commit());
   }
-  return std::unique_ptr<ServerStore>(new internal::SqliteServerStore(std::move(shared)));
+  std::vector<std::unique_ptr<internal::SqliteServerShared>> readers;
+  for (size_t i = 0; i < internal::kReaders; ++i) {
+    auto r = std::make_unique<internal::SqliteServerShared>();
+    r->env = env;
+    r->sealer = shared->sealer;
+    DS_ASSIGN_OR_RETURN(r->db, core::Database::Open(path, core::Database::Mode::kReadWrite));
+    DS_RETURN_IF_ERROR(r->db->Exec("PRAGMA query_only=1"));
+    DS_RETURN_IF_ERROR(r->db->Exec("PRAGMA cache_size=-8192"));
+    readers.push_back(std::move(r));
+  }
+  return std::unique_ptr<ServerStore>(
+      new internal::SqliteServerStore(std::move(shared), std::move(readers)));
 }
 
 }  // namespace doorstep::sync

@@ -17,11 +17,14 @@
 namespace doorstep::sync::internal {
 
 // One connection, its sealer and its prepared statements. Everything in it is
-// guarded by `mu`, which a transaction holds from Begin to its end.
+// guarded by `mu`, which a transaction holds from Begin to its end. The store
+// has one writer connection and a few reader connections (WAL: readers see
+// the last commit and are not held up by a write transaction); they share
+// the sealer (only the writer seals; opening is const and thread-safe).
 struct SqliteServerShared {
   std::mutex mu;
   std::unique_ptr<core::Database> db;
-  std::optional<core::Sealer> sealer;
+  std::shared_ptr<core::Sealer> sealer;
   std::map<std::string, core::Statement> stmts;
   Env env;
 };

@@ -63,6 +63,9 @@ class ServerChannel {
   virtual void Send(std::string message, SentHandler on_sent = nullptr) = 0;
   // Closes after queued messages are written; on_close(ok) follows.
   virtual void Close() = 0;
+  // Runs `fn` on the connection's strand (also after the connection has
+  // closed), so that work finished on another thread can carry on there.
+  virtual void Post(std::function<void()> fn) = 0;
 
   // Immutable after the handshake: safe from any thread.
   virtual const std::string& remote_static_key() const = 0;  // 32 raw bytes

@@ -9,16 +9,28 @@
 // so `server revoke` or `server unassign` from another process takes effect
 // on the next hello, push or pull.
 //
+// Pushes submitted with SubmitPush are applied by one committer thread
+// (started on first use, joined by the destructor after it has drained the
+// queue): batches that queued up while the previous commit was running share
+// one write transaction and one durable commit (group commit), each answered
+// only after that commit.
+//
 // Ownership: borrows the ServerStore and the Env's members, which must
 // outlive it. Thread safety: all methods may be called concurrently from
-// any thread (all state, the wrong-code limiter's included, is in the store).
+// any thread (all state, the wrong-code limiter's included, is in the store;
+// the push queue has its mutex).
 #ifndef DOORSTEP_SYNC_SERVER_CORE_H_
 #define DOORSTEP_SYNC_SERVER_CORE_H_
 
+#include <condition_variable>
 #include <cstdint>
+#include <deque>
+#include <functional>
+#include <mutex>
 #include <map>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <vector>
 
 #include "doorstep/core/env.h"
@@ -66,9 +78,16 @@ struct PushStats {             // counts of one ApplyPush, for logs and audit
   size_t applied = 0, merged = 0, conflict = 0, rejected = 0, replayed = 0;
 };
 
+// Group commit limits: a transaction takes at most this many queued batches
+// and stops adding batches once it holds this many mutations.
+inline constexpr size_t kMaxBatchesPerCommit = 64;
+inline constexpr size_t kMaxMutationsPerCommit = 4096;
+
 class ServerCore {
  public:
   ServerCore(ServerStore* store, Env env);
+  // Applies what is still queued, then stops the committer thread.
+  ~ServerCore();
   ServerCore(const ServerCore&) = delete;
   ServerCore& operator=(const ServerCore&) = delete;
 
@@ -113,6 +132,13 @@ class ServerCore {
   // for storage errors (kUnavailable: retry) or a revoked device
   // (kPermissionDenied).
   Result<Pushed> ApplyPush(const SessionContext& ctx, const Push& push, PushStats* stats = nullptr);
+  // ApplyPush through the group committer: `done` gets exactly what
+  // ApplyPush would return, on the committer thread, once the transaction
+  // holding this batch is durably committed (or has failed: then nothing of
+  // the batch is stored). Batches are applied in submission order; each is
+  // atomic. Must not be called after destruction has begun.
+  using PushDone = std::function<void(Result<Pushed>)>;
+  void SubmitPush(const SessionContext& ctx, Push push, PushDone done);
   // One batch of changes after `since`, at most `max` records (0 = default).
   Result<Batch> Pull(const SessionContext& ctx, PullCursor* cursor, uint64_t since, size_t max);
 
@@ -127,9 +153,28 @@ class ServerCore {
   Result<DeviceInfo> RedeemChecked(std::string_view code, std::string_view device_id,
                                    std::string_view public_key, std::string_view source, int64_t now);
   Result<DeviceInfo> CheckDevice(ServerTxn& txn, const SessionContext& ctx);
+  // ApplyPush's work inside an open write transaction (not committed).
+  Result<Pushed> ApplyPushInTxn(ServerTxn& txn, const SessionContext& ctx, const Push& push,
+                                PushStats* stats);
+
+  struct QueuedPush {
+    SessionContext ctx;
+    Push push;
+    PushDone done;
+  };
+  // The committer thread: takes what is queued, applies it, repeats.
+  void CommitLoop();
+  // Applies `group` in one transaction; if any batch fails or the commit
+  // does, rolls back and applies each batch in its own transaction.
+  void CommitGroup(std::vector<QueuedPush>& group);
 
   ServerStore* store_;
   Env env_;
+  std::mutex queue_mu_;
+  std::condition_variable queue_cv_;
+  std::deque<QueuedPush> queue_;   // guarded by queue_mu_
+  bool stopping_ = false;          // guarded by queue_mu_
+  std::thread committer_;          // started by the first SubmitPush (under queue_mu_)
 };
 
 }  // namespace doorstep::sync
