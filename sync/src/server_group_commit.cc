@@ -7,12 +7,18 @@
 // batch in it or not at all. If any batch fails (a storage error, a device
 // revoked meanwhile) or the commit fails, the whole transaction is rolled
 // back and each batch is applied again in a transaction of its own, so one
-// session's failure is not another's.
+// session's failure is not another's. A pull's audit entry ("pull", which
+// must be stored before the batch leaves) takes the same path.
 #include <utility>
 
+#include <memory>
+
 #include "doorstep/sync/server_core.h"
+#include "server_core_internal.h"
 
 namespace doorstep::sync {
+
+using json = nlohmann::json;
 
 ServerCore::~ServerCore() {
   std::thread committer;
@@ -30,20 +36,60 @@ void ServerCore::SubmitPush(const SessionContext& ctx, Push push, PushDone done)
     done(InvalidArgumentError("push: too many mutations"));
     return;
   }
+  // Shared by apply (which may run twice) and done.
+  struct State {
+    SessionContext ctx;
+    Push push;
+    Pushed result;
+  };
+  auto state = std::make_shared<State>(State{ctx, std::move(push), {}});
+  QueuedWrite w;
+  w.mutations = state->push.m.size();
+  w.apply = [this, state](ServerTxn& txn) -> Status {
+    DS_ASSIGN_OR_RETURN(state->result, ApplyPushInTxn(txn, state->ctx, state->push, nullptr));
+    return Status::Ok();
+  };
+  w.done = [state, done = std::move(done)](Status s) {
+    if (!s.ok()) return done(std::move(s));
+    done(std::move(state->result));
+  };
+  Submit(std::move(w));
+}
+
+void ServerCore::SubmitPull(const SessionContext& ctx, PullCursor* cursor, uint64_t since,
+                            size_t max, PullDone done) {
+  json audit;
+  std::string actor;
+  Result<Batch> b = ReadPull(ctx, cursor, since, max, &audit, &actor);
+  if (!b.ok() || audit.is_null()) return done(std::move(b));
+  auto batch = std::make_shared<Batch>(std::move(b).value());
+  QueuedWrite w;
+  w.mutations = 1;
+  w.apply = [this, audit = std::move(audit), actor = std::move(actor)](ServerTxn& txn) {
+    return internal::AppendAuditEntry(txn, env_, actor, "pull", audit);
+  };
+  w.done = [batch, done = std::move(done)](Status s) {
+    if (!s.ok()) return done(std::move(s));
+    done(std::move(*batch));
+  };
+  Submit(std::move(w));
+}
+
+void ServerCore::Submit(QueuedWrite w) {
   {
     std::lock_guard<std::mutex> lock(queue_mu_);
     if (!stopping_) {
-      queue_.push_back(QueuedPush{ctx, std::move(push), std::move(done)});
+      queue_.push_back(std::move(w));
       if (!committer_.joinable()) committer_ = std::thread([this] { CommitLoop(); });
       queue_cv_.notify_one();
       return;
     }
   }
-  done(UnavailableError("the server is stopping"));
+  w.done(UnavailableError("the server is stopping"));
 }
 
 void ServerCore::CommitLoop() {
-  std::vector<QueuedPush> group;
+  std::vector<QueuedWrite> group;
   for (;;) {
     {
       std::unique_lock<std::mutex> lock(queue_mu_);
@@ -51,8 +97,8 @@ void ServerCore::CommitLoop() {
       if (queue_.empty()) return;  // stopping, and everything queued is done
       size_t mutations = 0;
       while (!queue_.empty() && group.size() < kMaxBatchesPerCommit &&
-             (group.empty() || mutations + queue_.front().push.m.size() <= kMaxMutationsPerCommit)) {
-        mutations += queue_.front().push.m.size();
+             (group.empty() || mutations + queue_.front().mutations <= kMaxMutationsPerCommit)) {
+        mutations += queue_.front().mutations;
         group.push_back(std::move(queue_.front()));
         queue_.pop_front();
       }
@@ -62,29 +108,32 @@ void ServerCore::CommitLoop() {
   }
 }
 
-void ServerCore::CommitGroup(std::vector<QueuedPush>& group) {
+void ServerCore::CommitGroup(std::vector<QueuedWrite>& group) {
   if (group.size() > 1) {
-    std::vector<Pushed> results;
-    results.reserve(group.size());
     Status s;
     {
       Result<std::unique_ptr<ServerTxn>> txn = store_->Begin(TxnMode::kWrite);
       s = txn.status();
-      for (size_t i = 0; s.ok() && i < group.size(); ++i) {
-        Result<Pushed> r = ApplyPushInTxn(**txn, group[i].ctx, group[i].push, nullptr);
-        s = r.status();
-        if (r.ok()) results.push_back(std::move(r).value());
-      }
+      for (size_t i = 0; s.ok() && i < group.size(); ++i) s = group[i].apply(**txn);
       if (s.ok()) s = (*txn)->Commit();
       // Destroying an uncommitted transaction rolls it back.
     }
     if (s.ok()) {
-      for (size_t i = 0; i < group.size(); ++i) group[i].done(std::move(results[i]));
+      for (QueuedWrite& w : group) w.done(Status::Ok());
       return;
     }
   }
-  // One batch, or a group that failed: each batch in its own transaction.
-  for (QueuedPush& q : group) q.done(ApplyPush(q.ctx, q.push));
+  // One write, or a group that failed: each write in its own transaction.
+  for (QueuedWrite& w : group) {
+    Status s;
+    {
+      Result<std::unique_ptr<ServerTxn>> txn = store_->Begin(TxnMode::kWrite);
+      s = txn.status();
+      if (s.ok()) s = w.apply(**txn);
+      if (s.ok()) s = (*txn)->Commit();
+    }
+    w.done(std::move(s));
+  }
 }
 
 }  // namespace doorstep::sync

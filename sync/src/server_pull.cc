@@ -29,6 +29,20 @@ struct Item {
 
 Result<Batch> ServerCore::Pull(const SessionContext& ctx, PullCursor* cursor, uint64_t since,
                                size_t max) {
+  nlohmann::json audit;
+  std::string actor;
+  DS_ASSIGN_OR_RETURN(Batch b, ReadPull(ctx, cursor, since, max, &audit, &actor));
+  if (!audit.is_null()) {
+    DS_ASSIGN_OR_RETURN(auto wtxn, store_->Begin(TxnMode::kWrite));
+    DS_RETURN_IF_ERROR(internal::AppendAuditEntry(*wtxn, env_, actor, "pull", std::move(audit)));
+    DS_RETURN_IF_ERROR(wtxn->Commit());
+  }
+  return b;
+}
+
+Result<Batch> ServerCore::ReadPull(const SessionContext& ctx, PullCursor* cursor, uint64_t since,
+                                   size_t max, nlohmann::json* audit, std::string* actor) {
+  *audit = nullptr;
   if (max == 0) max = kDefaultBatchRecords;
   max = std::min(max, kMaxRecordsPerBatch);
   DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kRead));
@@ -156,12 +170,9 @@ Result<Batch> ServerCore::Pull(const SessionContext& ctx, PullCursor* cursor, ui
   if (!more) cursor->upto = 0;
   txn.reset();
   if (!b.raw_records.empty() || !b.conflicts.empty() || !b.purge.empty()) {
-    DS_ASSIGN_OR_RETURN(auto wtxn, store_->Begin(TxnMode::kWrite));
-    DS_RETURN_IF_ERROR(internal::AppendAuditEntry(
-        *wtxn, env_, internal::DeviceActor(d.device_id), "pull",
-        {{"device", d.device_id}, {"records", b.raw_records.size()}, {"conflicts", b.conflicts.size()},
-         {"purge", b.purge.size()}, {"checkpoint", b.checkpoint}}));
-    DS_RETURN_IF_ERROR(wtxn->Commit());
+    *actor = internal::DeviceActor(d.device_id);
+    *audit = {{"device", d.device_id}, {"records", b.raw_records.size()}, {"conflicts", b.conflicts.size()},
+              {"purge", b.purge.size()}, {"checkpoint", b.checkpoint}};
   }
   return b;
 }

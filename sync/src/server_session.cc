@@ -82,7 +82,7 @@ void ServerSession::OnMessage(const std::string& bytes) {
 void ServerSession::Pump() {
   while (!inbox_.empty() && !closing_ && channel_ != nullptr) {
     bool push = std::holds_alternative<Push>(inbox_.front());
-    if (!push && pushes_in_flight_ > 0) return;  // answered in order, after the pushes
+    if (!push && in_flight_ > 0) return;  // answered in order, after what came before
     Message msg = std::move(inbox_.front());
     inbox_.pop_front();
     Handle(msg);
@@ -96,13 +96,13 @@ void ServerSession::Handle(Message& msg) {
   }
   if (!welcomed_) return Fail(kErrBadMessage, "hello must come first");
   if (auto* push = std::get_if<Push>(&msg)) {
-    ++pushes_in_flight_;
+    ++in_flight_;
     std::weak_ptr<ServerSession> weak = shared_from_this();
     std::shared_ptr<ServerChannel> channel = channel_;
     core_->SubmitPush(ctx_, std::move(*push), [weak, channel](Result<Pushed> r) {
       // On the committer thread: carry on on the connection's strand.
       channel->Post([weak, r = std::move(r)]() mutable {
-        if (auto self = weak.lock()) self->OnPushed(std::move(r));
+        if (auto self = weak.lock()) self->OnAnswered(std::move(r));
       });
     });
     return;
@@ -116,8 +116,9 @@ void ServerSession::Handle(Message& msg) {
   Fail(kErrBadMessage, std::string("unexpected message: ") + MessageTypeName(msg));
 }
 
-void ServerSession::OnPushed(Result<Pushed> r) {
-  --pushes_in_flight_;
+template <typename T>
+void ServerSession::OnAnswered(Result<T> r) {
+  --in_flight_;
   if (!r.ok()) return FailWith(r.status());
   Send(std::move(r).value());
   Pump();
@@ -137,9 +138,14 @@ void ServerSession::HandleHello(const Hello& hello) {
 }
 
 void ServerSession::SendBatch(uint64_t since, uint64_t max) {
-  Result<Batch> b = core_->Pull(ctx_, &cursor_, since, static_cast<size_t>(max));
-  if (!b.ok()) return FailWith(b.status());
-  Send(std::move(b).value());
+  ++in_flight_;
+  std::weak_ptr<ServerSession> weak = shared_from_this();
+  std::shared_ptr<ServerChannel> channel = channel_;
+  core_->SubmitPull(ctx_, &cursor_, since, static_cast<size_t>(max), [weak, channel](Result<Batch> b) {
+    channel->Post([weak, b = std::move(b)]() mutable {
+      if (auto self = weak.lock()) self->OnAnswered(std::move(b));
+    });
+  });
 }
 
 }  // namespace doorstep::sync::internal

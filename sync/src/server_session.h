@@ -25,11 +25,14 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
  private:
   void OnMessage(const std::string& bytes);
   // Handles queued messages in order: a push goes to the group committer
-  // (several pushes may be in flight); any other message waits until every
-  // push before it has been answered.
+  // (several pushes may be in flight); any other message waits until
+  // everything before it has been answered. A pull's batch is sent once its
+  // audit entry is committed (through the group committer too).
   void Pump();
   void Handle(Message& msg);
-  void OnPushed(Result<Pushed> r);
+  // A push's or pull's answer, back on the strand: sends it, carries on.
+  template <typename T>
+  void OnAnswered(Result<T> r);
   void HandleHello(const Hello& hello);
   void SendBatch(uint64_t since, uint64_t max);
   void Send(Message msg);
@@ -47,7 +50,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   bool welcomed_ = false;
   bool closing_ = false;
   std::deque<Message> inbox_;     // decoded, not yet handled
-  size_t pushes_in_flight_ = 0;   // submitted, not yet answered
+  size_t in_flight_ = 0;          // pushes and pulls submitted, not yet answered
 };
 
 }  // namespace doorstep::sync::internal

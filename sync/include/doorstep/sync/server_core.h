@@ -33,6 +33,8 @@
 #include <thread>
 #include <vector>
 
+#include <nlohmann/json.hpp>
+
 #include "doorstep/core/env.h"
 #include "doorstep/core/status.h"
 #include "doorstep/sync/protocol.h"
@@ -139,6 +141,14 @@ class ServerCore {
   // atomic. Must not be called after destruction has begun.
   using PushDone = std::function<void(Result<Pushed>)>;
   void SubmitPush(const SessionContext& ctx, Push push, PushDone done);
+  // Pull whose audit entry ("pull", written before the batch may leave the
+  // server) goes through the group committer: reads the batch now, on the
+  // caller's thread; `done` gets what Pull would return, on the committer
+  // thread once the audit entry is committed (or on the caller's thread when
+  // there is nothing to audit or the read failed).
+  using PullDone = std::function<void(Result<Batch>)>;
+  void SubmitPull(const SessionContext& ctx, PullCursor* cursor, uint64_t since, size_t max,
+                  PullDone done);
   // One batch of changes after `since`, at most `max` records (0 = default).
   Result<Batch> Pull(const SessionContext& ctx, PullCursor* cursor, uint64_t since, size_t max);
 
@@ -156,23 +166,31 @@ class ServerCore {
   // ApplyPush's work inside an open write transaction (not committed).
   Result<Pushed> ApplyPushInTxn(ServerTxn& txn, const SessionContext& ctx, const Push& push,
                                 PushStats* stats);
+  // Pull's read; sets *audit to the pull's audit details (null if the batch
+  // is empty: nothing to audit) and *actor to the device's audit actor.
+  Result<Batch> ReadPull(const SessionContext& ctx, PullCursor* cursor, uint64_t since, size_t max,
+                         nlohmann::json* audit, std::string* actor);
 
-  struct QueuedPush {
-    SessionContext ctx;
-    Push push;
-    PushDone done;
+  // A write for the group committer: `apply` writes inside the shared
+  // transaction (it may run twice: again alone if its group failed), `done`
+  // gets the outcome after the commit. `mutations` bounds the group's size.
+  struct QueuedWrite {
+    std::function<Status(ServerTxn&)> apply;
+    std::function<void(Status)> done;
+    size_t mutations = 0;
   };
+  void Submit(QueuedWrite w);
   // The committer thread: takes what is queued, applies it, repeats.
   void CommitLoop();
-  // Applies `group` in one transaction; if any batch fails or the commit
-  // does, rolls back and applies each batch in its own transaction.
-  void CommitGroup(std::vector<QueuedPush>& group);
+  // Applies `group` in one transaction; if any write fails or the commit
+  // does, rolls back and applies each write in its own transaction.
+  void CommitGroup(std::vector<QueuedWrite>& group);
 
   ServerStore* store_;
   Env env_;
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
-  std::deque<QueuedPush> queue_;   // guarded by queue_mu_
+  std::deque<QueuedWrite> queue_;  // guarded by queue_mu_
   bool stopping_ = false;          // guarded by queue_mu_
   std::thread committer_;          // started by the first SubmitPush (under queue_mu_)
 };
