@@ -15,6 +15,7 @@
 #include <poll.h>
 #include <signal.h>
 #include <stdlib.h>
+#include <sys/resource.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -128,6 +129,18 @@ class ServerProcess {
     }
     return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
   }
+  // A /proc/PID/io counter (e.g. "wchar": bytes written through write
+  // calls), in MB (0 if unreadable).
+  double IoMb(const std::string& field) const {
+    std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
+    std::string line;
+    while (std::getline(in, line)) {
+      if (line.rfind(field + ":", 0) == 0) {
+        return std::strtod(line.c_str() + field.size() + 1, nullptr) / (1024.0 * 1024.0);
+      }
+    }
+    return 0;
+  }
   void Stop() {
     if (pid_ <= 0) return;
     kill(pid_, SIGTERM);
@@ -174,6 +187,14 @@ Result<BenchDevice> MakeDevice(sync::ServerCore& core, const std::string& practi
   DS_ASSIGN_OR_RETURN(sync::IssuedCode code, core.Enroll(practitioner, "social_worker"));
   DS_RETURN_IF_ERROR(core.RedeemCode(code.code, d.id, d.keys.public_key, "bench").status());
   return d;
+}
+
+// User + system CPU seconds this (client) process has used so far.
+double SelfCpuSeconds() {
+  rusage ru{};
+  getrusage(RUSAGE_SELF, &ru);
+  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
+  return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
 template <typename T>
@@ -293,11 +314,15 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   Target t{server.port(), server_keys.public_key, env.random};
 
   const double cpu0 = server.CpuSeconds();
+  const double client_cpu0 = SelfCpuSeconds();
+  const double wchar0 = server.IoMb("wchar");
   double push_wall = 0;
   auto push = [&](size_t i) { return PushSession(t, devices[i], devices[i].push); };
   DS_ASSIGN_OR_RETURN(std::vector<double> push_lat, AllAtOnce(devices.size(), push, &push_wall));
   const double rss_after_push = server.MemoryMb("VmRSS");
   const double cpu_push = server.CpuSeconds() - cpu0;
+  const double client_cpu_push = SelfCpuSeconds() - client_cpu0;
+  const double wchar_push = server.IoMb("wchar") - wchar0;
 
   // Everyone's checkpoint after phase 1, then the other practitioner's changes.
   uint64_t since = 0;
@@ -317,6 +342,7 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   }
 
   const double cpu1 = server.CpuSeconds();
+  const double client_cpu1 = SelfCpuSeconds();
   double pull_wall = 0;
   auto pull = [&](size_t i) -> Status {
     uint64_t cp = 0;
@@ -329,6 +355,7 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   };
   DS_ASSIGN_OR_RETURN(std::vector<double> pull_lat, AllAtOnce(devices.size(), pull, &pull_wall));
   const double cpu_pull = server.CpuSeconds() - cpu1;
+  const double client_cpu_pull = SelfCpuSeconds() - client_cpu1;
   const double hwm = server.MemoryMb("VmHWM");
   double load = 0;
   std::ifstream("/proc/loadavg") >> load;
@@ -358,6 +385,13 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
               // the machine was (the bench shares its cores).
               {"server_cpu_push_s", cpu_push},
               {"server_cpu_pull_s", cpu_pull},
+              // The device sessions' CPU (this process) in each phase: with
+              // the server's, what the two shared cores had to do.
+              {"client_cpu_push_s", client_cpu_push},
+              {"client_cpu_pull_s", client_cpu_pull},
+              // Bytes the server wrote (write calls: WAL frames, checkpoints,
+              // sockets) during the push phase.
+              {"server_write_push_mb", wchar_push},
               {"load_avg_1m", load}};
 }
 

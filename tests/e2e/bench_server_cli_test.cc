@@ -20,6 +20,13 @@ TEST(BenchServerCliTest, JsonHasEveryFigure) {
     ASSERT_TRUE(j.contains(k) && j[k].is_number()) << k << " in " << r.out;
     EXPECT_GT(j[k].get<double>(), 0) << k;
   }
+  // Where the time went: server and client (device sessions) CPU per phase.
+  for (const char* k : {"server_cpu_push_s", "server_cpu_pull_s", "client_cpu_push_s",
+                        "client_cpu_pull_s", "server_write_push_mb"}) {
+    ASSERT_TRUE(j.contains(k) && j[k].is_number()) << k << " in " << r.out;
+    EXPECT_GE(j[k].get<double>(), 0) << k;
+  }
+  EXPECT_GT(j["client_cpu_push_s"].get<double>(), 0);
   EXPECT_EQ(j.value("devices", 0), 4);
   EXPECT_GE(j["server_rss_mb"].get<double>(), j["server_rss_start_mb"].get<double>());
 
