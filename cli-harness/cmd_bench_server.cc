@@ -33,6 +33,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "cli.h"
 #include "commands.h"
 #include "doorstep/core/crypto.h"
@@ -67,94 +68,6 @@ struct BenchDevice {
 
 double Ms(SteadyClock::duration d) { return std::chrono::duration<double, std::milli>(d).count(); }
 
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
-
-// `doorstep server run` on 127.0.0.1, any free port, as a child process.
-class ServerProcess {
- public:
-  ~ServerProcess() { Stop(); }
-  Status Start(const std::string& dir) {
-    int out[2];
-    if (pipe(out) != 0) return InternalError("pipe failed");
-    pid_ = fork();
-    if (pid_ < 0) return InternalError("fork failed");
-    if (pid_ == 0) {
-      dup2(out[1], 1);
-      close(out[0]);
-      close(out[1]);
-      execl("/proc/self/exe", "doorstep", "server", "run", "--dir", dir.c_str(), "--listen",
-            "127.0.0.1:0", static_cast<char*>(nullptr));
-      _exit(127);
-    }
-    close(out[1]);
-    std::string line;
-    char c;
-    pollfd p{out[0], POLLIN, 0};
-    while (line.find('\n') == std::string::npos && poll(&p, 1, 20'000) > 0 && read(out[0], &c, 1) == 1) {
-      line.push_back(c);
-    }
-    close(out[0]);
-    size_t colon = line.rfind(':');
-    if (line.rfind("listening on ", 0) != 0 || colon == std::string::npos) {
-      return UnavailableError("the server process did not start: " + line);
-    }
-    port_ = static_cast<uint16_t>(std::strtoul(line.c_str() + colon + 1, nullptr, 10));
-    return Status();
-  }
-  // A "VmRSS"/"VmHWM" figure of the process, in MB (0 if unreadable).
-  double MemoryMb(const std::string& field) const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/status");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind(field + ":", 0) == 0) return std::strtod(line.c_str() + field.size() + 1, nullptr) / 1024.0;
-    }
-    return 0;
-  }
-  // User + system CPU seconds the process has used so far (0 if unreadable).
-  double CpuSeconds() const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
-    std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());
-    size_t paren = stat.rfind(')');
-    if (paren == std::string::npos) return 0;
-    std::istringstream rest(stat.substr(paren + 2));
-    std::string field;
-    double utime = 0, stime = 0;
-    for (int i = 3; i <= 15 && rest >> field; ++i) {  // fields 14 and 15: utime, stime
-      if (i == 14) utime = std::strtod(field.c_str(), nullptr);
-      if (i == 15) stime = std::strtod(field.c_str(), nullptr);
-    }
-    return (utime + stime) / static_cast<double>(sysconf(_SC_CLK_TCK));
-  }
-  // A /proc/PID/io counter (e.g. "wchar": bytes written through write
-  // calls), in MB (0 if unreadable).
-  double IoMb(const std::string& field) const {
-    std::ifstream in("/proc/" + std::to_string(pid_) + "/io");
-    std::string line;
-    while (std::getline(in, line)) {
-      if (line.rfind(field + ":", 0) == 0) {
-        return std::strtod(line.c_str() + field.size() + 1, nullptr) / (1024.0 * 1024.0);
-      }
-    }
-    return 0;
-  }
-  void Stop() {
-    if (pid_ <= 0) return;
-    kill(pid_, SIGTERM);
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-  }
-  uint16_t port() const { return port_; }
-
- private:
-  pid_t pid_ = -1;
-  uint16_t port_ = 0;
-};
-
 // A mutation creating a new visit note (sample content) by `d` on `subject`.
 sync::Mutation NewRecord(const BenchDevice& d, const std::string& subject, int64_t now,
                          uint32_t counter, Random& random) {
@@ -187,14 +100,6 @@ Result<BenchDevice> MakeDevice(sync::ServerCore& core, const std::string& practi
   DS_ASSIGN_OR_RETURN(sync::IssuedCode code, core.Enroll(practitioner, "social_worker"));
   DS_RETURN_IF_ERROR(core.RedeemCode(code.code, d.id, d.keys.public_key, "bench").status());
   return d;
-}
-
-// User + system CPU seconds this (client) process has used so far.
-double SelfCpuSeconds() {
-  rusage ru{};
-  getrusage(RUSAGE_SELF, &ru);
-  auto s = [](const timeval& t) { return static_cast<double>(t.tv_sec) + static_cast<double>(t.tv_usec) / 1e6; };
-  return s(ru.ru_utime) + s(ru.ru_stime);
 }
 
 template <typename T>
@@ -314,14 +219,14 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   Target t{server.port(), server_keys.public_key, env.random};
 
   const double cpu0 = server.CpuSeconds();
-  const double client_cpu0 = SelfCpuSeconds();
+  const double client_cpu0 = OwnCpuSeconds();
   const double wchar0 = server.IoMb("wchar");
   double push_wall = 0;
   auto push = [&](size_t i) { return PushSession(t, devices[i], devices[i].push); };
   DS_ASSIGN_OR_RETURN(std::vector<double> push_lat, AllAtOnce(devices.size(), push, &push_wall));
   const double rss_after_push = server.MemoryMb("VmRSS");
   const double cpu_push = server.CpuSeconds() - cpu0;
-  const double client_cpu_push = SelfCpuSeconds() - client_cpu0;
+  const double client_cpu_push = OwnCpuSeconds() - client_cpu0;
   const double wchar_push = server.IoMb("wchar") - wchar0;
 
   // Everyone's checkpoint after phase 1, then the other practitioner's changes.
@@ -342,7 +247,7 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   }
 
   const double cpu1 = server.CpuSeconds();
-  const double client_cpu1 = SelfCpuSeconds();
+  const double client_cpu1 = OwnCpuSeconds();
   double pull_wall = 0;
   auto pull = [&](size_t i) -> Status {
     uint64_t cp = 0;
@@ -355,7 +260,7 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   };
   DS_ASSIGN_OR_RETURN(std::vector<double> pull_lat, AllAtOnce(devices.size(), pull, &pull_wall));
   const double cpu_pull = server.CpuSeconds() - cpu1;
-  const double client_cpu_pull = SelfCpuSeconds() - client_cpu1;
+  const double client_cpu_pull = OwnCpuSeconds() - client_cpu1;
   const double hwm = server.MemoryMb("VmHWM");
   double load = 0;
   std::ifstream("/proc/loadavg") >> load;
@@ -401,12 +306,9 @@ int BenchServer(const BenchServerArgs& a) {
     return Fail(kExitUsage, "--records: between 1 and 256");
   }
   if (a.pulls < 1 || a.pulls > 1000) return Fail(kExitUsage, "--pulls: between 1 and 1000");
-  std::string tmpl = (std::filesystem::temp_directory_path() / "doorstep-bench-server-XXXXXX").string();
-  if (mkdtemp(tmpl.data()) == nullptr) return Fail(kExitInternal, "cannot create a temporary directory");
-  std::string dir = tmpl + "/server";
-  Result<json> r = RunBench(a, dir);
-  std::error_code ec;
-  std::filesystem::remove_all(tmpl, ec);
+  BenchTempDir tmp;
+  if (Status s = tmp.Create("", "doorstep-bench-server-"); !s.ok()) return Fail(kExitInternal, s.message());
+  Result<json> r = RunBench(a, tmp.path() + "/server");
   if (!r.ok()) return Fail(r.status());
   const json& j = *r;
   if (a.json) {

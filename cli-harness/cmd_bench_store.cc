@@ -20,6 +20,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_util.h"
 #include "cli.h"
 #include "commands.h"
 #include "doorstep/core/crypto.h"
@@ -40,15 +41,6 @@ struct BenchStoreOptions {
 };
 
 double Since(SteadyClock::time_point t0) { return Micros(SteadyClock::now() - t0).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  size_t i = static_cast<size_t>(p * static_cast<double>(v.size() - 1) + 0.5);
-  return v[std::min(i, v.size() - 1)];
-}
-
-double Median(std::vector<double> v) { return Percentile(std::move(v), 0.5); }
 
 // Plain SQLite: one table (id, body), the store's durability pragmas.
 class PlainDb {
@@ -91,32 +83,6 @@ class PlainDb {
   sqlite3_stmt* insert_ = nullptr;
 };
 
-// Makes the i-th sample record: a visit note of about 1 KB of JSON (the
-// sample's narrative fields are shortened to fit) with a varying marker.
-class Samples {
- public:
-  explicit Samples(int64_t now_ms) : base_(core::SampleFields("visit_note", now_ms)) {
-    constexpr size_t kTarget = 1000;  // + the marker ≈ 1 KB
-    for (const char* key : {"analysis", "wishes_and_feelings", "purpose", "observations"}) {
-      size_t size = base_.dump().size();
-      auto it = base_.find(key);
-      if (size <= kTarget || it == base_.end() || !it->is_string()) continue;
-      std::string text = it->get<std::string>();
-      size_t cut = std::min(size - kTarget, text.size() > 60 ? text.size() - 60 : 0);
-      *it = text.substr(0, text.size() - cut);
-    }
-    observations_ = base_.value("observations", std::string());
-  }
-  const nlohmann::json& Fields(int64_t i) {
-    base_["observations"] = observations_ + "\nBench marker " + std::to_string(i) + ".";
-    return base_;
-  }
-
- private:
-  nlohmann::json base_;
-  std::string observations_;
-};
-
 struct Figures {
   double bulk_us = 0, plain_bulk_us = 0;
   std::vector<double> commit_us, plain_commit_us;
@@ -130,7 +96,7 @@ std::string RecordIdFor(Random& random) {
   return core::ToHex(raw);
 }
 
-Status RunBulk(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, Samples& samples,
+Status RunBulk(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, BenchSamples& samples,
                Random& random, Figures* f, std::string* first_id) {
   double total_bytes = 0;
   // Plain SQLite: the same bytes the store is given (the fields' JSON).
@@ -168,7 +134,7 @@ Status RunBulk(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, S
   return Status::Ok();
 }
 
-Status RunCommits(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, Samples& samples,
+Status RunCommits(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, BenchSamples& samples,
                   Random& random, Figures* f) {
   for (int i = 0; i < o.commits; ++i) {
     const int64_t n = o.records + i;
@@ -276,18 +242,9 @@ void PrintHuman(const nlohmann::json& j) {
 }
 
 int RunBenchStore(const BenchStoreOptions& o) {
-  std::error_code ec;
-  std::string parent = o.dir.empty() ? std::filesystem::temp_directory_path(ec).string() : o.dir;
-  std::string tmpl = parent + "/doorstep-bench-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) return Fail(kExitUsage, "--dir " + parent + ": cannot make a temporary directory");
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code e;
-      std::filesystem::remove_all(dir, e);
-    }
-  } cleanup{dir};
+  BenchTempDir tmp;
+  if (Status s = tmp.Create(o.dir, "doorstep-bench-"); !s.ok()) return Fail(kExitUsage, s.message());
+  const std::string& dir = tmp.path();
 
   Env env = RealEnv();
   Figures f;
@@ -303,7 +260,7 @@ int RunBenchStore(const BenchStoreOptions& o) {
                         core::Store::Create(store_path, key, options, env));
     PlainDb plain;
     DS_RETURN_IF_ERROR(plain.Open(dir + "/plain.db"));
-    Samples samples(env.clock->NowMillis());
+    BenchSamples samples(env.clock->NowMillis());
     DS_RETURN_IF_ERROR(RunBulk(*store, plain, o, samples, *env.random, &f, &first_id));
     DS_RETURN_IF_ERROR(RunCommits(*store, plain, o, samples, *env.random, &f));
     store.reset();

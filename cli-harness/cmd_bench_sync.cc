@@ -27,6 +27,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "bench_util.h"
 #include "cli.h"
 #include "commands.h"
 #include "doorstep/core/crypto.h"
@@ -56,108 +57,11 @@ struct BenchSyncOptions {
   bool json = false;
 };
 
-double MsSince(SteadyClock::time_point t0) {
-  return std::chrono::duration<double, std::milli>(SteadyClock::now() - t0).count();
-}
-
-double Median(std::vector<double> v) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[v.size() / 2];
-}
-
 std::string Subject(int64_t i) {
   char b[32];
   std::snprintf(b, sizeof b, "child-%03d", static_cast<int>(i % kSubjects));
   return b;
 }
-
-// `doorstep server run` in a child process; stopped (SIGTERM) on destruction.
-class ServerProcess {
- public:
-  ~ServerProcess() {
-    if (pid_ > 0) {
-      ::kill(pid_, SIGTERM);
-      int st = 0;
-      ::waitpid(pid_, &st, 0);
-    }
-    if (out_ != nullptr) std::fclose(out_);
-  }
-
-  // Starts it on `dir` and reads "listening on HOST:PORT".
-  Status Start(const std::string& dir) {
-    char self[4096];
-    ssize_t n = ::readlink("/proc/self/exe", self, sizeof self - 1);
-    if (n <= 0) return InternalError("cannot find this program's path");
-    self[n] = '\0';
-    int fds[2];
-    if (::pipe(fds) != 0) return InternalError("pipe failed");
-    posix_spawn_file_actions_t fa;
-    posix_spawn_file_actions_init(&fa);
-    posix_spawn_file_actions_adddup2(&fa, fds[1], STDOUT_FILENO);
-    posix_spawn_file_actions_addclose(&fa, fds[0]);
-    posix_spawn_file_actions_addclose(&fa, fds[1]);
-    std::vector<std::string> args = {self, "server", "run", "--dir", dir, "--listen", "127.0.0.1:0"};
-    std::vector<char*> argv;
-    for (std::string& a : args) argv.push_back(a.data());
-    argv.push_back(nullptr);
-    int rc = ::posix_spawn(&pid_, self, &fa, nullptr, argv.data(), environ);
-    posix_spawn_file_actions_destroy(&fa);
-    ::close(fds[1]);
-    if (rc != 0) {
-      ::close(fds[0]);
-      pid_ = 0;
-      return InternalError("cannot start the server process");
-    }
-    out_ = ::fdopen(fds[0], "r");
-    char line[256];
-    if (out_ == nullptr || std::fgets(line, sizeof line, out_) == nullptr) {
-      return UnavailableError("the server process did not start");
-    }
-    std::string s(line);
-    size_t colon = s.rfind(':');
-    if (s.rfind("listening on ", 0) != 0 || colon == std::string::npos) {
-      return UnavailableError("unexpected server output: " + s);
-    }
-    address_ = "127.0.0.1:" + std::to_string(std::atoi(s.c_str() + colon + 1));
-    return Status::Ok();
-  }
-  const std::string& address() const { return address_; }
-
- private:
-  pid_t pid_ = 0;
-  FILE* out_ = nullptr;
-  std::string address_;
-};
-
-// ~1 KB visit notes (the sample's narrative fields shortened), each marked.
-class Samples {
- public:
-  explicit Samples(int64_t now_ms) : base_(core::SampleFields("visit_note", now_ms)) {
-    constexpr size_t kTarget = 1000;
-    for (const char* key : {"analysis", "wishes_and_feelings", "purpose", "observations"}) {
-      size_t size = base_.dump().size();
-      auto it = base_.find(key);
-      if (size <= kTarget || it == base_.end() || !it->is_string()) continue;
-      std::string text = it->get<std::string>();
-      size_t cut = std::min(size - kTarget, text.size() > 60 ? text.size() - 60 : 0);
-      *it = text.substr(0, text.size() - cut);
-    }
-    observations_ = base_.value("observations", std::string());
-  }
-  const json& Fields(int64_t i) {
-    base_["observations"] = observations_ + "\nBench marker " + std::to_string(i) + ".";
-    return base_;
-  }
-  json Edit(int64_t i, int round) const {
-    return {{"observations", observations_ + "\nEdited in round " + std::to_string(round) +
-                                 ", marker " + std::to_string(i) + "."}};
-  }
-
- private:
-  json base_;
-  std::string observations_;
-};
 
 struct Figures {
   double first_push_ms = 0, first_sync_ms = 0;
@@ -218,7 +122,7 @@ Status Run(const BenchSyncOptions& o, const std::string& dir, Figures* f) {
   DS_ASSIGN_OR_RETURN(auto writer, NewDevice(dir + "/writer.db", env, server.address(), key_hex, codes[0]));
   DS_ASSIGN_OR_RETURN(auto reader, NewDevice(dir + "/reader.db", env, server.address(), key_hex, codes[1]));
 
-  Samples samples(env.clock->NowMillis());
+  BenchSamples samples(env.clock->NowMillis());
   std::vector<std::string> ids;
   SteadyClock::time_point t0 = SteadyClock::now();
   DS_RETURN_IF_ERROR(writer->BeginBatch());
@@ -320,20 +224,10 @@ json ToJson(const BenchSyncOptions& o, const Figures& f) {
 }
 
 int RunBenchSync(const BenchSyncOptions& o) {
-  std::error_code ec;
-  std::string parent = o.dir.empty() ? std::filesystem::temp_directory_path(ec).string() : o.dir;
-  std::string tmpl = parent + "/doorstep-bench-sync-XXXXXX";
-  if (mkdtemp(tmpl.data()) == nullptr) return Fail(kExitUsage, "--dir " + parent + ": cannot make a temporary directory");
-  const std::string dir = tmpl;
-  struct Cleanup {
-    std::string dir;
-    ~Cleanup() {
-      std::error_code e;
-      std::filesystem::remove_all(dir, e);
-    }
-  } cleanup{dir};
+  BenchTempDir tmp;
+  if (Status s = tmp.Create(o.dir, "doorstep-bench-sync-"); !s.ok()) return Fail(kExitUsage, s.message());
   Figures f;
-  Status s = Run(o, dir, &f);
+  Status s = Run(o, tmp.path(), &f);
   if (!s.ok()) return Fail(s.Annotate("bench sync"));
   json j = ToJson(o, f);
   if (o.json) {

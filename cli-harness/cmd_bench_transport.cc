@@ -13,6 +13,7 @@
 #include <thread>
 #include <vector>
 
+#include "bench_util.h"
 #include "cli.h"
 #include "commands.h"
 #include "doorstep/core/env.h"
@@ -36,12 +37,6 @@ struct BenchOptions {
 
 double Micros(Clock::duration d) { return std::chrono::duration<double, std::micro>(d).count(); }
 double Seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
-
-double Percentile(std::vector<double> v, double p) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  return v[std::min(v.size() - 1, static_cast<size_t>(p * static_cast<double>(v.size())))];
-}
 
 // An io_context running on one background thread for the bench's server side.
 class IoThread {

@@ -16,6 +16,7 @@
 #include "doorstep/sync/server_store.h"
 #include "doorstep/sync/sync_server.h"
 #include "e2e_util.h"
+#include "live_server.h"
 
 namespace doorstep::e2e {
 namespace {
@@ -29,49 +30,40 @@ TEST(SimRegressTest, EditThatChangesNothingWritesNothing) {
   ASSERT_TRUE(Initialize().ok());
   TempDir tmp;
   Env env = RealEnv();
-  auto server_store = sync::OpenSqliteServerStore(tmp.path(), core::RandomKey(*env.random), env, true);
-  ASSERT_TRUE(server_store.ok());
-  sync::ServerCore core(server_store->get(), env);
-  sync::KeyPair keys = sync::GenerateKeyPair(*env.random);
-  std::string key_hex = core::ToHex(keys.public_key);
-  auto server = sync::SyncServer::Start(&core, std::move(keys), env);
-  ASSERT_TRUE(server.ok());
-  std::string address = "127.0.0.1:" + std::to_string((*server)->port());
-  SecretBytes key = core::RandomKey(*env.random);
-  auto store = core::Store::Create(tmp.File("phone.db"), core::KeySource{nullptr, &key}, {}, env);
-  ASSERT_TRUE(store.ok());
-  auto code = core.Enroll("worker-1", "social_worker");
-  ASSERT_TRUE(code.ok());
-  ASSERT_TRUE(sync::Enroll(**store, env, address, key_hex, code->code).ok());
+  e2e::LiveServer live;
+  ASSERT_NO_FATAL_FAILURE(live.Start(tmp.path(), env));
+  sync::ServerCore& core = live.core();
+  auto store = live.NewDevice(tmp.File("phone.db"), "worker-1", "social_worker");
+  ASSERT_NE(store, nullptr);
   ASSERT_TRUE(core.Assign("worker-1", "S-1").ok());
 
   auto fields = core::SampleFields("visit_note", env.clock->NowMillis());
-  auto added = (*store)->Add("visit_note", "S-1", fields, "final");
+  auto added = store->Add("visit_note", "S-1", fields, "final");
   ASSERT_TRUE(added.ok() && added->saved());
   const std::string id = added->record.id;
-  ASSERT_TRUE(sync::RunSync(**store, env, {}).ok());
-  auto before = (*store)->History(id);
+  ASSERT_TRUE(sync::RunSync(*store, env, {}).ok());
+  auto before = store->History(id);
   ASSERT_TRUE(before.ok());
 
-  auto same = (*store)->Edit(id, {{"location", fields["location"]}, {"no_such_field", nullptr}}, std::nullopt);
+  auto same = store->Edit(id, {{"location", fields["location"]}, {"no_such_field", nullptr}}, std::nullopt);
   ASSERT_TRUE(same.ok());
   EXPECT_TRUE(same->saved());
   EXPECT_FALSE(same->record.amends.has_value());
-  auto st = (*store)->GetStatus();
+  auto st = store->GetStatus();
   ASSERT_TRUE(st.ok());
   EXPECT_EQ(st->pending, 0);
-  EXPECT_EQ((*store)->History(id)->size(), before->size());
-  auto same_status = (*store)->Edit(id, nlohmann::json::object(), std::string("final"));
+  EXPECT_EQ(store->History(id)->size(), before->size());
+  auto same_status = store->Edit(id, nlohmann::json::object(), std::string("final"));
   ASSERT_TRUE(same_status.ok());
-  EXPECT_EQ((*store)->GetStatus()->pending, 0);
+  EXPECT_EQ(store->GetStatus()->pending, 0);
 
   // A real change of a final record is still an amendment.
-  auto amended = (*store)->Edit(id, {{"location", "Family home, kitchen"}}, std::nullopt);
+  auto amended = store->Edit(id, {{"location", "Family home, kitchen"}}, std::nullopt);
   ASSERT_TRUE(amended.ok() && amended->saved());
   EXPECT_EQ(amended->record.amends, std::optional<int64_t>(1));
-  ASSERT_TRUE(sync::RunSync(**store, env, {}).ok());
-  auto local = (*store)->Get(id);
-  auto txn = (*server_store)->Begin(sync::TxnMode::kRead);
+  ASSERT_TRUE(sync::RunSync(*store, env, {}).ok());
+  auto local = store->Get(id);
+  auto txn = live.store().Begin(sync::TxnMode::kRead);
   ASSERT_TRUE(txn.ok());
   auto head = (*txn)->GetHead(id);
   ASSERT_TRUE(head.ok() && head->has_value());
@@ -79,8 +71,6 @@ TEST(SimRegressTest, EditThatChangesNothingWritesNothing) {
   EXPECT_EQ(local->amends, (*head)->record.amends);
   EXPECT_EQ(local->fields, (*head)->record.fields);
   txn->reset();
-  (*server)->Stop();
-  (*server)->Wait();
 }
 
 // Sim seed 11 (8 devices, 400 ops, after the fix above): two workers each
@@ -93,26 +83,16 @@ TEST(SimRegressTest, MergeThatBreaksARuleBecomesAConflict) {
   ASSERT_TRUE(Initialize().ok());
   TempDir tmp;
   Env env = RealEnv();
-  auto server_store = sync::OpenSqliteServerStore(tmp.path(), core::RandomKey(*env.random), env, true);
-  ASSERT_TRUE(server_store.ok());
-  sync::ServerCore core(server_store->get(), env);
-  sync::KeyPair keys = sync::GenerateKeyPair(*env.random);
-  std::string key_hex = core::ToHex(keys.public_key);
-  auto server = sync::SyncServer::Start(&core, std::move(keys), env);
-  ASSERT_TRUE(server.ok());
-  std::string address = "127.0.0.1:" + std::to_string((*server)->port());
+  e2e::LiveServer live;
+  ASSERT_NO_FATAL_FAILURE(live.Start(tmp.path(), env));
+  sync::ServerCore& core = live.core();
   std::vector<std::unique_ptr<core::Store>> devices;
-  std::vector<SecretBytes> keys_held;
   for (const char* who : {"adviser-1", "manager-1"}) {
-    keys_held.push_back(core::RandomKey(*env.random));
-    auto store = core::Store::Create(tmp.File(std::string(who) + ".db"), core::KeySource{nullptr, &keys_held.back()},
-                                     {}, env);
-    ASSERT_TRUE(store.ok());
-    auto code = core.Enroll(who, std::string(who) == "manager-1" ? "manager" : "personal_adviser");
-    ASSERT_TRUE(code.ok());
-    ASSERT_TRUE(sync::Enroll(**store, env, address, key_hex, code->code).ok());
+    auto store = live.NewDevice(tmp.File(std::string(who) + ".db"), who,
+                                std::string(who) == "manager-1" ? "manager" : "personal_adviser");
+    ASSERT_NE(store, nullptr);
     ASSERT_TRUE(core.Assign(who, "S-1").ok());
-    devices.push_back(std::move(store).value());
+    devices.push_back(std::move(store));
   }
   core::Store& a = *devices[0];
   core::Store& b = *devices[1];
@@ -139,8 +119,6 @@ TEST(SimRegressTest, MergeThatBreaksARuleBecomesAConflict) {
   ASSERT_TRUE(sync::RunSync(a, env, {}).ok());
   EXPECT_EQ(a.Get(id)->fields, b.Get(id)->fields);
   EXPECT_EQ(a.Get(id)->fields["young_person_agreement"], "Young Person F signed it.\n");
-  (*server)->Stop();
-  (*server)->Wait();
 }
 
 }  // namespace

@@ -19,6 +19,8 @@
 #include "doorstep/sync/server_core.h"
 #include "doorstep/sync/server_store.h"
 #include "doorstep/sync/sync_server.h"
+#include "e2e/e2e_util.h"
+#include "e2e/live_server.h"
 
 namespace doorstep {
 namespace {
@@ -30,37 +32,19 @@ class SyncE2eTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(Initialize().ok());
-    char tmpl[] = "/tmp/doorstep-e2e-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     env_ = RealEnv();
-    auto st = sync::OpenSqliteServerStore(dir_, core::RandomKey(*env_.random), env_, true);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    server_store_ = std::move(st).value();
-    core_ = std::make_unique<sync::ServerCore>(server_store_.get(), env_);
-    sync::KeyPair keys = sync::GenerateKeyPair(*env_.random);
-    server_key_hex_ = core::ToHex(keys.public_key);
-    auto srv = sync::SyncServer::Start(core_.get(), std::move(keys), env_);
-    ASSERT_TRUE(srv.ok()) << srv.status().ToString();
-    server_ = std::move(srv).value();
-    address_ = "127.0.0.1:" + std::to_string(server_->port());
+    ASSERT_NO_FATAL_FAILURE(live_.Start(dir_.path(), env_));
+    core_ = &live_.core();
+    address_ = live_.address();
+    server_key_hex_ = live_.key_hex();
   }
   void TearDown() override {
-    server_.reset();
-    core_.reset();
-    server_store_.reset();
-    fs::remove_all(dir_);
+    live_.Stop();
   }
 
   // A device enrolled for `practitioner` with `role`.
   std::unique_ptr<Store> Device(const std::string& name, const std::string& practitioner, const std::string& role) {
-    SecretBytes key = core::RandomKey(*env_.random);
-    auto store = Store::Create(dir_ + "/" + name + ".db", core::KeySource{nullptr, &key}, {}, env_);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    auto code = core_->Enroll(practitioner, role);
-    EXPECT_TRUE(code.ok()) << code.status().ToString();
-    Status s = sync::Enroll(**store, env_, address_, server_key_hex_, code->code);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return std::move(store).value();
+    return live_.NewDevice(dir_.File(name + ".db"), practitioner, role);
   }
 
   sync::SyncReport Sync(Store& s) {
@@ -69,11 +53,11 @@ class SyncE2eTest : public ::testing::Test {
     return r.ok() ? *r : sync::SyncReport{};
   }
 
-  std::string dir_, address_, server_key_hex_;
+  e2e::TempDir dir_;
   Env env_;
-  std::unique_ptr<sync::ServerStore> server_store_;
-  std::unique_ptr<sync::ServerCore> core_;
-  std::unique_ptr<sync::SyncServer> server_;
+  e2e::LiveServer live_;
+  sync::ServerCore* core_ = nullptr;  // live_'s
+  std::string address_, server_key_hex_;
 };
 
 TEST_F(SyncE2eTest, TwoDevicesConvergeAndNarrativeConflictIsResolved) {
@@ -174,14 +158,14 @@ TEST_F(SyncE2eTest, RevokedDeviceIsRefusedAndWiped) {
   ASSERT_TRUE(core_->Revoke(phone->device_id()).ok());
   auto r = sync::RunSync(*phone, env_, {});
   EXPECT_EQ(r.status().code(), StatusCode::kPermissionDenied);
-  EXPECT_FALSE(fs::exists(dir_ + "/phone.db"));
+  EXPECT_FALSE(fs::exists(dir_.File("phone.db")));
 }
 
 TEST_F(SyncE2eTest, ReusedEnrolmentCodeIsRefused) {
   SecretBytes key = core::RandomKey(*env_.random);
   auto code = core_->Enroll("worker-2", "social_worker");
-  auto a = Store::Create(dir_ + "/a.db", core::KeySource{nullptr, &key}, {}, env_);
-  auto b = Store::Create(dir_ + "/b.db", core::KeySource{nullptr, &key}, {}, env_);
+  auto a = Store::Create(dir_.File("a.db"), core::KeySource{nullptr, &key}, {}, env_);
+  auto b = Store::Create(dir_.File("b.db"), core::KeySource{nullptr, &key}, {}, env_);
   ASSERT_TRUE(sync::Enroll(**a, env_, address_, server_key_hex_, code->code).ok());
   Status s = sync::Enroll(**b, env_, address_, server_key_hex_, code->code);
   EXPECT_EQ(s.code(), StatusCode::kPermissionDenied) << s.ToString();

@@ -22,6 +22,8 @@
 #include "doorstep/sync/server_store.h"
 #include "doorstep/sync/sync_server.h"
 #include "e2e/cut_proxy.h"
+#include "e2e/e2e_util.h"
+#include "e2e/live_server.h"
 
 namespace doorstep {
 namespace {
@@ -35,41 +37,22 @@ class SyncFaultsTest : public ::testing::Test {
  protected:
   void SetUp() override {
     ASSERT_TRUE(Initialize().ok());
-    char tmpl[] = "/tmp/doorstep-faults-XXXXXX";
-    dir_ = mkdtemp(tmpl);
     env_ = RealEnv();
-    auto st = sync::OpenSqliteServerStore(dir_, core::RandomKey(*env_.random), env_, true);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    server_store_ = std::move(st).value();
-    core_ = std::make_unique<sync::ServerCore>(server_store_.get(), env_);
-    sync::KeyPair keys = sync::GenerateKeyPair(*env_.random);
-    server_key_hex_ = core::ToHex(keys.public_key);
-    auto srv = sync::SyncServer::Start(core_.get(), std::move(keys), env_);
-    ASSERT_TRUE(srv.ok()) << srv.status().ToString();
-    server_ = std::move(srv).value();
-    address_ = "127.0.0.1:" + std::to_string(server_->port());
+    ASSERT_NO_FATAL_FAILURE(live_.Start(dir_.path(), env_));
+    core_ = &live_.core();
+    address_ = live_.address();
+    server_key_hex_ = live_.key_hex();
   }
   void TearDown() override {
     proxy_.reset();
-    server_.reset();
-    core_.reset();
-    server_store_.reset();
-    fs::remove_all(dir_);
+    live_.Stop();
   }
 
   // A device enrolled for `practitioner` with `role` at `address` (the
   // server's, or the proxy's: the enrolment stores it for later syncs).
   std::unique_ptr<Store> Device(const std::string& name, const std::string& practitioner, const std::string& role,
                                 const std::string& address) {
-    SecretBytes key = core::RandomKey(*env_.random);
-    auto store = Store::Create(dir_ + "/" + name + ".db", core::KeySource{nullptr, &key}, {}, env_);
-    EXPECT_TRUE(store.ok()) << store.status().ToString();
-    if (!store.ok()) return nullptr;
-    auto code = core_->Enroll(practitioner, role);
-    EXPECT_TRUE(code.ok()) << code.status().ToString();
-    Status s = sync::Enroll(**store, env_, address, server_key_hex_, code->code);
-    EXPECT_TRUE(s.ok()) << s.ToString();
-    return std::move(store).value();
+    return live_.NewDevice(dir_.File(name + ".db"), practitioner, role, address);
   }
 
   sync::SyncReport Sync(Store& s) {
@@ -78,11 +61,11 @@ class SyncFaultsTest : public ::testing::Test {
     return r.ok() ? *r : sync::SyncReport{};
   }
 
-  std::string dir_, address_, server_key_hex_;
+  e2e::TempDir dir_;
   Env env_;
-  std::unique_ptr<sync::ServerStore> server_store_;
-  std::unique_ptr<sync::ServerCore> core_;
-  std::unique_ptr<sync::SyncServer> server_;
+  e2e::LiveServer live_;
+  sync::ServerCore* core_ = nullptr;  // live_'s
+  std::string address_, server_key_hex_;
   std::unique_ptr<CutProxy> proxy_;
 };
 
@@ -90,7 +73,7 @@ TEST_F(SyncFaultsTest, CutsDuringPushAndPullConvergeWithoutDuplicatesOrLoss) {
   constexpr int kRecords = 30;
   constexpr int kRounds = 50;
   std::mt19937 rng(20261125);
-  proxy_ = std::make_unique<CutProxy>(server_->port());
+  proxy_ = std::make_unique<CutProxy>(live_.port());
   ASSERT_TRUE(proxy_->ok());
   const std::string via_proxy = "127.0.0.1:" + std::to_string(proxy_->port());
   // Edits per record id, over every device: the bound on its revision.

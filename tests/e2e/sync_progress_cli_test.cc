@@ -20,6 +20,7 @@
 #include "doorstep/sync/server_store.h"
 #include "doorstep/sync/sync_server.h"
 #include "e2e/e2e_util.h"
+#include "e2e/live_server.h"
 
 namespace doorstep::e2e {
 namespace {
@@ -73,27 +74,19 @@ class SyncProgressCliTest : public ::testing::Test {
   void SetUp() override {
     ASSERT_TRUE(Initialize().ok());
     env_ = RealEnv();
-    auto st = sync::OpenSqliteServerStore(dir_.path(), core::RandomKey(*env_.random), env_, true);
-    ASSERT_TRUE(st.ok()) << st.status().ToString();
-    server_store_ = std::move(st).value();
-    core_ = std::make_unique<sync::ServerCore>(server_store_.get(), env_);
-    sync::KeyPair keys = sync::GenerateKeyPair(*env_.random);
-    key_hex_ = core::ToHex(keys.public_key);
-    auto srv = sync::SyncServer::Start(core_.get(), std::move(keys), env_);
-    ASSERT_TRUE(srv.ok()) << srv.status().ToString();
-    server_ = std::move(srv).value();
+    ASSERT_NO_FATAL_FAILURE(live_.Start(dir_.path(), env_));
+    sync::ServerCore& core = live_.core();
 
     store_ = dir_.File("phone.db");
     EnvChanges env{{"DOORSTEP_PASSPHRASE", kPass}};
     RunResult init = RunDoorstep({"device", "init", "--store", store_, "--kdf", "interactive"}, env);
     ASSERT_EQ(init.exit_code, 0) << init.err;
-    auto code = core_->Enroll("worker-1", "social_worker");
+    auto code = core.Enroll("worker-1", "social_worker");
     ASSERT_TRUE(code.ok());
-    Status assigned = core_->Assign("worker-1", "child-a");
+    Status assigned = core.Assign("worker-1", "child-a");
     ASSERT_TRUE(assigned.ok()) << assigned.ToString();
     RunResult enrol = RunDoorstep({"device", "enroll", "--store", store_, "--server",
-                                   "127.0.0.1:" + std::to_string(server_->port()), "--server-key",
-                                   key_hex_, "--code", code->code},
+                                   live_.address(), "--server-key", live_.key_hex(), "--code", code->code},
                                   env);
     ASSERT_EQ(enrol.exit_code, 0) << enrol.err;
     std::string fields = dir_.File("fields.json");
@@ -105,18 +98,12 @@ class SyncProgressCliTest : public ::testing::Test {
       ASSERT_EQ(add.exit_code, 0) << add.err;
     }
   }
-  void TearDown() override {
-    server_.reset();
-    core_.reset();
-    server_store_.reset();
-  }
+  void TearDown() override { live_.Stop(); }
 
   TempDir dir_;
   Env env_;
-  std::string key_hex_, store_;
-  std::unique_ptr<sync::ServerStore> server_store_;
-  std::unique_ptr<sync::ServerCore> core_;
-  std::unique_ptr<sync::SyncServer> server_;
+  LiveServer live_;
+  std::string store_;
 };
 
 TEST_F(SyncProgressCliTest, ProgressLineOnATerminalOnly) {

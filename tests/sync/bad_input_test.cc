@@ -16,7 +16,7 @@
 #include "bad_input_util.h"
 #include "doorstep/sync/channel_client.h"
 #include "doorstep/sync/sync_server.h"
-#include "server_fixture.h"
+#include "net_server_fixture.h"
 
 namespace doorstep::sync {
 namespace {
@@ -24,17 +24,11 @@ namespace {
 using json = nlohmann::json;
 using testing::ServerFixture;
 
-class BadInputTest : public ServerFixture {
+class BadInputTest : public testing::WithNetServer<ServerFixture> {
  protected:
   void SetUp() override {
-    ServerFixture::SetUp();
-    real_ = RealEnv();
-    Env env{&clock_, real_.random, &logger_};
-    net_core_ = std::make_unique<ServerCore>(store_.get(), env);
-    server_keys_ = GenerateKeyPair(*real_.random);
-    auto s = SyncServer::Start(net_core_.get(), server_keys_.Clone(), env, {});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(s).value();
+    WithNetServer::SetUp();
+    if (HasFatalFailure()) return;
     // Device A (the one sending bad input) and bystander B, each with a record.
     a_keys_ = GenerateKeyPair(*real_.random);
     b_keys_ = GenerateKeyPair(*real_.random);
@@ -60,9 +54,7 @@ class BadInputTest : public ServerFixture {
   }
   void TearDown() override {
     bystander_.reset();
-    server_.reset();
-    net_core_.reset();
-    ServerFixture::TearDown();
+    WithNetServer::TearDown();
   }
 
   SessionContext Enrol(const KeyPair& keys, const std::string& practitioner) {
@@ -72,18 +64,6 @@ class BadInputTest : public ServerFixture {
     EXPECT_TRUE(core_->RedeemCode(code->code, dev, keys.public_key, "10.9.9.9").ok());
     return SessionContext{dev, practitioner, "social_worker"};
   }
-  Result<std::unique_ptr<ClientChannel>> Connect(const KeyPair& keys, std::string payload = "",
-                                                 uint16_t port = 0) {
-    return ClientChannel::Connect("127.0.0.1", port ? port : server_->port(), keys.Clone(),
-                                  server_keys_.public_key, std::move(payload), *real_.random);
-  }
-  template <typename T>
-  Result<T> Call(ClientChannel& ch, const Message& m) {
-    DS_RETURN_IF_ERROR(ch.Send(Encode(m)));
-    DS_ASSIGN_OR_RETURN(std::string bytes, ch.Receive());
-    return DecodeAs<T>(bytes);
-  }
-
   // Sends `bytes` from device A (after hello unless `first`) and returns the
   // server's error; checks the session is then closed.
   Error SendBad(const std::string& bytes, bool first = false) {
@@ -112,10 +92,7 @@ class BadInputTest : public ServerFixture {
     EXPECT_TRUE(core_->VerifyAudit().ok());
   }
 
-  Env real_;
-  KeyPair server_keys_, a_keys_, b_keys_;
-  std::unique_ptr<ServerCore> net_core_;
-  std::unique_ptr<SyncServer> server_;
+  KeyPair a_keys_, b_keys_;
   std::unique_ptr<ClientChannel> bystander_;
   SessionContext a_, b_;
   Mutation good_;

@@ -2,7 +2,7 @@
 #include "doorstep/sync/sync_server.h"
 
 #include "doorstep/sync/channel_client.h"
-#include "server_fixture.h"
+#include "net_server_fixture.h"
 
 namespace doorstep::sync {
 namespace {
@@ -11,39 +11,8 @@ using json = nlohmann::json;
 using testing::ServerFixture;
 using testing::ServerFixtureP;
 
-class ServerNetTest : public ServerFixtureP {
+class ServerNetTest : public testing::WithNetServer<ServerFixtureP> {
  protected:
-  void SetUp() override {
-    ServerFixture::SetUp();
-    if (IsSkipped() || HasFatalFailure()) return;
-    real_ = RealEnv();
-    // Server threads share the random source: use the real (thread-safe) one.
-    Env env{&clock_, real_.random, &logger_};
-    net_core_ = std::make_unique<ServerCore>(store_.get(), env);
-    server_keys_ = GenerateKeyPair(*real_.random);
-    auto s = SyncServer::Start(net_core_.get(), server_keys_.Clone(), env, {});
-    ASSERT_TRUE(s.ok()) << s.status().ToString();
-    server_ = std::move(s).value();
-    ASSERT_NE(server_->port(), 0);
-  }
-  void TearDown() override {
-    server_.reset();
-    net_core_.reset();
-    ServerFixture::TearDown();
-  }
-
-  Result<std::unique_ptr<ClientChannel>> Connect(const KeyPair& keys, std::string payload = "") {
-    return ClientChannel::Connect("127.0.0.1", server_->port(), keys.Clone(), server_keys_.public_key,
-                                  std::move(payload), *real_.random);
-  }
-  template <typename T>
-  Result<T> Call(ClientChannel& ch, const Message& m) {
-    Status s = ch.Send(Encode(m));
-    if (!s.ok()) return s;
-    auto bytes = ch.Receive();
-    if (!bytes.ok()) return bytes.status();
-    return DecodeAs<T>(*bytes);
-  }
   // Enrols `keys` as a new device of `practitioner`; returns its device id.
   std::string EnrolOverNetwork(const KeyPair& keys, const std::string& practitioner,
                                const std::string& role) {
@@ -58,11 +27,6 @@ class ServerNetTest : public ServerFixtureP {
     (void)(*ch)->Send(Encode(Bye{}));
     return dev;
   }
-
-  Env real_;
-  KeyPair server_keys_;
-  std::unique_ptr<ServerCore> net_core_;
-  std::unique_ptr<SyncServer> server_;
 };
 
 TEST_P(ServerNetTest, EnrolPushPullOverTcp) {
