@@ -2,7 +2,8 @@
 // (DOORSTEP_BIN) as a child process with a chosen environment and standard
 // input, collect its output and exit code; make and remove temporary
 // directories. Each child runs in its own session (setsid), so it has no
-// controlling terminal and can never block on a passphrase prompt.
+// controlling terminal and can never block on a passphrase prompt, and is
+// killed if the test process dies first.
 // Thread safety: call from the test's thread.
 #ifndef DOORSTEP_TESTS_E2E_E2E_UTIL_H_
 #define DOORSTEP_TESTS_E2E_E2E_UTIL_H_
@@ -10,6 +11,7 @@
 #include <fcntl.h>
 #include <poll.h>
 #include <signal.h>
+#include <sys/prctl.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -49,10 +51,13 @@ inline pid_t Spawn(const std::vector<std::string>& args, const EnvChanges& env, 
                    int* out_fd, int* err_fd) {
   int in[2], out[2], err[2];
   if (pipe(in) != 0 || pipe(out) != 0 || pipe(err) != 0) return -1;
+  const pid_t parent = getpid();
   pid_t pid = fork();
   if (pid < 0) return -1;
   if (pid == 0) {
     setsid();
+    prctl(PR_SET_PDEATHSIG, SIGKILL);  // never outlive an aborted test
+    if (getppid() != parent) _exit(127);
     dup2(in[0], 0);
     dup2(out[1], 1);
     dup2(err[1], 2);

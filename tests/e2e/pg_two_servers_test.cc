@@ -24,51 +24,12 @@
 #include "e2e_util.h"
 #include "fault_proxy.h"
 #include "pg_e2e_util.h"
+#include "server_run.h"
 
 namespace doorstep::e2e {
 namespace {
 
 using json = nlohmann::json;
-
-// `doorstep server run --dir DIR --listen 127.0.0.1:0`; stopped with SIGTERM.
-class ServerRun {
- public:
-  ServerRun(const std::string& dir, const std::string& out) : out_(out) {
-    pid_ = fork();
-    if (pid_ == 0) {
-      FILE* f = freopen(out.c_str(), "w", stdout);
-      (void)f;
-      execl(DoorstepBin().c_str(), "doorstep", "server", "run", "--dir", dir.c_str(), "--listen", "127.0.0.1:0",
-            static_cast<char*>(nullptr));
-      _exit(127);
-    }
-  }
-  ~ServerRun() { Stop(); }
-  // The port it listens on, or 0 if it did not start within 10 s.
-  uint16_t Port() {
-    for (int i = 0; i < 200; ++i) {
-      std::string text = ReadFile(out_);
-      size_t at = text.find("listening on 127.0.0.1:");
-      if (at != std::string::npos && text.find('\n', at) != std::string::npos) {
-        return static_cast<uint16_t>(std::stoi(text.substr(at + 23)));
-      }
-      std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    }
-    return 0;
-  }
-  int Stop() {
-    if (pid_ <= 0) return -1;
-    kill(pid_, SIGTERM);
-    int st = 0;
-    waitpid(pid_, &st, 0);
-    pid_ = -1;
-    return WIFEXITED(st) ? WEXITSTATUS(st) : -1;
-  }
-
- private:
-  std::string out_;
-  pid_t pid_ = -1;
-};
 
 struct Device {
   SecretBytes key;
@@ -99,7 +60,9 @@ TEST_F(PgTwoServersTest, DevicesSyncThroughEitherProcessAndConverge) {
                 .exit_code,
             0);
 
-  ServerRun a(dir, tmp.path() + "/a.out"), b(dir, tmp.path() + "/b.out");
+  ServerRun a, b;
+  ASSERT_TRUE(a.Start(dir, tmp.path() + "/a.out"));
+  ASSERT_TRUE(b.Start(dir, tmp.path() + "/b.out"));
   const uint16_t ports[2] = {a.Port(), b.Port()};
   ASSERT_NE(ports[0], 0) << ReadFile(tmp.path() + "/a.out");
   ASSERT_NE(ports[1], 0) << ReadFile(tmp.path() + "/b.out");

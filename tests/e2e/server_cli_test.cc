@@ -11,6 +11,8 @@
 #include <string>
 #include <thread>
 
+#include "e2e/server_run.h"
+
 namespace {
 
 struct Ran {
@@ -84,36 +86,13 @@ TEST_F(ServerCliTest, InitEnrollAssignAuditAndTamper) {
 
 TEST_F(ServerCliTest, RunServesAndStopsOnSigterm) {
   ASSERT_EQ(RunCli("server init --dir " + dir_).code, 0);
-  std::string out = root_ + "/run.out";
-  pid_t pid = fork();
-  ASSERT_GE(pid, 0);
-  if (pid == 0) {
-    FILE* f = freopen(out.c_str(), "w", stdout);
-    (void)f;
-    execl(Bin().c_str(), "doorstep", "server", "run", "--dir", dir_.c_str(), "--listen",
-          "127.0.0.1:0", static_cast<char*>(nullptr));
-    _exit(127);
-  }
-  std::string text;
-  for (int i = 0; i < 100 && text.find("listening on") == std::string::npos; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    FILE* f = fopen(out.c_str(), "r");
-    if (f) {
-      char buf[256] = {};
-      size_t n = fread(buf, 1, sizeof buf - 1, f);
-      text.assign(buf, n);
-      fclose(f);
-    }
-  }
-  EXPECT_NE(text.find("listening on 127.0.0.1:"), std::string::npos);
+  doorstep::e2e::ServerRun server;
+  ASSERT_TRUE(server.Start(dir_, root_ + "/run.out"));
+  EXPECT_NE(server.Port(), 0) << server.Output();
   // Admin commands work while the server runs on the same dir.
   EXPECT_EQ(RunCli("server enroll --dir " + dir_ + " --practitioner m-1 --role manager").code, 0);
   EXPECT_EQ(RunCli("server assign --dir " + dir_ + " --practitioner m-1 --subject S-1").code, 0);
-  ASSERT_EQ(kill(pid, SIGTERM), 0);
-  int st = 0;
-  ASSERT_EQ(waitpid(pid, &st, 0), pid);
-  EXPECT_TRUE(WIFEXITED(st));
-  EXPECT_EQ(WEXITSTATUS(st), 0);
+  EXPECT_EQ(server.Stop(), 0) << server.Output();
 }
 
 }  // namespace

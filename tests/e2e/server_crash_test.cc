@@ -43,6 +43,7 @@
 #include "doorstep/sync/server_core.h"
 #include "doorstep/sync/server_dir.h"
 #include "e2e_util.h"
+#include "server_run.h"
 
 namespace doorstep::e2e {
 namespace {
@@ -78,28 +79,16 @@ bool CanConnect(uint16_t port) {
   return ok;
 }
 
-// Starts `doorstep server run` on 127.0.0.1:port (output discarded) and waits
-// until it accepts connections. Returns its pid, or -1.
-pid_t StartServer(const std::string& dir, uint16_t port) {
-  std::string listen = "127.0.0.1:" + std::to_string(port);
-  std::string bin = DoorstepBin();
-  pid_t pid = fork();
-  if (pid == 0) {
-    int null = open("/dev/null", O_RDWR);
-    dup2(null, 0);
-    dup2(null, 1);
-    dup2(null, 2);
-    execl(bin.c_str(), "doorstep", "server", "run", "--dir", dir.c_str(), "--listen", listen.c_str(),
-          static_cast<char*>(nullptr));
-    _exit(127);
-  }
+// Starts `doorstep server run` on 127.0.0.1:port and waits until it
+// accepts connections. False (and the server stopped) if it does not.
+bool StartServer(ServerRun& server, const std::string& dir, const std::string& out, uint16_t port) {
+  if (!server.Start(dir, out, "127.0.0.1:" + std::to_string(port))) return false;
   for (int i = 0; i < 400; ++i) {
-    if (CanConnect(port)) return pid;
+    if (CanConnect(port)) return true;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  kill(pid, SIGKILL);
-  waitpid(pid, nullptr, 0);
-  return -1;
+  server.Kill();
+  return false;
 }
 
 // The device's queue, oldest first: mutation ids, and their record ids.
@@ -128,8 +117,9 @@ TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
   ASSERT_EQ(RunDoorstep({"server", "assign", "--dir", dir, "--practitioner", "worker-1", "--subject", "S-1"}, {}).exit_code, 0);
 
   const uint16_t port = FreePort();
-  pid_t server = StartServer(dir, port);
-  ASSERT_GT(server, 0);
+  const std::string server_out = tmp.File("server.out");
+  ServerRun server;
+  ASSERT_TRUE(StartServer(server, dir, server_out, port)) << server.Output();
   Env env = RealEnv();
   SecretBytes key = core::RandomKey(*env.random);
   auto created = core::Store::Create(tmp.File("device.db"), core::KeySource{nullptr, &key}, {}, env);
@@ -147,8 +137,10 @@ TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
   so.timeout_ms = 5000;
   uint64_t window_us = 250000;
   for (int round = 0; round < kRounds; ++round) {
-    if (server <= 0) server = StartServer(dir, port);
-    ASSERT_GT(server, 0) << "round " << round << ": the server did not restart";
+    if (!server.running()) {
+      ASSERT_TRUE(StartServer(server, dir, server_out, port))
+          << "round " << round << ": the server did not restart: " << server.Output();
+    }
     // 40–100 new writes: mostly new records, some edits of earlier ones.
     ASSERT_TRUE(store.BeginBatch().ok());
     int writes = 40 + static_cast<int>(rng() % 61);
@@ -186,9 +178,7 @@ TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
     } else {
       window_us = std::max<uint64_t>(2000, window_us / 2);
     }
-    kill(server, SIGKILL);
-    waitpid(server, nullptr, 0);
-    server = -1;
+    server.Kill();
     syncer.join();
 
     std::vector<std::string> after = PendingIds(store);
@@ -234,15 +224,13 @@ TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
   }
 
   // Restart, drain the queue, and account for every mutation ever made.
-  server = StartServer(dir, port);
-  ASSERT_GT(server, 0);
+  ASSERT_TRUE(StartServer(server, dir, server_out, port)) << server.Output();
   for (int i = 0; i < 5 && !PendingIds(store).empty(); ++i) {
     auto r = sync::RunSync(store, env, so);
     EXPECT_TRUE(r.ok()) << r.status().ToString();
   }
   EXPECT_TRUE(PendingIds(store).empty());
-  kill(server, SIGTERM);
-  waitpid(server, nullptr, 0);
+  server.Stop();
   {
     auto opened = sync::OpenServerDir(dir, env);
     ASSERT_TRUE(opened.ok());
