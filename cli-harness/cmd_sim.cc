@@ -1,5 +1,5 @@
 // `doorstep sim --devices N --ops N --seed N [--faults drop=P,dup=P,cut=P,
-// delay=P,kill=P] [--servers N] [--postgres CONNINFO] [--json]`, and the
+// delay=P,kill=P,server_kill=P] [--servers N] [--postgres CONNINFO] [--json]`, and the
 // hidden `doorstep sim-sync-child` that a sim runs (and kills) to sync one
 // device's store in another process, and the hidden `sim-server-child` (a
 // sim's sync server as a process with --postgres, sim_servers.cc). See sim.h and docs/sim.md.
@@ -50,8 +50,11 @@ int ParseFaults(const std::string& spec, SimOptions* o) {
       o->delay = p;
     } else if (name == "kill") {
       o->kill = p;
+    } else if (name == "server_kill") {
+      o->server_kill = p;
     } else {
-      return Fail(kExitUsage, "--faults: unknown fault '" + name + "' (drop, dup, cut, delay, kill)");
+      return Fail(kExitUsage,
+                  "--faults: unknown fault '" + name + "' (drop, dup, cut, delay, kill, server_kill)");
     }
     total += p;
   }
@@ -70,6 +73,11 @@ int RunSimCommand(SimArgs& a) {
   if (a.sim.devices < 1 || a.sim.devices > 1000) return Fail(kExitUsage, "--devices must be 1-1000");
   if (a.sim.servers < 1 || a.sim.servers > 16) return Fail(kExitUsage, "--servers must be 1-16");
   if (a.sim.ops < 0) return Fail(kExitUsage, "--ops must not be negative");
+  if (a.sim.server_kill > 0 && a.sim.postgres.empty()) {
+    return Fail(kExitUsage,
+                "--faults server_kill needs --postgres (only then are the servers processes; the SQLite "
+                "server's crash test is `ServerCrashTest`)");
+  }
   a.sim.self_exe = SelfExe();
   if (a.sim.self_exe.empty()) return Fail(kExitInternal, "cannot find this program's path (/proc/self/exe)");
   Result<SimReport> r = RunSim(a.sim);
@@ -79,10 +87,11 @@ int RunSimCommand(SimArgs& a) {
     std::printf("%s\n", rep.ToJson().dump().c_str());
   } else {
     std::printf("sim seed %llu: %d devices, %lld operations, %lld syncs (%lld failed), %lld faults injected, "
-                "%lld kills\n",
+                "%lld kills, %lld server kills\n",
                 static_cast<unsigned long long>(rep.seed), a.sim.devices, static_cast<long long>(rep.ops),
                 static_cast<long long>(rep.syncs), static_cast<long long>(rep.sync_failures),
-                static_cast<long long>(rep.faults_injected), static_cast<long long>(rep.kills));
+                static_cast<long long>(rep.faults_injected), static_cast<long long>(rep.kills),
+                static_cast<long long>(rep.server_kills));
     std::printf("mutations %lld: %lld applied, %lld merged, %lld conflict, %lld rejected; lost %lld\n",
                 static_cast<long long>(rep.mutations), static_cast<long long>(rep.applied),
                 static_cast<long long>(rep.merged), static_cast<long long>(rep.conflicted),
@@ -132,7 +141,7 @@ void RegisterSimCommands(CLI::App& app, int* exit_code) {
   sim->add_option("--devices", a->sim.devices, "Number of devices (default 5)");
   sim->add_option("--ops", a->sim.ops, "Number of operations (default 300)");
   sim->add_option("--seed", a->sim.seed, "Seed: the same seed gives the same operations and faults (default 1)");
-  sim->add_option("--faults", a->faults, "Fault probabilities per sync: drop=P,dup=P,cut=P,delay=P,kill=P");
+  sim->add_option("--faults", a->faults, "Fault probabilities per sync: drop=P,dup=P,cut=P,delay=P,kill=P,server_kill=P (server_kill: with --postgres)");
   sim->add_option("--servers", a->sim.servers, "Sync servers on one server store; each sync goes to one at random (default 1)");
   sim->add_option("--postgres", a->sim.postgres, "Server store in PostgreSQL (libpq conninfo of an empty database or schema); "
                   "each server is then a separate process with its own connections, on the sim's clock");

@@ -57,7 +57,9 @@ struct SimOptions {
   int64_t ops = 300;
   uint64_t seed = 1;
   // Per sync: probability of each fault (their sum is at most 1).
-  double drop = 0, dup = 0, cut = 0, delay = 0, kill = 0;
+  // server_kill: SIGKILL of the server process serving the sync (PostgreSQL
+  // only: servers are processes), which is then restarted.
+  double drop = 0, dup = 0, cut = 0, delay = 0, kill = 0, server_kill = 0;
   int servers = 1;
   std::string postgres;   // libpq conninfo: server store in PostgreSQL (an empty database or schema)
   std::string keep_dir;   // keep files here (default: a temporary dir, removed)
@@ -72,6 +74,7 @@ struct SimReport {
   int64_t lost = 0;            // acknowledged operations found nowhere on the server
   int64_t conflicts_open = 0;  // open conflicts on the server at the end
   int64_t ops = 0, syncs = 0, sync_failures = 0, faults_injected = 0, kills = 0;
+  int64_t server_kills = 0;    // server processes killed mid-sync and restarted
   int64_t refused_local = 0;   // writes the device's validation refused (never acknowledged)
   int64_t mutations = 0;       // distinct acknowledged mutations checked
   int64_t applied = 0, merged = 0, conflicted = 0, rejected = 0;
@@ -84,7 +87,7 @@ struct SimReport {
   std::map<std::string, int64_t> faults;      // by kind, injected
   std::map<std::string, int64_t> sync_errors; // by status code name, under faults
   std::vector<int64_t> server_syncs;          // syncs routed to each server
-  std::vector<int64_t> server_pids;           // PostgreSQL: the server processes' ids
+  std::vector<int64_t> server_pids;           // PostgreSQL: every server process started, restarts included
   std::string backend;                        // "sqlite" | "postgres"
   std::vector<std::string> problems;          // first findings, for people
   double seconds = 0;
@@ -160,8 +163,9 @@ class Sim {
   Status StartServerProcess(int index, const std::string& server_dir, Server* s);
   // Stops every server process (end of input, SIGTERM, SIGKILL after 5 s).
   void StopServerProcesses();
-  // Points the proxy at a random server for the next sync (no draw with one).
-  void RouteSync();
+  // Points the proxy at a random server for the next sync (no draw with
+  // one); returns its index.
+  size_t RouteSync();
 
   // sim_ops.cc
   Status AddRecord(Device& d);
@@ -177,6 +181,13 @@ class Sim {
   Status SyncDevice(Device& d, bool faults, sync::SyncReport* out = nullptr, bool* ok = nullptr);
   // Syncs `d` in a child process killed with SIGKILL where `plan` says.
   Status KillSync(Device& d, FaultPlan plan, bool* ok);
+  // Syncs `d` with server process `index` killed with SIGKILL where `plan`
+  // says, then starts that server again.
+  Status ServerKillSync(Device& d, FaultPlan plan, size_t index, bool* ok);
+  // Accounts for a finished in-process sync of `d` (fault `kind` injected or
+  // not): failures are counted, and unexplained ones become problems.
+  void Account(Device& d, const Result<sync::SyncReport>& r, bool injected, const char* kind,
+               sync::SyncReport* out, bool* ok);
   // Waits until no proxy connection is open (so the server has seen all).
   void WaitIdle();
   Status ReopenStore(Device& d);
@@ -194,6 +205,9 @@ class Sim {
   std::unique_ptr<sync::ServerStore> server_store_;  // admin and oracle
   std::unique_ptr<sync::ServerCore> admin_;
   std::vector<Server> servers_;
+  std::string server_dir_;
+  std::vector<int64_t> server_pids_;  // every server process started
+  int64_t server_kills_ = 0;
   std::unique_ptr<FaultProxy> proxy_;  // in front of every server
   std::string server_key_hex_;
   std::vector<Device> devices_;

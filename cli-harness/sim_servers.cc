@@ -100,6 +100,7 @@ Status Sim::StartServerProcess(int index, const std::string& server_dir, Server*
     return UnavailableError("cannot start " + name + " (" + o_.self_exe + "): " + std::strerror(rc));
   }
   s->pid = child;
+  server_pids_.push_back(child);
   s->stdin_fd = in[1];
   std::string line = ReadLine(out[0], 30000);
   ::close(out[0]);

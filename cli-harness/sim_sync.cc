@@ -50,10 +50,11 @@ Status Sim::Snapshot(Device& d) {
 
 void Sim::WaitIdle() { proxy_->WaitIdle(5000); }
 
-void Sim::RouteSync() {
+size_t Sim::RouteSync() {
   size_t i = servers_.size() > 1 ? Next(servers_.size()) : 0;
   ++servers_[i].syncs;
   proxy_->SetTarget(servers_[i].port);
+  return i;
 }
 
 Status Sim::ReopenStore(Device& d) {
@@ -72,7 +73,7 @@ Status Sim::SyncDevice(Device& d, bool faults, sync::SyncReport* out, bool* ok) 
   plan.frame = Next(6);
   plan.cut_bytes = static_cast<uint32_t>(1 + Next(400));
   plan.delay_ms = static_cast<int>(20 + Next(180));
-  bool kill = false;
+  bool kill = false, server_kill = false;
   if (faults) {
     double acc = 0;
     if (roll < (acc += o_.drop)) {
@@ -85,11 +86,14 @@ Status Sim::SyncDevice(Device& d, bool faults, sync::SyncReport* out, bool* ok) 
       plan.kind = FaultKind::kDelay;
     } else if (roll < (acc += o_.kill)) {
       kill = true;
+    } else if (roll < (acc += o_.server_kill)) {
+      server_kill = true;
     }
   }
   ++syncs_;
-  RouteSync();
+  const size_t server = RouteSync();
   if (kill) return KillSync(d, std::move(plan), ok);
+  if (server_kill) return ServerKillSync(d, std::move(plan), server, ok);
 
   FaultProxy& proxy = *proxy_;
   const FaultKind kind = plan.kind;
@@ -102,18 +106,59 @@ Status Sim::SyncDevice(Device& d, bool faults, sync::SyncReport* out, bool* ok) 
   WaitIdle();
   const bool injected = proxy.injected() > before;
   if (injected) ++faults_[FaultKindName(kind)];
+  Account(d, r, injected, FaultKindName(kind), out, ok);
+  return Status::Ok();
+}
+
+void Sim::Account(Device& d, const Result<sync::SyncReport>& r, bool injected, const char* kind,
+                  sync::SyncReport* out, bool* ok) {
   if (r.ok()) {
     if (out != nullptr) *out = *r;
     if (ok != nullptr) *ok = true;
-    return Status::Ok();
+    return;
   }
   ++sync_failures_;
   ++sync_errors_[StatusCodeName(r.status().code())];
   if (!injected || !ExpectedUnderFaults(r.status().code())) {
     problems_.push_back("device " + std::to_string(d.index) + ": sync failed" +
-                        (injected ? std::string(" under a ") + FaultKindName(kind) + " fault" : " with no fault") +
-                        ": " + r.status().ToString());
+                        (injected ? std::string(" under a ") + kind + " fault" : " with no fault") + ": " +
+                        r.status().ToString());
   }
+}
+
+Status Sim::ServerKillSync(Device& d, FaultPlan plan, size_t index, bool* ok) {
+  Server& s = servers_[index];
+  const pid_t pid = s.pid;
+  plan.kind = FaultKind::kTrigger;
+  plan.on_trigger = [pid] { ::kill(pid, SIGKILL); };
+  FaultProxy& proxy = *proxy_;
+  const uint64_t before = proxy.injected();
+  proxy.Arm(std::move(plan));
+  sync::SyncOptions so;
+  so.timeout_ms = 10000;
+  Result<sync::SyncReport> r = sync::RunSync(*d.store, DeviceEnv(d), so);
+  proxy.Disarm();
+  WaitIdle();
+  const bool injected = proxy.injected() > before;
+  if (injected) {
+    // Reap it (it was killed: exiting otherwise is the sim's error) and
+    // start it again on the same server directory.
+    int status = 0;
+    while (::waitpid(pid, &status, 0) < 0 && errno == EINTR) {
+    }
+    if (s.stdin_fd >= 0) ::close(s.stdin_fd);
+    s.stdin_fd = -1;
+    s.pid = -1;
+    if (!WIFSIGNALED(status) || WTERMSIG(status) != SIGKILL) {
+      return UnavailableError("server process " + std::to_string(index) + " (pid " + std::to_string(pid) +
+                              ") ended before the server_kill fault");
+    }
+    ++server_kills_;
+    ++faults_["server_kill"];
+    DS_RETURN_IF_ERROR(StartServerProcess(static_cast<int>(index), server_dir_, &s)
+                           .Annotate("restarting server process " + std::to_string(index) + " after a kill"));
+  }
+  Account(d, r, injected, "server_kill", nullptr, ok);
   return Status::Ok();
 }
 

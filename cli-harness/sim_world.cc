@@ -39,6 +39,7 @@ nlohmann::json SimReport::ToJson() const {
           {"quiet", quiet},
           {"sync_failures", sync_failures},
           {"kills", kills},
+          {"server_kills", server_kills},
           {"refused_local", refused_local},
           {"mutations", mutations},
           {"applied", applied},
@@ -102,6 +103,7 @@ Status Sim::Setup() {
     if (ec) return UnavailableError("cannot create " + dir_ + ": " + ec.message());
   }
   std::string server_dir = dir_ + "/server";
+  server_dir_ = server_dir;
   if (::mkdir(server_dir.c_str(), 0700) != 0 && errno != EEXIST) {
     return UnavailableError("cannot create " + server_dir);
   }
@@ -216,11 +218,9 @@ void Sim::Fill(SimReport* r) const {
   for (const auto& [kind, n] : faults_) r->faults_injected += n;
   r->sync_errors = sync_errors_;
   r->server_syncs.clear();
-  r->server_pids.clear();
-  for (const Server& s : servers_) {
-    r->server_syncs.push_back(s.syncs);
-    if (!o_.postgres.empty()) r->server_pids.push_back(s.pid);
-  }
+  r->server_pids = server_pids_;
+  r->server_kills = server_kills_;
+  for (const Server& s : servers_) r->server_syncs.push_back(s.syncs);
   r->backend = o_.postgres.empty() ? "sqlite" : "postgres";
   r->anomalies = static_cast<int64_t>(problems_.size());
   for (const std::string& p : problems_) {

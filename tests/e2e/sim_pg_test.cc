@@ -58,6 +58,37 @@ TEST_F(SimPgTest, TwoServersOnOneDatabaseConvergeUnderFaults) {
   EXPECT_NE(pgt::PgColumn(conninfo_, "SELECT count(*)::text FROM revisions"), std::vector<std::string>{"0"});
 }
 
+// server_kill: the server process a sync went to is SIGKILLed mid-session
+// (after a random frame) and started again. Nothing acknowledged is lost and
+// every process the sim started is gone at the end.
+TEST_F(SimPgTest, ServerProcessesKilledMidSyncLoseNothing) {
+  RunResult r = RunDoorstep({"sim", "--devices", "4", "--ops", "150", "--seed", "5", "--servers", "2", "--postgres",
+                             conninfo_, "--faults", "server_kill=0.2,cut=0.05", "--json"},
+                            {});
+  json j = json::parse(r.out, nullptr, false);
+  ASSERT_TRUE(j.is_object()) << r.out << r.err;
+  EXPECT_EQ(r.exit_code, 0) << j.dump(1) << r.err;
+  EXPECT_EQ(j.value("converged", false), true) << j.dump(1);
+  EXPECT_EQ(j.value("lost", -1), 0) << j.dump(1);
+  EXPECT_EQ(j["checks"].value("audit", false), true) << j.dump(1);
+  const int64_t kills = j.value("server_kills", 0);
+  EXPECT_GE(kills, 2) << j.dump(1);
+  EXPECT_EQ(j["faults"].value("server_kill", 0), kills) << j.dump(1);
+  // Two to begin with, one more per kill; none left running.
+  ASSERT_TRUE(j["server_pids"].is_array()) << j.dump(1);
+  EXPECT_EQ(static_cast<int64_t>(j["server_pids"].size()), 2 + kills) << j.dump(1);
+  for (const json& pid : j["server_pids"]) {
+    ASSERT_TRUE(pid.is_number_integer() && pid.get<int64_t>() > 0) << j.dump(1);
+    EXPECT_NE(::kill(static_cast<pid_t>(pid.get<int64_t>()), 0), 0) << pid;
+  }
+}
+
+TEST_F(SimPgTest, ServerKillNeedsServerProcesses) {
+  RunResult r = RunDoorstep({"sim", "--devices", "2", "--ops", "5", "--faults", "server_kill=0.1"}, {});
+  EXPECT_EQ(r.exit_code, 2);
+  EXPECT_NE(r.err.find("server_kill needs --postgres"), std::string::npos) << r.err;
+}
+
 TEST_F(SimPgTest, DatabaseThatHoldsAStoreIsRefused) {
   RunResult first = RunDoorstep({"sim", "--devices", "2", "--ops", "5", "--postgres", conninfo_, "--json"}, {});
   ASSERT_EQ(first.exit_code, 0) << first.out << first.err;
