@@ -184,6 +184,9 @@ class Sim {
   // Syncs `d` with server process `index` killed with SIGKILL where `plan`
   // says, then starts that server again.
   Status ServerKillSync(Device& d, FaultPlan plan, size_t index, bool* ok);
+  // One in-process sync of `d` through the proxy armed with `plan`;
+  // *injected tells whether the fault happened.
+  Result<sync::SyncReport> ProxiedSync(Device& d, FaultPlan plan, bool* injected);
   // Accounts for a finished in-process sync of `d` (fault `kind` injected or
   // not): failures are counted, and unexplained ones become problems.
   void Account(Device& d, const Result<sync::SyncReport>& r, bool injected, const char* kind,

@@ -95,8 +95,16 @@ Status Sim::SyncDevice(Device& d, bool faults, sync::SyncReport* out, bool* ok) 
   if (kill) return KillSync(d, std::move(plan), ok);
   if (server_kill) return ServerKillSync(d, std::move(plan), server, ok);
 
-  FaultProxy& proxy = *proxy_;
   const FaultKind kind = plan.kind;
+  bool injected = false;
+  Result<sync::SyncReport> r = ProxiedSync(d, std::move(plan), &injected);
+  if (injected) ++faults_[FaultKindName(kind)];
+  Account(d, r, injected, FaultKindName(kind), out, ok);
+  return Status::Ok();
+}
+
+Result<sync::SyncReport> Sim::ProxiedSync(Device& d, FaultPlan plan, bool* injected) {
+  FaultProxy& proxy = *proxy_;
   const uint64_t before = proxy.injected();
   proxy.Arm(std::move(plan));
   sync::SyncOptions so;
@@ -104,10 +112,8 @@ Status Sim::SyncDevice(Device& d, bool faults, sync::SyncReport* out, bool* ok) 
   Result<sync::SyncReport> r = sync::RunSync(*d.store, DeviceEnv(d), so);
   proxy.Disarm();
   WaitIdle();
-  const bool injected = proxy.injected() > before;
-  if (injected) ++faults_[FaultKindName(kind)];
-  Account(d, r, injected, FaultKindName(kind), out, ok);
-  return Status::Ok();
+  *injected = proxy.injected() > before;
+  return r;
 }
 
 void Sim::Account(Device& d, const Result<sync::SyncReport>& r, bool injected, const char* kind,
@@ -131,15 +137,8 @@ Status Sim::ServerKillSync(Device& d, FaultPlan plan, size_t index, bool* ok) {
   const pid_t pid = s.pid;
   plan.kind = FaultKind::kTrigger;
   plan.on_trigger = [pid] { ::kill(pid, SIGKILL); };
-  FaultProxy& proxy = *proxy_;
-  const uint64_t before = proxy.injected();
-  proxy.Arm(std::move(plan));
-  sync::SyncOptions so;
-  so.timeout_ms = 10000;
-  Result<sync::SyncReport> r = sync::RunSync(*d.store, DeviceEnv(d), so);
-  proxy.Disarm();
-  WaitIdle();
-  const bool injected = proxy.injected() > before;
+  bool injected = false;
+  Result<sync::SyncReport> r = ProxiedSync(d, std::move(plan), &injected);
   if (injected) {
     // Reap it (it was killed: exiting otherwise is the sim's error) and
     // start it again on the same server directory.
