@@ -28,6 +28,12 @@ std::string AuditHash(const AuditEntry& e) {
 namespace internal {
 namespace {
 
+// Transaction control, prepared once per connection (Database::ExecCached).
+constexpr char kBeginWrite[] = "BEGIN IMMEDIATE";
+constexpr char kBeginRead[] = "BEGIN";
+constexpr char kCommit[] = "COMMIT";
+constexpr char kRollback[] = "ROLLBACK";
+
 constexpr char kSchemaVersion[] = "1";
 constexpr char kKeyCheckPlain[] = "doorstep-server-data-key";
 constexpr char kKeyCheckAd[] = "keycheck";
@@ -98,9 +104,13 @@ constexpr size_t kReaders = 2;
 class SqliteServerStore : public ServerStore {
  public:
   SqliteServerStore(std::unique_ptr<SqliteServerShared> writer,
-                    std::vector<std::unique_ptr<SqliteServerShared>> readers)
-      : writer_(std::move(writer)), readers_(std::move(readers)) {}
+                    std::vector<std::unique_ptr<SqliteServerShared>> readers,
+                    std::unique_ptr<WalCheckpointer> checkpointer)
+      : writer_(std::move(writer)),
+        readers_(std::move(readers)),
+        checkpointer_(std::move(checkpointer)) {}
   ~SqliteServerStore() override {
+    checkpointer_.reset();  // unhooks the writer before it closes
     for (auto& r : readers_) {
       std::lock_guard<std::mutex> lock(r->mu);
       r->stmts.clear();
@@ -128,13 +138,14 @@ class SqliteServerStore : public ServerStore {
     } else {
       lock = std::unique_lock<std::mutex>(conn->mu);
     }
-    DS_RETURN_IF_ERROR(conn->db->Exec(mode == TxnMode::kWrite ? "BEGIN IMMEDIATE" : "BEGIN"));
+    DS_RETURN_IF_ERROR(conn->db->ExecCached(mode == TxnMode::kWrite ? kBeginWrite : kBeginRead));
     return std::unique_ptr<ServerTxn>(new SqliteServerTxn(conn, std::move(lock), mode));
   }
 
  private:
   std::unique_ptr<SqliteServerShared> writer_;
   std::vector<std::unique_ptr<SqliteServerShared>> readers_;
+  std::unique_ptr<WalCheckpointer> checkpointer_;
   std::atomic<size_t> next_reader_{0};
 };
 
@@ -163,7 +174,7 @@ Status CheckDataKey(SqliteServerShared& sh, bool fresh) {
 }  // namespace
 
 SqliteServerTxn::~SqliteServerTxn() {
-  if (open_) (void)shared_->db->Exec("ROLLBACK");
+  if (open_) (void)shared_->db->ExecCached(kRollback);
 }
 
 Status SqliteServerTxn::Commit() {
@@ -176,7 +187,7 @@ Status SqliteServerTxn::Commit() {
     seq_dirty_ = false;
   }
   for (auto& [sql, st] : shared_->stmts) (void)st.Reset();
-  Status s = shared_->db->Exec("COMMIT");
+  Status s = shared_->db->ExecCached(kCommit);
   if (s.ok()) open_ = false;
   return s;
 }
@@ -317,8 +328,10 @@ Result<std::unique_ptr<ServerStore>> OpenSqliteServerStore(const std::string& di
     DS_RETURN_IF_ERROR(r->db->Exec("PRAGMA cache_size=-8192"));
     readers.push_back(std::move(r));
   }
-  return std::unique_ptr<ServerStore>(
-      new internal::SqliteServerStore(std::move(shared), std::move(readers)));
+  DS_ASSIGN_OR_RETURN(std::unique_ptr<internal::WalCheckpointer> checkpointer,
+                      internal::WalCheckpointer::Start(path, *shared->db));
+  return std::unique_ptr<ServerStore>(new internal::SqliteServerStore(
+      std::move(shared), std::move(readers), std::move(checkpointer)));
 }
 
 }  // namespace doorstep::sync

@@ -3,11 +3,14 @@
 #ifndef DOORSTEP_SYNC_SQLITE_SERVER_STORE_INTERNAL_H_
 #define DOORSTEP_SYNC_SQLITE_SERVER_STORE_INTERNAL_H_
 
+#include <atomic>
+#include <condition_variable>
 #include <map>
 #include <memory>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <thread>
 #include <utility>
 
 #include "doorstep/core/crypto.h"
@@ -41,6 +44,52 @@ class StmtRef {
 
  private:
   core::Statement* s_;
+};
+
+// Runs the writer connection's WAL checkpoints on a thread and connection of
+// its own (sqlite_server_checkpoint.cc), so that a push commit never waits
+// for a checkpoint's copying and fsyncs. Installs itself as `writer`'s WAL
+// hook (replacing SQLite's automatic checkpoint); must be destroyed before
+// `writer` is closed. Thread safety: Committed is called by the writer's
+// thread; everything else is internal.
+class WalCheckpointer {
+ public:
+  // A background checkpoint is started once the WAL holds this many
+  // frames (8 MB of 4 KB pages) ...
+  static constexpr int kBackgroundFrames = 2000;
+  // ... the writer copies the rest itself (so that the WAL restarts) once
+  // the background has copied all but this many ...
+  static constexpr int kFinishFrames = 1000;
+  // ... and checkpoints itself, as SQLite's automatic checkpoint would, past
+  // this many (the background is not keeping up: bounds the WAL at ~64 MB).
+  static constexpr int kForegroundFrames = 16000;
+
+  // Opens a second connection to `path` and hooks `writer`'s commits.
+  static Result<std::unique_ptr<WalCheckpointer>> Start(const std::string& path,
+                                                        core::Database& writer);
+  ~WalCheckpointer();
+  WalCheckpointer(const WalCheckpointer&) = delete;
+  WalCheckpointer& operator=(const WalCheckpointer&) = delete;
+
+  // The writer's WAL hook: `frames` frames are in the WAL after a commit.
+  void Committed(sqlite3* db, const char* name, int frames);
+  // Checkpoints run so far (tests).
+  uint64_t checkpoints() const { return checkpoints_.load(); }
+
+ private:
+  WalCheckpointer() = default;
+  void Run();
+
+  std::unique_ptr<core::Database> db_;
+  core::Database* writer_ = nullptr;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  bool wanted_ = false;
+  bool stopping_ = false;
+  std::atomic<uint64_t> checkpoints_{0};
+  // Frames the last background checkpoint copied (0 after a WAL restart).
+  std::atomic<int> copied_{0};
+  std::thread thread_;
 };
 
 class SqliteServerTxn : public ServerTxn {
