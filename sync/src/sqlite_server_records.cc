@@ -143,14 +143,35 @@ Status SqliteServerTxn::PutRevision(const StoredRecord& sr) {
 Result<std::vector<StoredRecord>> SqliteServerTxn::ChangedHeads(std::string_view practitioner,
                                                                uint64_t after, uint64_t upto,
                                                                size_t limit, bool raw) {
-  // Walks records by seq (index records_seq) and joins the payloads of the
-  // chosen page only, so a batch costs O(page), not O(records of the caseload).
-  DS_ASSIGN_OR_RETURN(core::Statement* s,
-                      Stmt("SELECT r.record_id, r.type, r.rev, v.seq, v.mutation_id, v.payload FROM "
-                           "(SELECT record_id, type, rev, seq FROM records INDEXED BY records_seq WHERE seq > ? AND seq <= ? "
-                           "AND subject_id IN (SELECT subject_id FROM caseload WHERE practitioner_id = ?) "
-                           "ORDER BY seq LIMIT ?) r "
-                           "JOIN revisions v ON v.record_id = r.record_id AND v.rev = r.rev ORDER BY r.seq"));
+  // Two plans, the same rows. Usually few of the changes since a checkpoint
+  // are on the caseload (a device that pulls often, a server with many
+  // practitioners): then the caseload's subjects are looked up by
+  // (subject_id, seq) and the few matches sorted. When many are (an initial
+  // sync), that sort would cost O(all matches) per page, so the records are
+  // walked by seq instead (index records_seq) and the page filled from the
+  // front: O(page) when most records are on the caseload. A bounded count
+  // (at most kSubjectPlanMax rows) decides.
+  constexpr int64_t kSubjectPlanMax = 2048;
+  constexpr char kCaseload[] = "SELECT subject_id FROM caseload WHERE practitioner_id = ?";
+  bool by_subject = false;
+  {
+    DS_ASSIGN_OR_RETURN(core::Statement* s,
+                        Stmt(std::string("SELECT COUNT(*) FROM (SELECT 1 FROM records INDEXED BY "
+                                         "records_subject_seq WHERE subject_id IN (") +
+                             kCaseload + ") AND seq > ? AND seq <= ? LIMIT ?)"));
+    StmtRef r(s);
+    r->Bind(1, practitioner).Bind(2, SeqArg(after)).Bind(3, SeqArg(upto)).Bind(4, kSubjectPlanMax + 1);
+    DS_ASSIGN_OR_RETURN(bool row, r->Step());
+    by_subject = row && r->ColumnInt(0) <= kSubjectPlanMax;
+  }
+  DS_ASSIGN_OR_RETURN(
+      core::Statement* s,
+      Stmt(std::string("SELECT r.record_id, r.type, r.rev, v.seq, v.mutation_id, v.payload FROM "
+                       "(SELECT record_id, type, rev, seq FROM records INDEXED BY ") +
+           (by_subject ? "records_subject_seq" : "records_seq") +
+           " WHERE seq > ? AND seq <= ? AND subject_id IN (" + kCaseload +
+           ") ORDER BY seq LIMIT ?) r "
+           "JOIN revisions v ON v.record_id = r.record_id AND v.rev = r.rev ORDER BY r.seq"));
   StmtRef r(s);
   r->Bind(1, SeqArg(after)).Bind(2, SeqArg(upto)).Bind(3, practitioner);
   r->Bind(4, static_cast<int64_t>(limit));

@@ -90,11 +90,13 @@ CREATE TRIGGER IF NOT EXISTS audit_no_delete BEFORE DELETE ON audit
   BEGIN SELECT RAISE(ABORT, 'audit log is append-only'); END;
 )sql";
 
-// Added after schema 1; created on open so existing server.db files get it.
+// Added after schema 1; created on open so existing server.db files get
+// them (the index is built once, on the first open by a newer binary).
 constexpr char kWrongCodesSchema[] = R"sql(
 CREATE TABLE IF NOT EXISTS wrong_codes(source TEXT NOT NULL, at INTEGER NOT NULL);
 CREATE INDEX IF NOT EXISTS wrong_codes_by ON wrong_codes(source, at);
 CREATE INDEX IF NOT EXISTS wrong_codes_at ON wrong_codes(at);
+CREATE INDEX IF NOT EXISTS records_subject_seq ON records(subject_id, seq);
 )sql";
 
 // Reader connections: one per server thread is enough (the writer is the
