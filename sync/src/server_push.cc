@@ -255,20 +255,23 @@ Result<MutationResult> ApplyPut(ServerTxn& txn, Env env, const SessionContext& w
       }
     }
     if (whole_field_in_conflict) continue;
-    base[field] = from;
-    server[field] = server_value;
-    device[field] = to;
+    base[field] = std::move(from);
+    server[field] = std::move(server_value);
+    device[field] = std::move(to);
   }
   core::FieldsMergeResult merged = core::MergeFields(
       base, server, device, [&schema](std::string_view p) { return schema.MergeRuleForPath(p); });
   for (const auto& [field, v] : device.items()) {
     (void)v;
-    json mv = merged.merged.is_object() && merged.merged.contains(field) ? merged.merged[field]
-                                                                        : json(nullptr);
+    json mv;  // null unless merged
+    if (merged.merged.is_object()) {
+      auto it = merged.merged.find(field);
+      if (it != merged.merged.end()) mv = std::move(*it);
+    }
     if (mv.is_null()) {
       plan.fields.erase(field);
     } else {
-      plan.fields[field] = mv;
+      plan.fields[field] = std::move(mv);
     }
   }
   for (const core::FieldConflict& fc : merged.conflicts) {
