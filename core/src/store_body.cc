@@ -3,6 +3,7 @@
 // nlohmann::json (checked access) on reads.
 #include <charconv>
 
+#include "json_writer_internal.h"
 #include "store_internal.h"
 
 namespace doorstep::core {
@@ -65,12 +66,10 @@ Status Take(const nlohmann::json& j, const char* key, T* out) {
 }  // namespace
 
 std::string EncodeVersionBody(const Record& r, std::string_view origin, std::string_view own_device) {
-  std::string fields = r.fields.dump();
   std::string out;
-  out.reserve(fields.size() + 200);
+  out.reserve(2048);  // most bodies fit without regrowth (which would leave copies of the text)
   out.append("{\"f\":");
-  out.append(fields);
-  std::fill(fields.begin(), fields.end(), '\0');
+  AppendJson(&out, r.fields);
   Key(&out, "s");
   AppendString(&out, r.subject_id);
   Key(&out, "st");
