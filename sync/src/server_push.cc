@@ -223,6 +223,16 @@ Result<MutationResult> ApplyPut(ServerTxn& txn, Env env, const SessionContext& w
   plan.fields = head ? head->record.fields : json::object();
   plan.status = m.status;
   if (head && head->record.status == "final") plan.status = "final";
+  if (!head && std::all_of(m.changes.begin(), m.changes.end(),
+                           [](const auto& c) { return c.second.from.is_null(); })) {
+    // A new record written from nothing: every field's server side equals
+    // its base (absent), and a three-way merge with server = base is the
+    // device's value (core/merge.h), so the merge is skipped.
+    for (const auto& [field, ch] : m.changes) {
+      if (!ch.to.is_null()) plan.fields[field] = ch.to;
+    }
+    return Commit(txn, env, who, schema, m, head, std::move(plan), now);
+  }
   std::vector<StoredConflict> open;
   if (head) {
     DS_ASSIGN_OR_RETURN(open, txn.RecordConflicts(m.record_id, /*open_only=*/true));
