@@ -204,6 +204,11 @@ Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r) {
 
 Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_id,
                                 const nlohmann::json& fields, std::string_view status) {
+  return Add(type, subject_id, nlohmann::json(fields), status);
+}
+
+Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_id, nlohmann::json&& fields,
+                                std::string_view status) {
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   DS_RETURN_IF_ERROR(CheckStatusValue(status));
   if (!IsOpaqueId(subject_id)) {
@@ -215,7 +220,7 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
   r.type = std::string(type);
   r.subject_id = std::string(subject_id);
   r.status = std::string(status);
-  r.fields = fields;
+  r.fields = std::move(fields);
   r.author_id = impl_->author_id;
   r.device_id = device_id_;
   r.local_version = 1;

@@ -122,6 +122,10 @@ class Store {
   // --- records (REQUIRES: unlocked) ---
   Result<WriteOutcome> Add(std::string_view type, std::string_view subject_id,
                            const nlohmann::json& fields, std::string_view status);
+  // The same, taking the caller's fields instead of copying them (a bulk
+  // import, a parsed command line): they end up in the returned record.
+  Result<WriteOutcome> Add(std::string_view type, std::string_view subject_id, nlohmann::json&& fields,
+                           std::string_view status);
   // `changes`: the changed fields; a null value removes a field. `status` may
   // move draft → final (never back).
   Result<WriteOutcome> Edit(std::string_view id, const nlohmann::json& changes,
