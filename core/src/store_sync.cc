@@ -2,6 +2,8 @@
 // batches, conflicts, purges). See store_sync.h and docs/sync.md.
 #include "doorstep/core/store_sync.h"
 
+#include <sqlite3.h>
+
 #include "store_internal.h"
 
 namespace doorstep::core {
@@ -256,6 +258,20 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& re
 Result<int64_t> Checkpoint(Store& store) { return store.impl()->GetMetaInt("checkpoint", 0); }
 
 Status SetLastSync(Store& store, int64_t at_ms) { return store.impl()->SetMetaInt("last_sync_at", at_ms); }
+
+Status SetLastSyncUnsynced(Store& store, int64_t at_ms) {
+  Store::Impl& impl = *store.impl();
+  if (sqlite3_get_autocommit(impl.db().raw()) == 0) return impl.SetMetaInt("last_sync_at", at_ms);
+  // WAL with synchronous=NORMAL for this one commit: the write is in the WAL,
+  // seen by every later reader, and reaches the disk with the next durable
+  // commit or checkpoint; only a power cut before then loses it, leaving the
+  // earlier (also true) last-sync time.
+  DS_RETURN_IF_ERROR(impl.db().ExecCached("PRAGMA synchronous=NORMAL"));
+  Status s = impl.SetMetaInt("last_sync_at", at_ms);
+  Status back = impl.db().ExecCached("PRAGMA synchronous=FULL");
+  DS_RETURN_IF_ERROR(s);
+  return back;
+}
 
 Result<std::vector<nlohmann::json>> ListConflicts(Store& store, bool open_only) {
   Store::Impl& impl = *store.impl();

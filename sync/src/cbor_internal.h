@@ -20,10 +20,12 @@ struct CborLimits {
   size_t max_container = 10000;        // elements of any one array/map
   size_t max_string = 1u << 20;        // bytes of any one string or key
   size_t max_nodes = 4u << 20;         // values in the whole message
+  size_t max_byte_string = 16;         // bytes of a byte string (ids); longer ones are refused
 };
 
 // Parses `bytes` as exactly one CBOR item. Rejects (kInvalidArgument)
-// truncated or trailing input, tags, byte strings, invalid UTF-8, non-finite
+// truncated or trailing input, tags, byte strings longer than
+// max_byte_string (the decoders accept them only as ids), invalid UTF-8, non-finite
 // floats, depth or sizes beyond `limits` (kResourceExhausted for sizes).
 // Never throws.
 Result<nlohmann::json> ParseCbor(std::string_view bytes, const CborLimits& limits);

@@ -28,7 +28,10 @@ class BoundedSax {
     if (!CheckString(s)) return false;
     return Value(json(std::move(s)));
   }
-  bool binary(json::binary_t&) { return Fail(StatusCode::kInvalidArgument, "byte strings not allowed"); }
+  bool binary(json::binary_t& b) {
+    if (b.size() > limits_.max_byte_string) return Fail(StatusCode::kInvalidArgument, "byte strings not allowed");
+    return Value(json::binary(std::move(static_cast<std::vector<uint8_t>&>(b))));
+  }
   bool start_object(std::size_t n) { return Start(json::object(), n); }
   bool key(json::string_t& k) {
     if (!CheckString(k)) return false;

@@ -3,6 +3,7 @@
 #include <charconv>
 
 #include "client_convert.h"
+#include "client_session_internal.h"
 #include "doorstep/core/crypto.h"
 #include "doorstep/core/store_sync.h"
 #include "doorstep/sync/channel_client.h"
@@ -85,7 +86,14 @@ Result<SyncReport> RunSync(core::Store& store, Env env, const SyncOptions& optio
     if (options.progress) options.progress(SyncProgress{"connect", 1, 1});
     const int64_t handshake = static_cast<int64_t>((*ch)->bytes_sent() + (*ch)->bytes_received());
     ClientMessageChannel mc(ch->get());
-    Result<SyncReport> r = RunSession(store, mc, options);
+    // The last-sync time joins the session's own commit; a sync that wrote
+    // nothing else records it without waiting for an fsync (see
+    // core::SetLastSyncUnsynced), so `device status` still shows every sync.
+    auto finish = [&](bool in_batch) -> Status {
+      const int64_t now = env.clock->NowMillis();
+      return in_batch ? core::SetLastSync(store, now) : core::SetLastSyncUnsynced(store, now);
+    };
+    Result<SyncReport> r = RunSessionThen(store, mc, options, finish);
     (*ch)->Close();
     if (r.ok()) {
       r->bytes_sent = static_cast<int64_t>((*ch)->bytes_sent());
@@ -102,7 +110,6 @@ Result<SyncReport> RunSync(core::Store& store, Env env, const SyncOptions& optio
                                  std::string(wiped.ok() ? "" : " (" + wiped.message() + ")"));
   }
   if (report.ok()) {
-    DS_RETURN_IF_ERROR(core::SetLastSync(store, env.clock->NowMillis()));
     if (options.progress) options.progress(SyncProgress{"done", 1, 1});
   }
   return report;

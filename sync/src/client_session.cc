@@ -1,10 +1,13 @@
 // SyncClient: the session over an open channel (hello → push → pull → bye).
 #include <algorithm>
+#include <functional>
+#include <future>
 #include <string>
 #include <string_view>
 #include <unordered_set>
 
 #include "client_convert.h"
+#include "client_session_internal.h"
 #include "doorstep/core/store_sync.h"
 #include "doorstep/sync/client.h"
 #include "doorstep/sync/protocol.h"
@@ -18,6 +21,50 @@ void Report(const SyncOptions& o, const char* phase, int64_t done, int64_t total
   if (o.progress) o.progress(SyncProgress{phase, done, total});
 }
 
+// The session's device writes (acks, pulled batches, the last-sync time)
+// share one store batch, so a session costs one commit (one fsync) instead of
+// one per applied message. Each Apply* call still commits or rolls back as a
+// whole inside it (a savepoint). The batch opens at the first write and is
+// committed when the session ends, well or not: a cut connection keeps every
+// message already applied, exactly as per-message commits did (only a crash
+// of the device process loses them, and the next session redoes them: pushes
+// are answered again by mutation id, pulls resume from the committed
+// checkpoint). A long pull commits every kCommitEveryRecords records.
+class SessionWrites {
+ public:
+  explicit SessionWrites(core::Store& store) : store_(store) {}
+  ~SessionWrites() { (void)Commit(); }
+  SessionWrites(const SessionWrites&) = delete;
+  SessionWrites& operator=(const SessionWrites&) = delete;
+
+  // Opens the batch if it is not open. A batch the caller already opened is
+  // joined (and left for the caller to commit).
+  Status Begin() {
+    if (open_ || joined_) return Status::Ok();
+    Status s = store_.BeginBatch();
+    if (s.code() == StatusCode::kFailedPrecondition) {
+      joined_ = true;
+      return Status::Ok();
+    }
+    DS_RETURN_IF_ERROR(s);
+    open_ = true;
+    return Status::Ok();
+  }
+  bool open() const { return open_ || joined_; }
+  Status Commit() {
+    if (!open_) return Status::Ok();
+    open_ = false;
+    return store_.CommitBatch();
+  }
+
+ private:
+  core::Store& store_;
+  bool open_ = false;
+  bool joined_ = false;
+};
+
+constexpr int64_t kCommitEveryRecords = 10000;
+
 template <typename T>
 Result<T> Expect(MessageChannel& ch) {
   DS_ASSIGN_OR_RETURN(std::string bytes, ch.Receive());
@@ -28,7 +75,8 @@ Result<T> Expect(MessageChannel& ch) {
 }
 
 // Applies `b` (its records are moved out).
-Status ApplyBatch(core::Store& store, Batch& b, SyncReport* report) {
+Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, SyncReport* report) {
+  DS_RETURN_IF_ERROR(writes.Begin());
   std::vector<core::Record> records;
   records.reserve(b.records.size());
   for (PulledRecord& p : b.records) records.push_back(ToCoreRecord(std::move(p)));
@@ -42,22 +90,54 @@ Status ApplyBatch(core::Store& store, Batch& b, SyncReport* report) {
   return Status::Ok();
 }
 
+// Runs `apply` on a worker thread (the caller's thread keeps receiving and
+// decoding the next batch meanwhile); runs it here if no thread can be made.
+// The store is used by one thread at a time: the caller touches it again
+// only after Wait().
+class BackgroundApply {
+ public:
+  ~BackgroundApply() { (void)Wait(); }
+  void Start(const std::function<Status()>& apply) {
+    try {
+      pending_ = std::async(std::launch::async, apply);
+    } catch (...) {
+      std::promise<Status> done;
+      done.set_value(apply());
+      pending_ = done.get_future();
+    }
+  }
+  // The last started apply's result (Ok if none).
+  Status Wait() {
+    if (!pending_.valid()) return Status::Ok();
+    return pending_.get();
+  }
+
+ private:
+  std::future<Status> pending_;
+};
+
 // Pulls until the server says there is no more. The next batch is asked for
 // before the current one is applied, so the server builds it while the
-// device commits this one; the device's checkpoint still moves only with a
-// committed batch (a cut loses at most the batches not yet committed).
+// device commits this one, and the device applies each batch on a worker
+// thread while this thread receives and decodes the next. The device's
+// checkpoint still moves only with a committed batch (a cut loses at most
+// the batches not yet committed: see SessionWrites).
 // An empty batch that leaves the checkpoint where it is (a no-op sync) is
-// not written to the store.
-Status PullLoop(core::Store& store, MessageChannel& ch, const SyncOptions& o, SyncReport* report,
-                std::optional<Batch> first, uint64_t since) {
-  int64_t done = 0;
+// not written to the store. `pull_sent`: the first pull went out already.
+Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, const SyncOptions& o,
+                SyncReport* report, std::optional<Batch> first, uint64_t since, bool pull_sent) {
+  int64_t done = 0, uncommitted = 0;
   Report(o, "pull", 0, 0);
-  if (!first) {
+  if (!first && !pull_sent) {
     if (Cancelled(o)) return AbortedError("sync cancelled");
     DS_ASSIGN_OR_RETURN(since, core::Checkpoint(store));
     DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{since, o.pull_batch})));
     ++report->round_trips;
   }
+  // Declared before `applying`, whose destructor waits for the worker.
+  Batch applied;  // the batch being applied (its records move into the store)
+  BackgroundApply applying;
+  int64_t applying_records = 0;
   while (true) {
     Batch b;
     if (first) {
@@ -71,11 +151,29 @@ Status PullLoop(core::Store& store, MessageChannel& ch, const SyncOptions& o, Sy
       DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{b.checkpoint, o.pull_batch})));
       ++report->round_trips;
     }
-    if (!b.records.empty() || !b.conflicts.empty() || !b.purge.empty() || b.checkpoint != since) {
-      DS_RETURN_IF_ERROR(ApplyBatch(store, b, report));
-      since = b.checkpoint;
+    DS_RETURN_IF_ERROR(applying.Wait());
+    done += applying_records;
+    applying_records = 0;
+    if (uncommitted >= kCommitEveryRecords) {
+      DS_RETURN_IF_ERROR(writes.Commit());
+      uncommitted = 0;
     }
-    done += static_cast<int64_t>(b.records.size());
+    if (done > 0) Report(o, "pull", done, done + static_cast<int64_t>(o.pull_batch));
+    const int64_t n = static_cast<int64_t>(b.records.size());
+    if (!b.records.empty() || !b.conflicts.empty() || !b.purge.empty() || b.checkpoint != since) {
+      since = b.checkpoint;
+      uncommitted += n;
+      applied = std::move(b);
+      applying.Start([&store, &writes, &applied, report] { return ApplyBatch(store, writes, applied, report); });
+      applying_records = n;
+      if (applied.more && !cancelled) continue;
+      DS_RETURN_IF_ERROR(applying.Wait());
+      done += applying_records;
+      Report(o, "pull", done, done);
+      if (!applied.more) return Status::Ok();
+      return AbortedError("sync cancelled");
+    }
+    done += n;
     Report(o, "pull", done, b.more ? done + static_cast<int64_t>(o.pull_batch) : done);
     if (!b.more) return Status::Ok();
     if (cancelled) return AbortedError("sync cancelled");
@@ -125,7 +223,8 @@ std::vector<OutgoingPush> SplitPushes(const std::vector<core::OutgoingMutation>&
 }
 
 // Applies the server's answer to one push message.
-Status AckPush(core::Store& store, const Push& push, const Pushed& pushed, SyncReport* report) {
+Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, const Pushed& pushed,
+               SyncReport* report) {
   std::unordered_set<std::string_view> sent;
   for (const Mutation& m : push.m) sent.insert(m.mutation_id);
   std::vector<core::MutationAck> acks;
@@ -142,6 +241,7 @@ Status AckPush(core::Store& store, const Push& push, const Pushed& pushed, SyncR
     acks.push_back(std::move(a));
   }
   if (acks.size() != push.m.size()) return InvalidArgumentError("server did not answer every mutation");
+  DS_RETURN_IF_ERROR(writes.Begin());
   return core::ApplyPushAcks(store, acks);
 }
 
@@ -152,6 +252,12 @@ constexpr size_t kPushWindow = 4;
 }  // namespace
 
 Result<SyncReport> RunSession(core::Store& store, MessageChannel& ch, const SyncOptions& options) {
+  return RunSessionThen(store, ch, options, nullptr);
+}
+
+Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const SyncOptions& options,
+                                  const std::function<Status(bool in_batch)>& finish) {
+  SessionWrites writes(store);
   SyncOptions o = options;
   o.push_batch = std::clamp<size_t>(o.push_batch, 1, kMaxMutationsPerPush);
   o.pull_batch = std::clamp<size_t>(o.pull_batch, 1, kMaxRecordsPerBatch);
@@ -170,6 +276,7 @@ Result<SyncReport> RunSession(core::Store& store, MessageChannel& ch, const Sync
   }
 
   std::optional<Batch> first;
+  bool pull_sent = false;
   if (hello.pull) {
     DS_ASSIGN_OR_RETURN(Batch b, Expect<Batch>(ch));
     first.emplace(std::move(b));
@@ -183,6 +290,10 @@ Result<SyncReport> RunSession(core::Store& store, MessageChannel& ch, const Sync
       DS_ASSIGN_OR_RETURN(std::vector<core::OutgoingMutation> pending,
                           core::PendingMutations(store, o.push_batch * kPushWindow));
       if (pending.empty()) break;
+      // All that is pending fits this round: the pull goes out right behind
+      // the pushes, so the server builds the batch (after the pushes commit:
+      // it answers in message order) while the device applies the acks.
+      const bool last = pending.size() < o.push_batch * kPushWindow;
       std::vector<OutgoingPush> pushes = SplitPushes(pending, o.push_batch);
       pending.clear();
       for (OutgoingPush& p : pushes) {
@@ -190,16 +301,24 @@ Result<SyncReport> RunSession(core::Store& store, MessageChannel& ch, const Sync
         ++report.round_trips;
         std::string().swap(p.bytes);
       }
+      if (last) {
+        DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{hello.since, o.pull_batch})));
+        ++report.round_trips;
+        pull_sent = true;
+      }
       for (const OutgoingPush& p : pushes) {
         DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
-        DS_RETURN_IF_ERROR(AckPush(store, p.push, pushed, &report));
+        DS_RETURN_IF_ERROR(AckPush(store, writes, p.push, pushed, &report));
         done += static_cast<int64_t>(p.push.m.size());
         Report(o, "push", done, std::max(total, done));
       }
+      if (last) break;
     }
   }
-  DS_RETURN_IF_ERROR(PullLoop(store, ch, o, &report, std::move(first), hello.since));
+  DS_RETURN_IF_ERROR(PullLoop(store, writes, ch, o, &report, std::move(first), hello.since, pull_sent));
   (void)ch.Send(Encode(Bye{}));
+  if (finish) DS_RETURN_IF_ERROR(finish(writes.open()));
+  DS_RETURN_IF_ERROR(writes.Commit());
   return report;
 }
 

@@ -16,7 +16,6 @@ namespace {
 
 constexpr int64_t kMaxCount = int64_t{1} << 53;  // revs, times, versions
 
-bool IsStatus(std::string_view s) { return s == "draft" || s == "final"; }
 bool IsToken(std::string_view s) { return IsTokenId(s); }
 bool IsHex(std::string_view s) { return IsHexId(s); }
 bool IsPath(std::string_view s) {
@@ -29,10 +28,34 @@ bool IsPath(std::string_view s) {
 
 std::string Index(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
-Status StatusField(const WireMap& w, const char* key, std::string* out) {
-  DS_RETURN_IF_ERROR(w.String(key, 8, out));
-  if (!IsStatus(*out)) return InvalidArgumentError(w.At(key) + ": not draft or final");
+// Protocol 2's status: absent = draft, 1 = final.
+Status StatusCode2(const WireMap& w, std::string* out) {
+  const json* v = w.Find("st");
+  if (v == nullptr) {
+    *out = "draft";
+    return Status::Ok();
+  }
+  if (!v->is_number_integer() || v->get<int64_t>() != 1) return InvalidArgumentError(w.At("st") + ": not 1 (final)");
+  *out = "final";
   return Status::Ok();
+}
+
+// A time sent as a difference from `base`: absent = 0; the sum must be a time.
+Status TimeDelta(const WireMap& w, const char* key, int64_t base, int64_t* out) {
+  int64_t d = 0;
+  DS_RETURN_IF_ERROR(w.Int(key, -kMaxCount, kMaxCount, &d, /*required=*/false));
+  if (base + d < 0 || base + d > kMaxCount) return InvalidArgumentError(w.At(key) + ": out of range");
+  *out = base + d;
+  return Status::Ok();
+}
+
+Result<Problem> ProblemFromWire(const json& j, const std::string& path) {
+  DS_ASSIGN_OR_RETURN(WireMap w, WireMap::Of(j, path));
+  Problem p;
+  DS_RETURN_IF_ERROR(w.String("pa", kMaxPathBytes, &p.path));
+  DS_RETURN_IF_ERROR(w.String("co", kMaxTokenBytes, &p.code));
+  DS_RETURN_IF_ERROR(w.String("me", kMaxTextBytes, &p.message));
+  return p;
 }
 
 Result<Problem> ProblemFromJson(const json& j, const std::string& path) {
@@ -104,54 +127,81 @@ Status CheckValue(const json& value, std::string_view where) {
 
 namespace internal {
 
-Result<Mutation> MutationFromJson(const json& j, const std::string& path) {
+Result<Mutation> MutationFromJson(const json& j, const std::string& path, const std::string& author,
+                                  const std::string& device) {
   DS_ASSIGN_OR_RETURN(WireMap w, WireMap::Of(j, path));
   Mutation m;
-  DS_RETURN_IF_ERROR(w.HexId("mutation_id", &m.mutation_id));
-  DS_RETURN_IF_ERROR(w.HexId("record_id", &m.record_id));
-  DS_RETURN_IF_ERROR(w.Token("type", &m.type));
-  DS_RETURN_IF_ERROR(w.Token("subject_id", &m.subject_id));
-  DS_RETURN_IF_ERROR(w.Int("base_rev", 0, kMaxCount, &m.base_rev));
-  std::string kind;
-  DS_RETURN_IF_ERROR(w.String("kind", 16, &kind));
-  if (kind == "put") {
-    m.kind = MutationKind::kPut;
-  } else if (kind == "resolve") {
-    m.kind = MutationKind::kResolve;
-  } else {
-    return InvalidArgumentError(w.At("kind") + ": not put or resolve");
+  DS_RETURN_IF_ERROR(w.IdBytes("i", &m.mutation_id));
+  DS_RETURN_IF_ERROR(w.IdBytes("r", &m.record_id));
+  DS_RETURN_IF_ERROR(w.Token("y", &m.type));
+  DS_RETURN_IF_ERROR(w.Token("s", &m.subject_id));
+  DS_RETURN_IF_ERROR(w.Int("b", 0, kMaxCount, &m.base_rev, /*required=*/false));
+  int64_t kind = 0;
+  DS_RETURN_IF_ERROR(w.Int("k", 0, 1, &kind, /*required=*/false));
+  m.kind = kind == 1 ? MutationKind::kResolve : MutationKind::kPut;
+  if (const json* changes = w.Find("c")) {
+    if (!changes->is_object()) return InvalidArgumentError(w.At("c") + ": not a map");
+    if (changes->size() > kMaxChangesPerMutation) return ResourceExhaustedError(w.At("c") + ": too many fields");
+    for (const auto& [field, c] : changes->items()) {
+      std::string where = w.At("c") + "." + (IsPath(field) ? field : std::string("?"));
+      if (!IsPath(field)) return InvalidArgumentError(where + ": bad field name");
+      if (!c.is_array() || c.size() != 2) return InvalidArgumentError(where + ": not [from, to]");
+      DS_RETURN_IF_ERROR(CheckValue(c[0], where + "[0]"));
+      DS_RETURN_IF_ERROR(CheckValue(c[1], where + "[1]"));
+      m.changes.emplace(field, FieldChange{c[0], c[1]});
+    }
   }
-  const json* changes = w.Find("changes");
-  if (changes == nullptr) return InvalidArgumentError(w.At("changes") + ": missing");
-  if (!changes->is_object()) return InvalidArgumentError(w.At("changes") + ": not a map");
-  if (changes->size() > kMaxChangesPerMutation) {
-    return ResourceExhaustedError(w.At("changes") + ": too many fields");
-  }
-  for (const auto& [field, c] : changes->items()) {
-    std::string where = w.At("changes") + "." + (IsPath(field) ? field : std::string("?"));
-    if (!IsPath(field)) return InvalidArgumentError(where + ": bad field name");
-    DS_ASSIGN_OR_RETURN(WireMap cw, WireMap::Of(c, where));
-    FieldChange fc;
-    DS_RETURN_IF_ERROR(cw.Value("from", &fc.from));
-    DS_RETURN_IF_ERROR(cw.Value("to", &fc.to));
-    m.changes.emplace(field, std::move(fc));
-  }
-  DS_RETURN_IF_ERROR(StatusField(w, "status", &m.status));
-  DS_RETURN_IF_ERROR(w.OptInt("amends", 1, kMaxCount, &m.amends));
-  DS_RETURN_IF_ERROR(w.StringList("flags", kMaxFlags, kMaxTokenBytes, IsToken, &m.flags));
-  DS_RETURN_IF_ERROR(w.Int("schema_version", 1, 1000000, &m.schema_version));
-  DS_RETURN_IF_ERROR(w.String("hlc", kMaxHlcBytes, &m.hlc));
-  DS_RETURN_IF_ERROR(w.Int("created_at", 0, kMaxCount, &m.created_at));
-  DS_RETURN_IF_ERROR(w.Int("updated_at", 0, kMaxCount, &m.updated_at));
-  DS_RETURN_IF_ERROR(w.Token("author_id", &m.author_id));
-  DS_RETURN_IF_ERROR(w.HexId("device_id", &m.device_id));
+  DS_RETURN_IF_ERROR(StatusCode2(w, &m.status));
+  DS_RETURN_IF_ERROR(w.OptInt("a", 1, kMaxCount, &m.amends));
+  DS_RETURN_IF_ERROR(w.StringList("fl", kMaxFlags, kMaxTokenBytes, IsToken, &m.flags, /*required=*/false));
+  DS_RETURN_IF_ERROR(w.Int("sv", 1, 1000000, &m.schema_version, /*required=*/false));
+  DS_RETURN_IF_ERROR(w.Int("ca", 0, kMaxCount, &m.created_at));
+  DS_RETURN_IF_ERROR(TimeDelta(w, "ua", m.created_at, &m.updated_at));
+  m.author_id = author;
+  DS_RETURN_IF_ERROR(w.Token("au", &m.author_id, /*required=*/false));
+  if (!IsTokenId(m.author_id)) return InvalidArgumentError(w.At("au") + ": missing");
+  m.device_id = device;
+  DS_RETURN_IF_ERROR(w.IdBytes("d", &m.device_id, /*required=*/false));
+  if (!IsHexId(m.device_id)) return InvalidArgumentError(w.At("d") + ": missing");
+  const json* h = w.Find("h");
+  if (h == nullptr) return InvalidArgumentError(w.At("h") + ": missing");
+  DS_RETURN_IF_ERROR(internal::HlcFromWire(*h, m.device_id, m.updated_at, w.At("h"), &m.hlc));
   if (m.kind == MutationKind::kResolve) {
-    DS_RETURN_IF_ERROR(w.HexId("conflict_id", &m.conflict_id));
-    DS_RETURN_IF_ERROR(w.String("path", kMaxPathBytes, &m.path));
-    if (!IsPath(m.path)) return InvalidArgumentError(w.At("path") + ": not a field path");
-    DS_RETURN_IF_ERROR(w.Value("value", &m.value));
+    DS_RETURN_IF_ERROR(w.IdBytes("ci", &m.conflict_id));
+    DS_RETURN_IF_ERROR(w.String("pa", kMaxPathBytes, &m.path));
+    if (!IsPath(m.path)) return InvalidArgumentError(w.At("pa") + ": not a field path");
+    DS_RETURN_IF_ERROR(w.Value("va", &m.value));
   }
   return m;
+}
+
+Result<MutationResult> MutationResultFromWire(const json& j, const std::string& path) {
+  DS_ASSIGN_OR_RETURN(WireMap w, WireMap::Of(j, path));
+  MutationResult r;
+  DS_RETURN_IF_ERROR(w.IdBytes("i", &r.id));
+  int64_t outcome = 0;
+  DS_RETURN_IF_ERROR(w.Int("o", 0, 3, &outcome, /*required=*/false));
+  r.outcome = static_cast<Outcome>(outcome);
+  DS_RETURN_IF_ERROR(w.Int("r", 0, kMaxCount, &r.rev, /*required=*/false));
+  const json* ids = nullptr;
+  DS_RETURN_IF_ERROR(w.Array("cf", kMaxConflictIdsPerResult, &ids, /*required=*/false));
+  if (ids != nullptr) {
+    for (size_t i = 0; i < ids->size(); ++i) {
+      std::string id;
+      if (!IdFromWire((*ids)[i], &id)) return InvalidArgumentError(Index(w.At("cf"), i) + ": not a 16-byte id");
+      r.conflicts.push_back(std::move(id));
+    }
+  }
+  DS_RETURN_IF_ERROR(w.String("re", kMaxTextBytes, &r.reason, /*required=*/false));
+  const json* problems = nullptr;
+  DS_RETURN_IF_ERROR(w.Array("pr", kMaxProblems, &problems, /*required=*/false));
+  if (problems != nullptr) {
+    for (size_t i = 0; i < problems->size(); ++i) {
+      DS_ASSIGN_OR_RETURN(Problem p, ProblemFromWire((*problems)[i], Index(w.At("pr"), i)));
+      r.problems.push_back(std::move(p));
+    }
+  }
+  return r;
 }
 
 Result<MutationResult> MutationResultFromJson(const json& j, const std::string& path) {
@@ -180,34 +230,37 @@ Result<MutationResult> MutationResultFromJson(const json& j, const std::string& 
   return r;
 }
 
-Result<PulledRecord> PulledRecordFromJson(json& j, const std::string& path) {
+Result<PulledRecord> PulledRecordFromWire(json& j, const std::string& path) {
   DS_ASSIGN_OR_RETURN(WireMap w, WireMap::Of(j, path));
   PulledRecord r;
-  DS_RETURN_IF_ERROR(w.HexId("id", &r.id));
-  DS_RETURN_IF_ERROR(w.Token("type", &r.type));
-  DS_RETURN_IF_ERROR(w.Token("subject_id", &r.subject_id));
-  DS_RETURN_IF_ERROR(w.Int("rev", 1, kMaxCount, &r.rev));
-  DS_RETURN_IF_ERROR(StatusField(w, "status", &r.status));
-  DS_RETURN_IF_ERROR(w.StringList("flags", kMaxFlags, kMaxTokenBytes, IsToken, &r.flags));
-  DS_RETURN_IF_ERROR(w.OptInt("amends", 1, kMaxCount, &r.amends));
-  DS_RETURN_IF_ERROR(w.Bool("deleted", &r.deleted));
-  DS_RETURN_IF_ERROR(w.Token("author_id", &r.author_id));
-  DS_RETURN_IF_ERROR(w.HexId("device_id", &r.device_id));
-  DS_RETURN_IF_ERROR(w.Int("schema_version", 1, 1000000, &r.schema_version));
-  DS_RETURN_IF_ERROR(w.String("hlc", kMaxHlcBytes, &r.hlc));
-  DS_RETURN_IF_ERROR(w.Int("created_at", 0, kMaxCount, &r.created_at));
-  DS_RETURN_IF_ERROR(w.Int("updated_at", 0, kMaxCount, &r.updated_at));
-  DS_RETURN_IF_ERROR(w.Int("server_received_at", 0, kMaxCount, &r.server_received_at));
-  DS_RETURN_IF_ERROR(w.Int("base_rev", 0, kMaxCount, &r.base_rev));
-  json* fields = j.contains("fields") ? &j["fields"] : nullptr;
-  if (fields == nullptr) return InvalidArgumentError(w.At("fields") + ": missing");
-  if (!fields->is_object()) return InvalidArgumentError(w.At("fields") + ": not a map");
-  if (fields->size() > kMaxFieldsPerRecord) return ResourceExhaustedError(w.At("fields") + ": too many");
-  for (const auto& [k, v] : fields->items()) {
-    if (!IsPath(k)) return InvalidArgumentError(w.At("fields") + ": bad field name");
-    DS_RETURN_IF_ERROR(CheckValue(v, w.At("fields") + "." + k));
+  DS_RETURN_IF_ERROR(w.IdBytes("i", &r.id));
+  DS_RETURN_IF_ERROR(w.Token("y", &r.type));
+  DS_RETURN_IF_ERROR(w.Token("s", &r.subject_id));
+  DS_RETURN_IF_ERROR(w.Int("r", 1, kMaxCount, &r.rev));
+  DS_RETURN_IF_ERROR(StatusCode2(w, &r.status));
+  DS_RETURN_IF_ERROR(w.StringList("fl", kMaxFlags, kMaxTokenBytes, IsToken, &r.flags, /*required=*/false));
+  DS_RETURN_IF_ERROR(w.OptInt("a", 1, kMaxCount, &r.amends));
+  DS_RETURN_IF_ERROR(w.Bool("x", &r.deleted, /*required=*/false));
+  DS_RETURN_IF_ERROR(w.Token("au", &r.author_id));
+  DS_RETURN_IF_ERROR(w.IdBytes("d", &r.device_id));
+  DS_RETURN_IF_ERROR(w.Int("sv", 1, 1000000, &r.schema_version, /*required=*/false));
+  DS_RETURN_IF_ERROR(w.Int("ca", 0, kMaxCount, &r.created_at));
+  DS_RETURN_IF_ERROR(TimeDelta(w, "ua", r.created_at, &r.updated_at));
+  DS_RETURN_IF_ERROR(TimeDelta(w, "sr", r.updated_at, &r.server_received_at));
+  DS_RETURN_IF_ERROR(w.Int("b", 0, kMaxCount, &r.base_rev, /*required=*/false));
+  const json* h = w.Find("h");
+  if (h == nullptr) return InvalidArgumentError(w.At("h") + ": missing");
+  DS_RETURN_IF_ERROR(internal::HlcFromWire(*h, r.device_id, r.updated_at, w.At("h"), &r.hlc));
+  auto it = j.find("f");
+  if (it == j.end()) return InvalidArgumentError(w.At("f") + ": missing");
+  json& fields = *it;
+  if (!fields.is_object()) return InvalidArgumentError(w.At("f") + ": not a map");
+  if (fields.size() > kMaxFieldsPerRecord) return ResourceExhaustedError(w.At("f") + ": too many");
+  for (const auto& [k, v] : fields.items()) {
+    if (!IsPath(k)) return InvalidArgumentError(w.At("f") + ": bad field name");
+    DS_RETURN_IF_ERROR(CheckValue(v, w.At("f") + "." + k));
   }
-  r.fields = std::move(*fields);
+  r.fields = std::move(fields);
   return r;
 }
 
@@ -250,29 +303,37 @@ Result<Message> Decode(std::string_view bytes) {
   if (t == "hello") {
     Hello m;
     DS_RETURN_IF_ERROR(w.Int("v", 0, 1000000, &m.v));
+    // Another version's hello is read no further: the server answers it
+    // with unsupported_version, whatever else that version sends.
+    if (m.v != kProtocolVersion) return Message(Hello{m.v, 0, 0, false, 0});
     DS_RETURN_IF_ERROR(w.Uint("since", kMaxCount, &m.since));
     DS_RETURN_IF_ERROR(w.Uint("pending", kMaxCount, &m.pending));
-    DS_RETURN_IF_ERROR(w.Bool("pull", &m.pull, /*required=*/false));
-    DS_RETURN_IF_ERROR(w.Uint("max", kMaxRecordsPerBatch, &m.max, /*required=*/false));
+    DS_RETURN_IF_ERROR(w.Bool("p", &m.pull, /*required=*/false));
+    DS_RETURN_IF_ERROR(w.Uint("m", kMaxRecordsPerBatch, &m.max, /*required=*/false));
     return Message(std::move(m));
   }
   if (t == "welcome") {
     Welcome m;
     DS_RETURN_IF_ERROR(w.Int("v", 0, 1000000, &m.v));
-    DS_RETURN_IF_ERROR(w.Token("practitioner", &m.practitioner));
-    DS_RETURN_IF_ERROR(w.Token("role", &m.role));
-    DS_RETURN_IF_ERROR(w.HexId("device", &m.device_id));
-    DS_RETURN_IF_ERROR(w.Int("time", 0, kMaxCount, &m.time));
+    DS_RETURN_IF_ERROR(w.Token("p", &m.practitioner));
+    DS_RETURN_IF_ERROR(w.Token("r", &m.role));
+    DS_RETURN_IF_ERROR(w.IdBytes("d", &m.device_id));
+    DS_RETURN_IF_ERROR(w.Int("tm", 0, kMaxCount, &m.time));
     return Message(std::move(m));
   }
   if (t == "push") {
     if (bytes.size() > kMaxPushBytes) return ResourceExhaustedError("push: larger than 4 MiB");
     const json* arr = nullptr;
     DS_RETURN_IF_ERROR(w.Array("m", kMaxMutationsPerPush, &arr));
+    std::string author, device;
+    if (!arr->empty()) {
+      DS_RETURN_IF_ERROR(w.Token("au", &author));
+      DS_RETURN_IF_ERROR(w.IdBytes("d", &device));
+    }
     Push m;
     m.m.reserve(arr->size());
     for (size_t i = 0; i < arr->size(); ++i) {
-      DS_ASSIGN_OR_RETURN(Mutation x, internal::MutationFromJson((*arr)[i], Index("push.m", i)));
+      DS_ASSIGN_OR_RETURN(Mutation x, internal::MutationFromJson((*arr)[i], Index("push.m", i), author, device));
       m.m.push_back(std::move(x));
     }
     return Message(std::move(m));
@@ -283,37 +344,41 @@ Result<Message> Decode(std::string_view bytes) {
     Pushed m;
     for (size_t i = 0; i < arr->size(); ++i) {
       DS_ASSIGN_OR_RETURN(MutationResult x,
-                          internal::MutationResultFromJson((*arr)[i], Index("pushed.r", i)));
+                          internal::MutationResultFromWire((*arr)[i], Index("pushed.r", i)));
       m.r.push_back(std::move(x));
     }
     return Message(std::move(m));
   }
   if (t == "pull") {
     Pull m;
-    DS_RETURN_IF_ERROR(w.Uint("since", kMaxCount, &m.since));
-    DS_RETURN_IF_ERROR(w.Uint("max", kMaxRecordsPerBatch, &m.max, /*required=*/false));
+    DS_RETURN_IF_ERROR(w.Uint("s", kMaxCount, &m.since, /*required=*/false));
+    DS_RETURN_IF_ERROR(w.Uint("m", kMaxRecordsPerBatch, &m.max, /*required=*/false));
     return Message(std::move(m));
   }
   if (t == "batch") {
     Batch m;
     const json* recs = nullptr;
-    DS_RETURN_IF_ERROR(w.Array("records", kMaxRecordsPerBatch, &recs));
-    for (size_t i = 0; i < recs->size(); ++i) {
-      // `j` is this function's own copy: the record's fields may move out.
-      json& rec = const_cast<json&>((*recs)[i]);
-      DS_ASSIGN_OR_RETURN(PulledRecord r, internal::PulledRecordFromJson(rec, Index("batch.records", i)));
-      m.records.push_back(std::move(r));
+    DS_RETURN_IF_ERROR(w.Array("rs", kMaxRecordsPerBatch, &recs, /*required=*/false));
+    if (recs != nullptr) {
+      m.records.reserve(recs->size());
+      for (size_t i = 0; i < recs->size(); ++i) {
+        // `j` is this function's own copy: the record's fields may move out.
+        json& rec = const_cast<json&>((*recs)[i]);
+        DS_ASSIGN_OR_RETURN(PulledRecord r, internal::PulledRecordFromWire(rec, Index("batch.rs", i)));
+        m.records.push_back(std::move(r));
+      }
     }
     const json* cons = nullptr;
-    DS_RETURN_IF_ERROR(w.Array("conflicts", kMaxConflictsPerBatch, &cons));
-    for (size_t i = 0; i < cons->size(); ++i) {
-      DS_ASSIGN_OR_RETURN(ConflictInfo c,
-                          internal::ConflictInfoFromJson((*cons)[i], Index("batch.conflicts", i)));
-      m.conflicts.push_back(std::move(c));
+    DS_RETURN_IF_ERROR(w.Array("cs", kMaxConflictsPerBatch, &cons, /*required=*/false));
+    if (cons != nullptr) {
+      for (size_t i = 0; i < cons->size(); ++i) {
+        DS_ASSIGN_OR_RETURN(ConflictInfo c, internal::ConflictInfoFromJson((*cons)[i], Index("batch.cs", i)));
+        m.conflicts.push_back(std::move(c));
+      }
     }
-    DS_RETURN_IF_ERROR(w.StringList("purge", kMaxPurgePerBatch, kMaxTokenBytes, IsToken, &m.purge));
-    DS_RETURN_IF_ERROR(w.Uint("checkpoint", kMaxCount, &m.checkpoint));
-    DS_RETURN_IF_ERROR(w.Bool("more", &m.more));
+    DS_RETURN_IF_ERROR(w.StringList("pg", kMaxPurgePerBatch, kMaxTokenBytes, IsToken, &m.purge, /*required=*/false));
+    DS_RETURN_IF_ERROR(w.Uint("c", kMaxCount, &m.checkpoint, /*required=*/false));
+    DS_RETURN_IF_ERROR(w.Bool("mo", &m.more, /*required=*/false));
     return Message(std::move(m));
   }
   if (t == "bye") return Message(Bye{});

@@ -1,33 +1,68 @@
 // Encoding of protocol messages (protocol.h) to CBOR.
 #include "doorstep/sync/protocol.h"
 #include "protocol_internal.h"
+#include "wire_read_internal.h"
 
 namespace doorstep::sync {
 
 using json = nlohmann::json;
 
+namespace internal {
+
 namespace {
 
-json OptInt(const std::optional<int64_t>& v) { return v ? json(*v) : json(nullptr); }
+// Wrapping difference (no overflow); the decoder checks the sum's range.
+int64_t Delta(int64_t a, int64_t b) {
+  return static_cast<int64_t>(static_cast<uint64_t>(a) - static_cast<uint64_t>(b));
+}
 
 }  // namespace
 
-namespace internal {
-
-json ToJson(const Mutation& m) {
-  json changes = json::object();
-  for (const auto& [field, c] : m.changes) changes[field] = {{"from", c.from}, {"to", c.to}};
-  json j = {{"mutation_id", m.mutation_id}, {"record_id", m.record_id}, {"type", m.type},
-            {"subject_id", m.subject_id}, {"base_rev", m.base_rev},
-            {"kind", m.kind == MutationKind::kResolve ? "resolve" : "put"},
-            {"changes", std::move(changes)}, {"status", m.status}, {"amends", OptInt(m.amends)},
-            {"flags", m.flags}, {"schema_version", m.schema_version}, {"hlc", m.hlc},
-            {"created_at", m.created_at}, {"updated_at", m.updated_at},
-            {"author_id", m.author_id}, {"device_id", m.device_id}};
+json ToJson(const Mutation& m, const std::string& author, const std::string& device) {
+  json j = json::object();
+  j["i"] = WireId(m.mutation_id);
+  j["r"] = WireId(m.record_id);
+  j["y"] = m.type;
+  j["s"] = m.subject_id;
+  if (m.base_rev != 0) j["b"] = m.base_rev;
+  if (m.kind == MutationKind::kResolve) j["k"] = 1;
+  if (!m.changes.empty()) {
+    json changes = json::object();
+    for (const auto& [field, c] : m.changes) changes[field] = json::array({c.from, c.to});
+    j["c"] = std::move(changes);
+  }
+  if (m.status != "draft") j["st"] = m.status == "final" ? json(1) : json(m.status);
+  if (m.amends) j["a"] = *m.amends;
+  if (!m.flags.empty()) j["fl"] = m.flags;
+  if (m.schema_version != 1) j["sv"] = m.schema_version;
+  j["h"] = WireHlc(m.hlc, m.device_id, m.updated_at);
+  j["ca"] = m.created_at;
+  if (m.updated_at != m.created_at) j["ua"] = Delta(m.updated_at, m.created_at);
+  if (m.author_id != author) j["au"] = m.author_id;
+  if (m.device_id != device) j["d"] = WireId(m.device_id);
   if (m.kind == MutationKind::kResolve) {
-    j["conflict_id"] = m.conflict_id;
-    j["path"] = m.path;
-    j["value"] = m.value;
+    j["ci"] = WireId(m.conflict_id);
+    j["pa"] = m.path;
+    if (!m.value.is_null()) j["va"] = m.value;
+  }
+  return j;
+}
+
+json WireJson(const MutationResult& r) {
+  json j = json::object();
+  j["i"] = WireId(r.id);
+  if (r.outcome != Outcome::kApplied) j["o"] = static_cast<int>(r.outcome);
+  if (r.rev != 0) j["r"] = r.rev;
+  if (!r.conflicts.empty()) {
+    json ids = json::array();
+    for (const std::string& c : r.conflicts) ids.push_back(WireId(c));
+    j["cf"] = std::move(ids);
+  }
+  if (!r.reason.empty()) j["re"] = r.reason;
+  if (!r.problems.empty()) {
+    json ps = json::array();
+    for (const Problem& p : r.problems) ps.push_back({{"pa", p.path}, {"co", p.code}, {"me", p.message}});
+    j["pr"] = std::move(ps);
   }
   return j;
 }
@@ -46,34 +81,41 @@ json ToJson(const MutationResult& r) {
   return j;
 }
 
+namespace {
+
+// The record's envelope in the wire form; `fields` is added by the caller.
+json RecordEnvelope(const PulledRecord& r) {
+  json j = json::object();
+  j["i"] = WireId(r.id);
+  j["y"] = r.type;
+  j["s"] = r.subject_id;
+  j["r"] = r.rev;
+  if (r.status != "draft") j["st"] = r.status == "final" ? json(1) : json(r.status);
+  if (!r.flags.empty()) j["fl"] = r.flags;
+  if (r.amends) j["a"] = *r.amends;
+  if (r.deleted) j["x"] = true;
+  j["au"] = r.author_id;
+  j["d"] = WireId(r.device_id);
+  if (r.schema_version != 1) j["sv"] = r.schema_version;
+  j["h"] = WireHlc(r.hlc, r.device_id, r.updated_at);
+  j["ca"] = r.created_at;
+  if (r.updated_at != r.created_at) j["ua"] = Delta(r.updated_at, r.created_at);
+  if (r.server_received_at != r.updated_at) j["sr"] = Delta(r.server_received_at, r.updated_at);
+  if (r.base_rev != 0) j["b"] = r.base_rev;
+  return j;
+}
+
+}  // namespace
+
 json ToJson(const PulledRecord& r) {
-  return {{"id", r.id}, {"type", r.type}, {"subject_id", r.subject_id}, {"rev", r.rev},
-          {"status", r.status}, {"flags", r.flags}, {"amends", OptInt(r.amends)},
-          {"deleted", r.deleted}, {"author_id", r.author_id}, {"device_id", r.device_id},
-          {"schema_version", r.schema_version}, {"hlc", r.hlc}, {"created_at", r.created_at},
-          {"updated_at", r.updated_at}, {"server_received_at", r.server_received_at},
-          {"base_rev", r.base_rev}, {"fields", r.fields}};
+  json j = RecordEnvelope(r);
+  j["f"] = r.fields;
+  return j;
 }
 
 json ToJson(PulledRecord&& r) {
-  json j = ToJson(static_cast<const PulledRecord&>(PulledRecord{}));
-  j["id"] = std::move(r.id);
-  j["type"] = std::move(r.type);
-  j["subject_id"] = std::move(r.subject_id);
-  j["rev"] = r.rev;
-  j["status"] = std::move(r.status);
-  j["flags"] = std::move(r.flags);
-  j["amends"] = OptInt(r.amends);
-  j["deleted"] = r.deleted;
-  j["author_id"] = std::move(r.author_id);
-  j["device_id"] = std::move(r.device_id);
-  j["schema_version"] = r.schema_version;
-  j["hlc"] = std::move(r.hlc);
-  j["created_at"] = r.created_at;
-  j["updated_at"] = r.updated_at;
-  j["server_received_at"] = r.server_received_at;
-  j["base_rev"] = r.base_rev;
-  j["fields"] = std::move(r.fields);
+  json j = RecordEnvelope(r);
+  j["f"] = std::move(r.fields);
   return j;
 }
 
@@ -94,42 +136,46 @@ namespace {
 
 struct Encoder {
   json operator()(const Hello& m) const {
+    // `since` and `pending` keep protocol 1's keys, so a protocol 1 server
+    // reads this far and answers unsupported_version.
     json j = {{"t", "hello"}, {"v", m.v}, {"since", m.since}, {"pending", m.pending}};
-    if (m.pull) j["pull"] = true;
-    if (m.max != 0) j["max"] = m.max;
+    if (m.pull) j["p"] = true;
+    if (m.max != 0) j["m"] = m.max;
     return j;
   }
   json operator()(const Welcome& m) const {
-    return {{"t", "welcome"}, {"v", m.v}, {"practitioner", m.practitioner},
-            {"role", m.role}, {"device", m.device_id}, {"time", m.time}};
+    return {{"t", "welcome"}, {"v", m.v}, {"p", m.practitioner},
+            {"r", m.role}, {"d", internal::WireId(m.device_id)}, {"tm", m.time}};
   }
   json operator()(const Push& m) const {
+    // The author and device that most mutations carry (in practice all).
+    std::string author = m.m.empty() ? std::string() : m.m.front().author_id;
+    std::string device = m.m.empty() ? std::string() : m.m.front().device_id;
     json arr = json::array();
-    for (const Mutation& x : m.m) arr.push_back(internal::ToJson(x));
-    return {{"t", "push"}, {"m", std::move(arr)}};
+    for (const Mutation& x : m.m) arr.push_back(internal::ToJson(x, author, device));
+    json j = {{"t", "push"}, {"m", std::move(arr)}};
+    if (!m.m.empty()) {
+      j["au"] = author;
+      j["d"] = internal::WireId(device);
+    }
+    return j;
   }
   json operator()(const Pushed& m) const {
     json arr = json::array();
-    for (const MutationResult& x : m.r) arr.push_back(internal::ToJson(x));
+    for (const MutationResult& x : m.r) arr.push_back(internal::WireJson(x));
     return {{"t", "pushed"}, {"r", std::move(arr)}};
   }
   json operator()(const Pull& m) const {
-    json j = {{"t", "pull"}, {"since", m.since}};
-    if (m.max != 0) j["max"] = m.max;
+    json j = {{"t", "pull"}};
+    if (m.since != 0) j["s"] = m.since;
+    if (m.max != 0) j["m"] = m.max;
     return j;
-  }
-  json operator()(const Batch& m) const {
-    json recs = json::array();
-    for (const PulledRecord& r : m.records) recs.push_back(internal::ToJson(r));
-    json cons = json::array();
-    for (const ConflictInfo& c : m.conflicts) cons.push_back(internal::ToJson(c));
-    return {{"t", "batch"}, {"records", std::move(recs)}, {"conflicts", std::move(cons)},
-            {"purge", m.purge}, {"checkpoint", m.checkpoint}, {"more", m.more}};
   }
   json operator()(const Bye&) const { return {{"t", "bye"}}; }
   json operator()(const Error& m) const {
     return {{"t", "error"}, {"code", m.code}, {"message", m.message}};
   }
+  json operator()(const Batch&) const { return nullptr; }  // EncodeBatch
 };
 
 struct Namer {
@@ -165,29 +211,44 @@ void AppendCbor(std::string* out, const json& j) {
 }
 
 // A batch as one CBOR map, its record array holding `recs` (already encoded
-// JSON) followed by the raw CBOR records.
+// JSON) followed by the raw CBOR records. Empty arrays, checkpoint 0 and
+// more=false are left out.
+void AppendHead(std::string* out, int major, uint64_t n) {
+  int width = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000ULL ? 4 : 8;
+  static constexpr unsigned char kInfo[] = {0, 24, 25, 0, 26, 0, 0, 0, 27};
+  out->push_back(static_cast<char>((major << 5) | (width == 0 ? n : kInfo[width])));
+  for (int i = width - 1; i >= 0; --i) out->push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
+}
+
 std::string EncodeBatch(const json& recs, const Batch& b, const json& cons) {
+  const uint64_t n = recs.size() + b.raw_records.size();
+  const uint64_t pairs = 1 + (n != 0) + !cons.empty() + !b.purge.empty() + (b.checkpoint != 0) + b.more;
   std::string out;
-  out.push_back(static_cast<char>(0xA6));  // map of 6 pairs
+  AppendHead(&out, 5, pairs);
   AppendCbor(&out, "t");
   AppendCbor(&out, "batch");
-  AppendCbor(&out, "records");
-  uint64_t n = recs.size() + b.raw_records.size();
-  // Array header in its shortest form (major type 4).
-  int width = n < 24 ? 0 : n < 0x100 ? 1 : n < 0x10000 ? 2 : n < 0x100000000ULL ? 4 : 8;
-  static constexpr unsigned char kLead[] = {0, 0x98, 0x99, 0, 0x9A, 0, 0, 0, 0x9B};
-  out.push_back(static_cast<char>(width == 0 ? 0x80 + n : kLead[width]));
-  for (int i = width - 1; i >= 0; --i) out.push_back(static_cast<char>((n >> (8 * i)) & 0xFF));
-  for (const json& r : recs) AppendCbor(&out, r);
-  for (const std::string& r : b.raw_records) out += r;
-  AppendCbor(&out, "conflicts");
-  AppendCbor(&out, cons);
-  AppendCbor(&out, "purge");
-  AppendCbor(&out, b.purge);
-  AppendCbor(&out, "checkpoint");
-  AppendCbor(&out, b.checkpoint);
-  AppendCbor(&out, "more");
-  AppendCbor(&out, b.more);
+  if (n != 0) {
+    AppendCbor(&out, "rs");
+    AppendHead(&out, 4, n);
+    for (const json& r : recs) AppendCbor(&out, r);
+    for (const std::string& r : b.raw_records) out += r;
+  }
+  if (!cons.empty()) {
+    AppendCbor(&out, "cs");
+    AppendCbor(&out, cons);
+  }
+  if (!b.purge.empty()) {
+    AppendCbor(&out, "pg");
+    AppendCbor(&out, b.purge);
+  }
+  if (b.checkpoint != 0) {
+    AppendCbor(&out, "c");
+    AppendCbor(&out, b.checkpoint);
+  }
+  if (b.more) {
+    AppendCbor(&out, "mo");
+    AppendCbor(&out, true);
+  }
   return out;
 }
 

@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <set>
 
+#include "protocol_internal.h"
 #include "server_core_internal.h"
 
 namespace doorstep::sync {
@@ -162,7 +163,11 @@ Result<Batch> ServerCore::ReadPull(const SessionContext& ctx, PullCursor* cursor
   }
   if (!more && (heads.size() > max || cs.size() > kMaxConflictsPerBatch)) more = true;
 
-  for (size_t idx : take_rec) b.raw_records.push_back(std::move(records[idx].cbor));
+  for (size_t idx : take_rec) {
+    // A revision stored before protocol 2 is rewritten into the wire form.
+    DS_RETURN_IF_ERROR(internal::UpgradeStoredRecord(&records[idx].cbor));
+    b.raw_records.push_back(std::move(records[idx].cbor));
+  }
   for (size_t idx : take_con) b.conflicts.push_back(std::move(conflicts[idx].info));
   b.more = more;
   b.checkpoint = more ? last_full : upto;

@@ -38,6 +38,33 @@ Status WireMap::HexId(const char* key, std::string* out, bool required) const {
   return Status::Ok();
 }
 
+json WireId(const std::string& hex) {
+  if (!IsHexId(hex)) return hex;
+  auto nibble = [](char c) { return static_cast<uint8_t>(c <= '9' ? c - '0' : c - 'a' + 10); };
+  std::vector<uint8_t> b(16);
+  for (size_t i = 0; i < 16; ++i) b[i] = static_cast<uint8_t>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  return json::binary(std::move(b));
+}
+
+bool IdFromWire(const json& v, std::string* hex) {
+  if (!v.is_binary() || v.get_binary().size() != 16) return false;
+  static constexpr char kHex[] = "0123456789abcdef";
+  hex->resize(32);
+  const auto& b = v.get_binary();
+  for (size_t i = 0; i < 16; ++i) {
+    (*hex)[2 * i] = kHex[b[i] >> 4];
+    (*hex)[2 * i + 1] = kHex[b[i] & 15];
+  }
+  return true;
+}
+
+Status WireMap::IdBytes(const char* key, std::string* out, bool required) const {
+  const json* v = Find(key);
+  if (v == nullptr) return required ? Missing(key) : Status::Ok();
+  if (!IdFromWire(*v, out)) return InvalidArgumentError(At(key) + ": not a 16-byte id");
+  return Status::Ok();
+}
+
 Status WireMap::Token(const char* key, std::string* out, bool required) const {
   const json* v = Find(key);
   if (v == nullptr) return required ? Missing(key) : Status::Ok();

@@ -19,6 +19,12 @@
 namespace doorstep::sync::internal {
 
 // A map being read, with its path for messages ("push.m[2]").
+// Wire forms of a 32-hex id: a 16-byte CBOR byte string. WireId() keeps an
+// id that is not 32 lower-case hex as text (which IdFromWire refuses).
+nlohmann::json WireId(const std::string& hex);
+// True and `*hex` set if `v` is a 16-byte byte string.
+bool IdFromWire(const nlohmann::json& v, std::string* hex);
+
 class WireMap {
  public:
   // Fails unless `j` is an object.
@@ -31,6 +37,8 @@ class WireMap {
 
   Status String(const char* key, size_t max_bytes, std::string* out, bool required = true) const;
   Status HexId(const char* key, std::string* out, bool required = true) const;
+  // An id sent as a 16-byte CBOR byte string (protocol 2), read as 32 hex.
+  Status IdBytes(const char* key, std::string* out, bool required = true) const;
   Status Token(const char* key, std::string* out, bool required = true) const;
   Status Int(const char* key, int64_t min, int64_t max, int64_t* out, bool required = true) const;
   Status Uint(const char* key, uint64_t max, uint64_t* out, bool required = true) const;

@@ -33,6 +33,11 @@ TEST(BenchSyncCliTest, JsonHasEveryFigure) {
   EXPECT_GT(j.value("wire_bytes_per_record", 0.0), 900);
   EXPECT_LT(j.value("wire_bytes_per_record", 0.0), 2000);
   ASSERT_TRUE(j.contains("goals_met") && j["goals_met"].is_object());
+  // The wire figure names both plaintexts it is compared with.
+  EXPECT_GT(j.value("record_json_bytes_per_record", 0.0), j.value("fields_json_bytes_per_record", 0.0));
+  ASSERT_TRUE(j.contains("plaintext_compared") && j["plaintext_compared"].is_object());
+  EXPECT_TRUE(j["plaintext_compared"].contains("fields_json"));
+  EXPECT_TRUE(j["plaintext_compared"].contains("record_json"));
   // The server process is stopped and the temporary directory removed.
   EXPECT_TRUE(std::filesystem::is_empty(dir.path()));
 

@@ -47,7 +47,7 @@ TEST(ProtocolTest, HelloRoundTrip) {
   h.max = 500;
   auto r = DecodeAs<Hello>(Encode(h));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
-  EXPECT_EQ(r->v, 1);
+  EXPECT_EQ(r->v, 2);
   EXPECT_EQ(r->since, 42u);
   EXPECT_EQ(r->pending, 7u);
   EXPECT_TRUE(r->pull);
@@ -55,7 +55,7 @@ TEST(ProtocolTest, HelloRoundTrip) {
 }
 
 TEST(ProtocolTest, WelcomeAndErrorRoundTrip) {
-  Welcome w{1, "worker-1", "social_worker", Hex('d'), 123};
+  Welcome w{kProtocolVersion, "worker-1", "social_worker", Hex('d'), 123};
   auto r = DecodeAs<Welcome>(Encode(w));
   ASSERT_TRUE(r.ok()) << r.status().ToString();
   EXPECT_EQ(r->practitioner, "worker-1");
@@ -158,7 +158,7 @@ TEST(ProtocolTest, RawRecordsAreSplicedIntoTheBatch) {
   rec.fields = {{"purpose", "Line\n"}};
   PulledRecord other = rec;
   other.id = Hex('3');
-  auto raw = json::to_cbor(json::from_cbor(Encode(Batch{{rec}, {}, {}, {}, 0, false}))["records"][0]);
+  auto raw = json::to_cbor(json::from_cbor(Encode(Batch{{rec}, {}, {}, {}, 0, false}))["rs"][0]);
   Batch b;
   b.records.push_back(other);
   b.raw_records.push_back(std::string(raw.begin(), raw.end()));
@@ -183,10 +183,14 @@ TEST(ProtocolTest, PullAndByeRoundTrip) {
 }
 
 TEST(ProtocolTest, EmptyBatchIsSmall) {
-  EXPECT_LT(Encode(Batch{}).size(), 64u);
+  Batch b;
+  b.checkpoint = 123456;
+  EXPECT_LE(Encode(b).size(), 20u);
   Hello h;
+  h.since = 123456;
   h.pull = true;
-  EXPECT_LT(Encode(h).size(), 48u);
+  h.max = 2000;
+  EXPECT_LE(Encode(h).size(), 40u);
 }
 
 TEST(ProtocolTest, RejectsTruncatedAndGarbage) {
@@ -210,10 +214,8 @@ TEST(ProtocolTest, RejectsWrongTypeInEveryMutationField) {
       if (bad == value) continue;
       json j = good;
       j["m"][0][key] = bad;
-      if (key == "amends" || key == "flags" || key == "hlc" || key == "changes") {
-        // Some stand-ins are valid for these keys (e.g. an empty changes map).
-        if ((key == "changes" && bad.is_object()) || (key == "hlc" && bad.is_string())) continue;
-      }
+      // Some stand-ins are valid for these keys (e.g. an empty changes map).
+      if ((key == "c" && bad.is_object()) || (key == "h" && bad.is_string())) continue;
       auto r = Decode(Cbor(j));
       EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument) << key << " = " << bad.dump();
       EXPECT_NE(r.status().message().find(key), std::string::npos) << r.status().message();
@@ -224,7 +226,12 @@ TEST(ProtocolTest, RejectsWrongTypeInEveryMutationField) {
 TEST(ProtocolTest, RejectsMissingFields) {
   json good = PushJson();
   for (const auto& [key, value] : good["m"][0].items()) {
-    if (key == "amends") continue;  // optional
+    // Optional: base_rev, kind, changes, status, amends, flags,
+    // schema_version, updated_at (as a difference from created_at).
+    if (key == "b" || key == "k" || key == "c" || key == "st" || key == "a" || key == "fl" ||
+        key == "sv" || key == "ua") {
+      continue;
+    }
     json j = good;
     j["m"][0].erase(key);
     auto r = Decode(Cbor(j));
@@ -235,16 +242,16 @@ TEST(ProtocolTest, RejectsMissingFields) {
 
 TEST(ProtocolTest, RejectsBadIds) {
   json j = PushJson();
-  j["m"][0]["mutation_id"] = std::string(32, 'A');  // upper case
+  j["m"][0]["i"] = Hex('a');  // text, not a 16-byte string
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
   j = PushJson();
-  j["m"][0]["record_id"] = std::string(33, 'a');
+  j["m"][0]["r"] = json::binary(std::vector<uint8_t>(15, 1));
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
   j = PushJson();
-  j["m"][0]["subject_id"] = "has space";
+  j["m"][0]["s"] = "has space";
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
   j = PushJson();
-  j["m"][0]["subject_id"] = std::string(65, 's');
+  j["m"][0]["s"] = std::string(65, 's');
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
 }
 
@@ -256,12 +263,12 @@ TEST(ProtocolTest, RejectsOversizedCounts) {
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kResourceExhausted);
 
   j = PushJson();
-  for (int i = 0; i < 300; ++i) j["m"][0]["changes"]["f" + std::to_string(i)] = {{"from", nullptr}, {"to", 1}};
+  for (int i = 0; i < 300; ++i) j["m"][0]["c"]["f" + std::to_string(i)] = json::array({nullptr, 1});
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kResourceExhausted);
 
   json b = json::from_cbor(Encode(Batch{}));
-  b["purge"] = json::array();
-  for (int i = 0; i < 10001; ++i) b["purge"].push_back("s");
+  b["pg"] = json::array();
+  for (int i = 0; i < 10001; ++i) b["pg"].push_back("s");
   EXPECT_EQ(Decode(Cbor(b)).status().code(), StatusCode::kResourceExhausted);
 
   EXPECT_EQ(Decode(std::string(kMaxMessageBytes + 1, '\0')).status().code(),
@@ -272,7 +279,7 @@ TEST(ProtocolTest, RejectsDeepValues) {
   json deep = 1;
   for (int i = 0; i < 20; ++i) deep = json::array({deep});
   json j = PushJson();
-  j["m"][0]["changes"]["purpose"]["to"] = deep;
+  j["m"][0]["c"]["purpose"][1] = deep;
   auto r = Decode(Cbor(j));
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
   // Hostile nesting far beyond any limit must not blow the stack.
@@ -283,31 +290,31 @@ TEST(ProtocolTest, RejectsDeepValues) {
 
 TEST(ProtocolTest, RejectsBinaryTagsBadUtf8AndNonFinite) {
   json j = PushJson();
-  j["m"][0]["changes"]["purpose"]["to"] = json::binary({1, 2, 3});
+  j["m"][0]["c"]["purpose"][1] = json::binary({1, 2, 3});
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
   // A tagged item (tag 0 then a text string).
   EXPECT_EQ(Decode(std::string("\xc0\x61\x61", 3)).status().code(), StatusCode::kInvalidArgument);
   // {"t": "\xff"} : invalid UTF-8 in a text string.
   EXPECT_EQ(Decode(std::string("\xa1\x61t\x61\xff", 5)).status().code(), StatusCode::kInvalidArgument);
   j = PushJson();
-  j["m"][0]["changes"]["purpose"]["to"] = std::numeric_limits<double>::infinity();
+  j["m"][0]["c"]["purpose"][1] = std::numeric_limits<double>::infinity();
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
 }
 
 TEST(ProtocolTest, RejectsBadEnumsAndRanges) {
   json j = PushJson();
-  j["m"][0]["kind"] = "delete";
+  j["m"][0]["k"] = 2;
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
   j = PushJson();
-  j["m"][0]["status"] = "sealed";
+  j["m"][0]["st"] = "sealed";
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
   j = PushJson();
-  j["m"][0]["base_rev"] = -1;
+  j["m"][0]["b"] = -1;
   EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
-  json p = {{"t", "pull"}, {"since", 0}, {"max", 2001}};
+  json p = {{"t", "pull"}, {"s", 0}, {"m", 2001}};
   EXPECT_EQ(Decode(Cbor(p)).status().code(), StatusCode::kInvalidArgument);
   json resolve = PushJson();
-  resolve["m"][0]["kind"] = "resolve";  // missing conflict_id
+  resolve["m"][0]["k"] = 1;  // missing conflict_id
   EXPECT_EQ(Decode(Cbor(resolve)).status().code(), StatusCode::kInvalidArgument);
 }
 
@@ -320,6 +327,48 @@ TEST(ProtocolTest, EnrolRequestRoundTrip) {
   EXPECT_EQ(DecodeEnrolRequest(Encode(Bye{})).status().code(), StatusCode::kInvalidArgument);
   EXPECT_EQ(DecodeEnrolRequest(EncodeEnrolRequest({"X", "nothex"})).status().code(),
             StatusCode::kInvalidArgument);
+}
+
+TEST(ProtocolTest, IdsAreSixteenBytesAndTheHlcIsCompact) {
+  Mutation m = SampleMutation();
+  m.hlc = "1760000000400-0000002a-" + m.device_id;
+  json j = json::from_cbor(Encode(Push{{m}}));
+  ASSERT_TRUE(j["m"][0]["i"].is_binary());
+  EXPECT_EQ(j["m"][0]["i"].get_binary().size(), 16u);
+  EXPECT_EQ(j["m"][0]["h"], json::array({-100, 42}));  // relative to updated_at
+  EXPECT_FALSE(j["m"][0].contains("d"));            // the push carries it once
+  auto r = DecodeAs<Push>(Cbor(j));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->m[0].hlc, m.hlc);
+  EXPECT_EQ(r->m[0].device_id, m.device_id);
+  EXPECT_EQ(r->m[0].author_id, m.author_id);
+  EXPECT_EQ(r->m[0].mutation_id, m.mutation_id);
+  // A time or HLC out of range after adding the difference is refused.
+  j["m"][0]["h"] = json::array({-int64_t{1760000000501}, 0});
+  EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
+  j["m"][0]["h"] = json::array({0, int64_t{1} << 32});
+  EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
+  j = json::from_cbor(Encode(Push{{m}}));
+  j["m"][0]["ua"] = -int64_t{1760000000001};
+  EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
+  // Byte strings longer than an id are refused by the parser.
+  j = json::from_cbor(Encode(Push{{m}}));
+  j["m"][0]["i"] = json::binary(std::vector<uint8_t>(17, 1));
+  EXPECT_EQ(Decode(Cbor(j)).status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST(ProtocolTest, OtherVersionsHelloIsReadOnlyForItsVersion) {
+  // Protocol 1's hello: the decoder reports its version and nothing else,
+  // so the server can answer unsupported_version.
+  json v1 = {{"t", "hello"}, {"v", 1}, {"since", 5}, {"pending", 0}, {"pull", true}};
+  auto r = DecodeAs<Hello>(Cbor(v1));
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->v, 1);
+  EXPECT_EQ(r->since, 0u);
+  // This version's hello keeps protocol 1's required keys.
+  json j = json::from_cbor(Encode(Hello{}));
+  EXPECT_TRUE(j.contains("since"));
+  EXPECT_TRUE(j.contains("pending"));
 }
 
 TEST(ProtocolTest, IdPredicates) {

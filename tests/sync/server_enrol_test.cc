@@ -98,11 +98,19 @@ TEST_P(ServerEnrolTest, AuthenticatePeerDecides) {
 
 TEST_P(ServerEnrolTest, UnsupportedVersionIsRefused) {
   SessionContext who = Device("worker-1", "social_worker");
-  Hello h;
-  h.v = 2;
-  auto r = core_->Hello(who, h);
-  EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
-  EXPECT_NE(r.status().message().find("version 1"), std::string::npos);
+  for (int64_t v : {kProtocolVersion - 1, kProtocolVersion + 1}) {
+    Hello h;
+    h.v = v;
+    auto r = core_->Hello(who, h);
+    EXPECT_EQ(r.status().code(), StatusCode::kFailedPrecondition);
+    EXPECT_NE(r.status().message().find("version " + std::to_string(kProtocolVersion)), std::string::npos);
+  }
+  // A protocol 1 device's hello, as it sends it, decodes far enough for that.
+  std::vector<uint8_t> v1 = nlohmann::json::to_cbor(
+      {{"t", "hello"}, {"v", 1}, {"since", 0}, {"pending", 3}, {"pull", false}});
+  auto h1 = DecodeAs<Hello>(std::string(v1.begin(), v1.end()));
+  ASSERT_TRUE(h1.ok()) << h1.status().ToString();
+  EXPECT_EQ(core_->Hello(who, *h1).status().code(), StatusCode::kFailedPrecondition);
 }
 
 TEST_P(ServerEnrolTest, DevicesListed) {

@@ -67,6 +67,11 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& re
 
 Result<int64_t> Checkpoint(Store& store);
 Status SetLastSync(Store& store, int64_t at_ms);
+// As SetLastSync, for a sync that wrote nothing else: the commit is not
+// fsynced (WAL, synchronous=NORMAL for that one write), so a no-op sync does
+// not wait for the disk. `status` shows it at once; a power cut before the
+// next durable commit can only bring back the previous last-sync time.
+Status SetLastSyncUnsynced(Store& store, int64_t at_ms);
 
 // Conflicts known on this device: {"conflict_id","record_id","subject_id",
 // "state", ...body}. Decrypted: callers print them only where that is their job.

@@ -29,8 +29,11 @@
 
 namespace doorstep::sync {
 
-// Protocol major version this build speaks.
-inline constexpr int64_t kProtocolVersion = 1;
+// Protocol major version this build speaks. 2: compact keys, ids as 16-byte
+// byte strings, defaults and empty arrays left out (docs/sync.md). `hello`
+// keeps `t` and `v`, and `error` its protocol 1 form, so a device of either
+// version hears `unsupported_version` from a server of the other.
+inline constexpr int64_t kProtocolVersion = 2;
 
 // Caps on the wire. A message breaking one is refused as a whole.
 inline constexpr size_t kMaxMessageBytes = 16u << 20;       // one CBOR message
