@@ -116,6 +116,28 @@ TEST_F(SyncE2eTest, TwoDevicesConvergeAndNarrativeConflictIsResolved) {
   EXPECT_TRUE(core_->VerifyAudit().ok());
 }
 
+TEST_F(SyncE2eTest, NoOpSyncStillRecordsTheLastSyncTime) {
+  auto phone = Device("phone", "worker-1", "social_worker");
+  ASSERT_TRUE(core_->Assign("worker-1", "subject-A").ok());
+  auto added = phone->Add("visit_note", "subject-A", core::SampleFields("visit_note", env_.clock->NowMillis()), "draft");
+  ASSERT_TRUE(added.ok() && added->saved());
+  EXPECT_EQ(Sync(*phone).pushed, 1);  // acks, pull and last-sync: one commit
+  auto first = phone->GetStatus();
+  ASSERT_TRUE(first.ok());
+  EXPECT_EQ(first->pending, 0);
+  EXPECT_GT(first->last_sync_at, 0);
+  std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  sync::SyncReport noop = Sync(*phone);
+  EXPECT_EQ(noop.pushed + noop.pulled, 0);
+  auto second = phone->GetStatus();
+  ASSERT_TRUE(second.ok());
+  EXPECT_GT(second->last_sync_at, first->last_sync_at) << "status shows the no-op sync too";
+  // Later writes and syncs work as before (the store is back to durable commits).
+  ASSERT_TRUE(phone->Edit(added->record.id, {{"observations", "Edited after a no-op sync.\n"}}, std::nullopt)->saved());
+  EXPECT_EQ(Sync(*phone).pushed, 1);
+  EXPECT_EQ(phone->GetStatus()->pending, 0);
+}
+
 TEST_F(SyncE2eTest, OutOfScopeWritesAreRejectedAndKept) {
   auto pa = Device("tablet", "adviser-1", "personal_adviser");
   ASSERT_TRUE(core_->Assign("adviser-1", "subject-B").ok());
