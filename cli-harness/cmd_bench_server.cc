@@ -11,23 +11,13 @@
 // Latencies are per session, from TCP connect (Noise handshake included) to
 // the last answer. Device sessions are threads of this process, sharing the
 // machine's cores with the server.
-#include <fcntl.h>
-#include <poll.h>
-#include <signal.h>
-#include <stdlib.h>
-#include <sys/resource.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <condition_variable>
 #include <cstdio>
-#include <filesystem>
 #include <fstream>
-#include <iterator>
 #include <mutex>
-#include <sstream>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>

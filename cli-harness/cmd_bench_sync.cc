@@ -11,16 +11,10 @@
 //                 median of 5 rounds;
 //   no-op       — the reader syncs with nothing to do; median of 20.
 // Bytes are TCP payload bytes seen by the device (framing and Noise included).
-#include <fcntl.h>
-#include <signal.h>
-#include <spawn.h>
-#include <sys/wait.h>
-#include <unistd.h>
 
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <filesystem>
 #include <memory>
 #include <string>
 #include <vector>
@@ -36,8 +30,6 @@
 #include "doorstep/sync/client.h"
 #include "doorstep/sync/server_core.h"
 #include "doorstep/sync/server_dir.h"
-
-extern char** environ;
 
 namespace doorstep::cli {
 namespace {
