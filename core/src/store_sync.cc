@@ -266,11 +266,18 @@ Status SetLastSyncUnsynced(Store& store, int64_t at_ms) {
   // seen by every later reader, and reaches the disk with the next durable
   // commit or checkpoint; only a power cut before then loses it, leaving the
   // earlier (also true) last-sync time.
+  // If FULL cannot be restored, later commits would silently lose their
+  // power-cut durability, so the connection is closed instead: every later
+  // call fails until the store is opened again (which sets FULL).
   DS_RETURN_IF_ERROR(impl.db().ExecCached("PRAGMA synchronous=NORMAL"));
   Status s = impl.SetMetaInt("last_sync_at", at_ms);
   Status back = impl.db().ExecCached("PRAGMA synchronous=FULL");
-  DS_RETURN_IF_ERROR(s);
-  return back;
+  if (!back.ok()) {
+    impl.Close();
+    return InternalError("could not restore synchronous=FULL after recording the sync time (" +
+                         back.message() + "); the store was closed and must be opened again");
+  }
+  return s;
 }
 
 Result<std::vector<nlohmann::json>> ListConflicts(Store& store, bool open_only) {

@@ -70,7 +70,9 @@ Status SetLastSync(Store& store, int64_t at_ms);
 // As SetLastSync, for a sync that wrote nothing else: the commit is not
 // fsynced (WAL, synchronous=NORMAL for that one write), so a no-op sync does
 // not wait for the disk. `status` shows it at once; a power cut before the
-// next durable commit can only bring back the previous last-sync time.
+// next durable commit can only bring back the previous last-sync time. If
+// synchronous=FULL cannot be restored afterwards, the connection is closed
+// and kInternal returned: every later call fails until the store is reopened.
 Status SetLastSyncUnsynced(Store& store, int64_t at_ms);
 
 // Conflicts known on this device: {"conflict_id","record_id","subject_id",
