@@ -208,11 +208,19 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& re
                                      const std::vector<PulledConflict>& conflicts,
                                      const std::vector<std::string>& purge_subjects,
                                      int64_t checkpoint) {
+  std::vector<Record> copy = records;
+  return ApplyPulledBatch(store, std::move(copy), conflicts, purge_subjects, checkpoint);
+}
+
+Result<PullOutcome> ApplyPulledBatch(Store& store, std::vector<Record>&& records,
+                                     const std::vector<PulledConflict>& conflicts,
+                                     const std::vector<std::string>& purge_subjects,
+                                     int64_t checkpoint) {
   Store::Impl& impl = *store.impl();
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
   PullOutcome out;
   DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
-  for (const Record& incoming : records) {
+  for (Record& incoming : records) {
     if (!IsRecordId(incoming.id) || !IsOpaqueId(incoming.subject_id)) {
       return InvalidArgumentError("pulled record has a malformed id or subject");
     }
@@ -225,7 +233,7 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& re
       return InvalidArgumentError("pulled record " + incoming.id + " changed its type");
     }
     if (existed && current->rev >= incoming.rev) continue;  // already have it
-    Record r = incoming;
+    Record r = std::move(incoming);  // each record is written once: its fields move, not copy
     r.local_version = existed ? current->local_version + 1 : 1;
     if (existed) {
       DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, r.type, current->head, std::move(r.fields)));

@@ -82,7 +82,7 @@ Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, SyncRepor
   std::vector<core::PulledConflict> conflicts;
   for (const ConflictInfo& c : b.conflicts) conflicts.push_back(ToCoreConflict(c));
   DS_ASSIGN_OR_RETURN(core::PullOutcome out,
-                      core::ApplyPulledBatch(store, records, conflicts, b.purge, static_cast<int64_t>(b.checkpoint)));
+                      core::ApplyPulledBatch(store, std::move(records), conflicts, b.purge, static_cast<int64_t>(b.checkpoint)));
   report->pulled += out.records;
   report->conflicts += out.conflicts;
   report->purged += out.purged;

@@ -64,6 +64,13 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& re
                                      const std::vector<PulledConflict>& conflicts,
                                      const std::vector<std::string>& purge_subjects,
                                      int64_t checkpoint);
+// As above, taking the records over: each record's fields move into the
+// store's write instead of being copied (the sync client's pulled batches).
+// The records are left moved-from, whatever the outcome.
+Result<PullOutcome> ApplyPulledBatch(Store& store, std::vector<Record>&& records,
+                                     const std::vector<PulledConflict>& conflicts,
+                                     const std::vector<std::string>& purge_subjects,
+                                     int64_t checkpoint);
 
 Result<int64_t> Checkpoint(Store& store);
 Status SetLastSync(Store& store, int64_t at_ms);
