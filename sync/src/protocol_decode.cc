@@ -90,17 +90,18 @@ bool IsTokenId(std::string_view s) {
 
 namespace {
 
-Status CheckValueRec(const json& v, size_t depth, size_t* bytes, const std::string& where) {
-  if (depth > kMaxValueDepth) return InvalidArgumentError(where + ": nested too deep");
+// `where` names the value in an error; it is turned into a string only then.
+Status CheckValueRec(const json& v, size_t depth, size_t* bytes, std::string_view where) {
+  if (depth > kMaxValueDepth) return InvalidArgumentError(std::string(where) + ": nested too deep");
   switch (v.type()) {
     case json::value_t::string:
       *bytes += v.get_ref<const std::string&>().size();
       break;
     case json::value_t::binary:
     case json::value_t::discarded:
-      return InvalidArgumentError(where + ": not a JSON value");
+      return InvalidArgumentError(std::string(where) + ": not a JSON value");
     case json::value_t::number_float:
-      if (!std::isfinite(v.get<double>())) return InvalidArgumentError(where + ": not finite");
+      if (!std::isfinite(v.get<double>())) return InvalidArgumentError(std::string(where) + ": not finite");
       break;
     case json::value_t::object:
       for (const auto& [k, e] : v.items()) {
@@ -114,7 +115,7 @@ Status CheckValueRec(const json& v, size_t depth, size_t* bytes, const std::stri
     default:
       break;
   }
-  if (*bytes > kMaxValueBytes) return InvalidArgumentError(where + ": value too large");
+  if (*bytes > kMaxValueBytes) return InvalidArgumentError(std::string(where) + ": value too large");
   return Status::Ok();
 }
 
@@ -122,7 +123,7 @@ Status CheckValueRec(const json& v, size_t depth, size_t* bytes, const std::stri
 
 Status CheckValue(const json& value, std::string_view where) {
   size_t bytes = 0;
-  return CheckValueRec(value, 0, &bytes, std::string(where));
+  return CheckValueRec(value, 0, &bytes, where);
 }
 
 namespace internal {
@@ -143,11 +144,13 @@ Result<Mutation> MutationFromJson(const json& j, const std::string& path, const 
     if (!changes->is_object()) return InvalidArgumentError(w.At("c") + ": not a map");
     if (changes->size() > kMaxChangesPerMutation) return ResourceExhaustedError(w.At("c") + ": too many fields");
     for (const auto& [field, c] : changes->items()) {
-      std::string where = w.At("c") + "." + (IsPath(field) ? field : std::string("?"));
-      if (!IsPath(field)) return InvalidArgumentError(where + ": bad field name");
-      if (!c.is_array() || c.size() != 2) return InvalidArgumentError(where + ": not [from, to]");
-      DS_RETURN_IF_ERROR(CheckValue(c[0], where + "[0]"));
-      DS_RETURN_IF_ERROR(CheckValue(c[1], where + "[1]"));
+      // The path is spelled out only for an error.
+      const std::string& name = field;  // (a lambda may not capture a structured binding in C++17)
+      auto where = [&] { return w.At("c") + "." + (IsPath(name) ? name : std::string("?")); };
+      if (!IsPath(field)) return InvalidArgumentError(where() + ": bad field name");
+      if (!c.is_array() || c.size() != 2) return InvalidArgumentError(where() + ": not [from, to]");
+      if (!CheckValue(c[0], {}).ok()) return CheckValue(c[0], where() + "[0]");
+      if (!CheckValue(c[1], {}).ok()) return CheckValue(c[1], where() + "[1]");
       m.changes.emplace(field, FieldChange{c[0], c[1]});
     }
   }
@@ -258,7 +261,9 @@ Result<PulledRecord> PulledRecordFromWire(json& j, const std::string& path) {
   if (fields.size() > kMaxFieldsPerRecord) return ResourceExhaustedError(w.At("f") + ": too many");
   for (const auto& [k, v] : fields.items()) {
     if (!IsPath(k)) return InvalidArgumentError(w.At("f") + ": bad field name");
-    DS_RETURN_IF_ERROR(CheckValue(v, w.At("f") + "." + k));
+    // The field's path is spelled out only for an error (this runs for every
+    // field of every pulled record).
+    if (!CheckValue(v, {}).ok()) return CheckValue(v, w.At("f") + "." + k);
   }
   r.fields = std::move(fields);
   return r;

@@ -135,7 +135,7 @@ Status WireMap::Value(const char* key, json* out) const {
     *out = nullptr;
     return Status::Ok();
   }
-  DS_RETURN_IF_ERROR(CheckValue(*v, At(key)));
+  if (!CheckValue(*v, {}).ok()) return CheckValue(*v, At(key));  // the path only for an error
   *out = *v;
   return Status::Ok();
 }
@@ -150,10 +150,10 @@ Status WireMap::StringList(const char* key, size_t max_count, size_t max_bytes,
   out->reserve(arr->size());
   for (size_t i = 0; i < arr->size(); ++i) {
     const json& e = (*arr)[i];
-    std::string where = At(key) + "[" + std::to_string(i) + "]";
-    if (!e.is_string()) return InvalidArgumentError(where + ": not a string");
+    auto where = [&] { return At(key) + "[" + std::to_string(i) + "]"; };  // for an error only
+    if (!e.is_string()) return InvalidArgumentError(where() + ": not a string");
     const std::string& s = e.get_ref<const std::string&>();
-    if (s.size() > max_bytes || (ok && !ok(s))) return InvalidArgumentError(where + ": not valid");
+    if (s.size() > max_bytes || (ok && !ok(s))) return InvalidArgumentError(where() + ": not valid");
     out->push_back(s);
   }
   return Status::Ok();

@@ -288,6 +288,38 @@ TEST(ProtocolTest, RejectsDeepValues) {
   EXPECT_EQ(Decode(bomb).status().code(), StatusCode::kInvalidArgument);
 }
 
+// Field values are checked without building their path; a refused one is
+// still named by its path (message, record, field).
+TEST(ProtocolTest, RefusedValueIsNamedByItsPath) {
+  json deep = 1;
+  for (int i = 0; i < 17; ++i) deep = json::array({deep});
+  json j = PushJson();
+  j["m"][0]["c"]["purpose"][1] = deep;  // over kMaxValueDepth, within the CBOR reader's depth
+  auto r = Decode(Cbor(j));
+  EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(r.status().message().find("push.m[0].c.purpose[1]"), std::string::npos) << r.status().message();
+
+  Batch b;
+  PulledRecord rec;
+  rec.id = Hex('1');
+  rec.type = "visit_note";
+  rec.subject_id = "S-2";
+  rec.rev = 1;
+  rec.status = "final";
+  rec.author_id = "worker-2";
+  rec.device_id = Hex('2');
+  rec.hlc = "x";
+  rec.fields = {{"purpose", "ok"}, {"summary", "fine"}};
+  b.records.push_back(rec);
+  b.records.push_back(rec);
+  json batch = json::from_cbor(Encode(b));
+  batch["rs"][1]["f"]["summary"] = deep;
+  auto d = Decode(Cbor(batch));
+  EXPECT_EQ(d.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(d.status().message().find("batch.rs[1].f.summary: nested too deep"), std::string::npos)
+      << d.status().message();
+}
+
 TEST(ProtocolTest, RejectsBinaryTagsBadUtf8AndNonFinite) {
   json j = PushJson();
   j["m"][0]["c"]["purpose"][1] = json::binary({1, 2, 3});
