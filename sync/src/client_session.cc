@@ -64,6 +64,18 @@ class SessionWrites {
 
 constexpr int64_t kCommitEveryRecords = 10000;
 
+// Pulled batch sizes ramp up: the first batch is small, each next one asks
+// for kPullRamp times as many, up to SyncOptions::pull_batch. While the
+// server builds the first batch the device has nothing to do; a small one
+// arrives sooner, and the server builds each next (bigger) batch while the
+// device applies the one before (the device's apply is the slower side).
+// A sync of up to kFirstPullRecords changes is one batch as before.
+constexpr size_t kFirstPullRecords = 250;
+constexpr size_t kPullRamp = 2;
+
+size_t FirstPullSize(const SyncOptions& o) { return std::min(o.pull_batch, kFirstPullRecords); }
+size_t NextPullSize(const SyncOptions& o, size_t last) { return std::min(o.pull_batch, last * kPullRamp); }
+
 template <typename T>
 Result<T> Expect(MessageChannel& ch) {
   DS_ASSIGN_OR_RETURN(std::string bytes, ch.Receive());
@@ -118,11 +130,12 @@ class BackgroundApply {
 Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, const SyncOptions& o,
                 SyncReport* report, std::optional<Batch> first, uint64_t since, bool pull_sent) {
   int64_t done = 0, uncommitted = 0;
+  size_t asked = FirstPullSize(o);  // the size the last pull asked for
   Report(o, "pull", 0, 0);
   if (!first && !pull_sent) {
     if (Cancelled(o)) return AbortedError("sync cancelled");
     DS_ASSIGN_OR_RETURN(since, core::Checkpoint(store));
-    DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{since, o.pull_batch})));
+    DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{since, FirstPullSize(o)})));
     ++report->round_trips;
   }
   Batch applied;  // the batch being applied (its records move into the store)
@@ -138,7 +151,8 @@ Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, c
     }
     const bool cancelled = Cancelled(o);
     if (b.more && !cancelled) {
-      DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{b.checkpoint, o.pull_batch})));
+      asked = NextPullSize(o, asked);
+      DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{b.checkpoint, asked})));
       ++report->round_trips;
     }
     DS_RETURN_IF_ERROR(applying.Wait());
@@ -257,7 +271,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
   hello.since = static_cast<uint64_t>(st.checkpoint);
   hello.pending = static_cast<uint64_t>(st.pending);
   hello.pull = st.pending == 0;  // nothing to push: one round trip
-  hello.max = o.pull_batch;
+  hello.max = FirstPullSize(o);
   DS_RETURN_IF_ERROR(ch.Send(Encode(hello)));
   ++report.round_trips;
   DS_ASSIGN_OR_RETURN(Welcome welcome, Expect<Welcome>(ch));
@@ -292,7 +306,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
         std::string().swap(p.bytes);
       }
       if (last) {
-        DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{hello.since, o.pull_batch})));
+        DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{hello.since, FirstPullSize(o)})));
         ++report.round_trips;
         pull_sent = true;
       }

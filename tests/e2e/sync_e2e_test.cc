@@ -218,5 +218,37 @@ TEST_F(SyncE2eTest, LargePendingChangesAreSplitAcrossPushMessages) {
   EXPECT_EQ(Sync(*phone).pushed, 0);
 }
 
+// A first sync asks for a small first batch and bigger ones after it (250,
+// 500, ... up to SyncOptions::pull_batch): every record arrives once, and the
+// batch sizes show in the round trips.
+TEST_F(SyncE2eTest, FirstSyncRampsUpItsBatchSizes) {
+  auto phone = Device("phone", "worker-1", "social_worker");
+  auto tablet = Device("tablet", "worker-1", "social_worker");
+  ASSERT_TRUE(core_->Assign("worker-1", "subject-A").ok());
+  auto fields = core::SampleFields("visit_note", env_.clock->NowMillis());
+  constexpr int kRecords = 600;
+  ASSERT_TRUE(phone->BeginBatch().ok());
+  for (int i = 0; i < kRecords; ++i) {
+    auto added = phone->Add("visit_note", "subject-A", fields, "final");
+    ASSERT_TRUE(added.ok()) << added.status().ToString();
+    ASSERT_TRUE(added->saved()) << added->problems[0].message;
+  }
+  ASSERT_TRUE(phone->CommitBatch().ok());
+  EXPECT_EQ(Sync(*phone).pushed, kRecords);
+  auto first = Sync(*tablet);
+  EXPECT_EQ(first.pulled, kRecords);
+  EXPECT_EQ(first.round_trips, 2) << "hello (batch of 250), pull (the other 350, within 500)";
+  EXPECT_EQ(tablet->GetStatus()->pending, 0);
+  // A smaller pull_batch caps every batch, the first one included.
+  auto laptop = Device("laptop", "worker-1", "social_worker");
+  sync::SyncOptions small;
+  small.pull_batch = 100;
+  auto r = sync::RunSync(*laptop, env_, small);
+  ASSERT_TRUE(r.ok()) << r.status().ToString();
+  EXPECT_EQ(r->pulled, kRecords);
+  EXPECT_EQ(r->round_trips, 6) << "hello and 5 pulls of 100";
+  EXPECT_EQ(Sync(*laptop).pulled, 0);
+}
+
 }  // namespace
 }  // namespace doorstep

@@ -40,7 +40,7 @@ using ProgressFn = std::function<void(const SyncProgress&)>;
 
 struct SyncOptions {
   size_t push_batch = 256;    // mutations per push message (≤ 256)
-  size_t pull_batch = 2000;   // records per pulled batch (≤ 2000)
+  size_t pull_batch = 2000;   // records per pulled batch (≤ 2000); the first asks for ≤ 250, ramping up
   int timeout_ms = 30000;     // per network operation
   ProgressFn progress;        // optional
   const std::atomic<bool>* cancel = nullptr;  // optional; checked between batches
