@@ -128,7 +128,7 @@ Status CheckValue(const json& value, std::string_view where) {
 
 namespace internal {
 
-Result<Mutation> MutationFromJson(const json& j, const std::string& path, const std::string& author,
+Result<Mutation> MutationFromJson(json& j, const std::string& path, const std::string& author,
                                   const std::string& device) {
   DS_ASSIGN_OR_RETURN(WireMap w, WireMap::Of(j, path));
   Mutation m;
@@ -140,18 +140,20 @@ Result<Mutation> MutationFromJson(const json& j, const std::string& path, const 
   int64_t kind = 0;
   DS_RETURN_IF_ERROR(w.Int("k", 0, 1, &kind, /*required=*/false));
   m.kind = kind == 1 ? MutationKind::kResolve : MutationKind::kPut;
-  if (const json* changes = w.Find("c")) {
+  // `j` is the caller's own: the changed values are moved out of it.
+  if (json* changes = const_cast<json*>(w.Find("c"))) {
     if (!changes->is_object()) return InvalidArgumentError(w.At("c") + ": not a map");
     if (changes->size() > kMaxChangesPerMutation) return ResourceExhaustedError(w.At("c") + ": too many fields");
-    for (const auto& [field, c] : changes->items()) {
+    for (auto it = changes->begin(); it != changes->end(); ++it) {
+      const std::string& field = it.key();
+      json& c = it.value();
       // The path is spelled out only for an error.
-      const std::string& name = field;  // (a lambda may not capture a structured binding in C++17)
-      auto where = [&] { return w.At("c") + "." + (IsPath(name) ? name : std::string("?")); };
+      auto where = [&] { return w.At("c") + "." + (IsPath(field) ? field : std::string("?")); };
       if (!IsPath(field)) return InvalidArgumentError(where() + ": bad field name");
       if (!c.is_array() || c.size() != 2) return InvalidArgumentError(where() + ": not [from, to]");
       if (!CheckValue(c[0], {}).ok()) return CheckValue(c[0], where() + "[0]");
       if (!CheckValue(c[1], {}).ok()) return CheckValue(c[1], where() + "[1]");
-      m.changes.emplace(field, FieldChange{c[0], c[1]});
+      m.changes.emplace(field, FieldChange{std::move(c[0]), std::move(c[1])});
     }
   }
   DS_RETURN_IF_ERROR(StatusCode2(w, &m.status));
@@ -338,7 +340,9 @@ Result<Message> Decode(std::string_view bytes) {
     Push m;
     m.m.reserve(arr->size());
     for (size_t i = 0; i < arr->size(); ++i) {
-      DS_ASSIGN_OR_RETURN(Mutation x, internal::MutationFromJson((*arr)[i], Index("push.m", i), author, device));
+      // `j` is this function's own copy: the changed values may move out.
+      json& mj = const_cast<json&>((*arr)[i]);
+      DS_ASSIGN_OR_RETURN(Mutation x, internal::MutationFromJson(mj, Index("push.m", i), author, device));
       m.m.push_back(std::move(x));
     }
     return Message(std::move(m));

@@ -27,8 +27,9 @@ nlohmann::json ToJson(const MutationResult& r);
 nlohmann::json ToJson(const ConflictInfo& c);
 
 // Each reads a JSON map (untrusted), naming `path` in errors.
-// A mutation of a push whose message-level author and device are given.
-Result<Mutation> MutationFromJson(const nlohmann::json& j, const std::string& path,
+// A mutation of a push whose message-level author and device are given;
+// its changed values are moved out of `j`.
+Result<Mutation> MutationFromJson(nlohmann::json& j, const std::string& path,
                                   const std::string& author, const std::string& device);
 Result<MutationResult> MutationResultFromWire(const nlohmann::json& j, const std::string& path);
 Result<MutationResult> MutationResultFromJson(const nlohmann::json& j, const std::string& path);
