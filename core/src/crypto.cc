@@ -3,6 +3,10 @@
 #include <sodium.h>
 
 #include <cstring>
+#include <memory>
+#include <mutex>
+
+#include "aead_internal.h"
 
 namespace doorstep::core {
 namespace {
@@ -11,9 +15,33 @@ constexpr char kCombineLabel[] = "doorstep.kek.v1.passphrase+keystore";
 
 }  // namespace
 
-Sealer::Sealer(SecretBytes key, const unsigned char prefix[16]) : key_(std::move(key)) {
+// The sealing subkey and context are fixed for the Sealer's life: every
+// nonce it makes starts with prefix_, and HChaCha20 reads only those 16
+// bytes. Opening takes one of a few slots, each a context under a mutex; a
+// slot remembers the prefix its context is keyed for, so opening many values
+// of one session (one prefix) derives the subkey once.
+struct Sealer::Engine {
+  struct OpenSlot {
+    std::mutex mu;
+    internal::ChaChaPolyContext ctx;
+    SecretBytes subkey;  // allocated on first use: HChaCha20 of another prefix
+    unsigned char keyed_prefix[internal::kSubkeyNonceBytes] = {};
+    bool keyed = false;
+  };
+  static constexpr int kOpenSlots = 4;
+  SecretBytes seal_subkey;  // HChaCha20(key, prefix_)
+  internal::ChaChaPolyContext seal;
+  OpenSlot slots[kOpenSlots];
+};
+
+Sealer::Sealer(SecretBytes key, const unsigned char prefix[16], std::unique_ptr<Engine> engine)
+    : key_(std::move(key)), engine_(std::move(engine)) {
   std::memcpy(prefix_, prefix, sizeof prefix_);
 }
+
+Sealer::Sealer(Sealer&&) noexcept = default;
+Sealer& Sealer::operator=(Sealer&&) noexcept = default;
+Sealer::~Sealer() = default;  // SecretBytes wipe; EVP_CIPHER_CTX_free cleanses
 
 Result<Sealer> Sealer::Create(SecretBytes key, Random& random) {
   if (key.size() != crypto_aead_xchacha20poly1305_ietf_KEYBYTES) {
@@ -21,35 +49,79 @@ Result<Sealer> Sealer::Create(SecretBytes key, Random& random) {
   }
   unsigned char prefix[16];
   random.Fill(prefix, sizeof prefix);
-  return Sealer(std::move(key), prefix);
+  auto engine = std::make_unique<Engine>();
+  engine->seal_subkey = SecretBytes(kKeyBytes);
+  if (engine->seal_subkey.empty()) return ResourceExhaustedError("cannot allocate secure memory");
+  internal::DeriveXChaChaSubkey(key.data(), prefix, engine->seal_subkey.data());
+  DS_RETURN_IF_ERROR(engine->seal.Init(/*encrypt=*/true));
+  return Sealer(std::move(key), prefix, std::move(engine));
 }
 
 Result<std::string> Sealer::Seal(std::string_view plaintext, std::string_view ad) {
+  if (engine_ == nullptr) return FailedPreconditionError("sealer was moved from");
   if (counter_ == UINT64_MAX) return ResourceExhaustedError("sealer nonce counter exhausted");
   uint64_t n = counter_++;
   std::string out(kSealNonceBytes + plaintext.size() + kSealTagBytes, '\0');
   auto* nonce = reinterpret_cast<unsigned char*>(out.data());
   std::memcpy(nonce, prefix_, 16);
   for (int i = 0; i < 8; ++i) nonce[16 + i] = static_cast<unsigned char>(n >> (8 * i));
-  unsigned long long clen = 0;
-  crypto_aead_xchacha20poly1305_ietf_encrypt(
-      nonce + kSealNonceBytes, &clen, reinterpret_cast<const unsigned char*>(plaintext.data()),
-      plaintext.size(), reinterpret_cast<const unsigned char*>(ad.data()), ad.size(), nullptr,
-      nonce, key_.data());
+  unsigned char ietf_nonce[internal::kIetfNonceBytes];
+  internal::IetfNonceFrom(nonce, ietf_nonce);
+  unsigned char* ct = nonce + kSealNonceBytes;
+  DS_RETURN_IF_ERROR(engine_->seal.Seal(
+      engine_->seal_subkey.data(), ietf_nonce, reinterpret_cast<const unsigned char*>(ad.data()),
+      ad.size(), reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), ct,
+      ct + plaintext.size()));
   return out;
 }
 
 Result<std::string> Sealer::Open(std::string_view sealed, std::string_view ad) const {
   if (sealed.size() < kSealOverhead) return DataLossError("sealed value too short");
-  std::string out(sealed.size() - kSealOverhead, '\0');
+  if (engine_ == nullptr) return FailedPreconditionError("sealer was moved from");
+  // A free slot if there is one; otherwise wait for the first.
+  Engine::OpenSlot* slot = nullptr;
+  std::unique_lock<std::mutex> lock;
+  for (Engine::OpenSlot& s : engine_->slots) {
+    std::unique_lock<std::mutex> l(s.mu, std::try_to_lock);
+    if (l.owns_lock()) {
+      slot = &s;
+      lock = std::move(l);
+      break;
+    }
+  }
+  if (slot == nullptr) {
+    slot = &engine_->slots[0];
+    lock = std::unique_lock<std::mutex>(slot->mu);
+  }
+  DS_RETURN_IF_ERROR(slot->ctx.Init(/*encrypt=*/false));
+
   const auto* in = reinterpret_cast<const unsigned char*>(sealed.data());
-  unsigned long long mlen = 0;
-  if (crypto_aead_xchacha20poly1305_ietf_decrypt(
-          reinterpret_cast<unsigned char*>(out.data()), &mlen, nullptr, in + kSealNonceBytes,
-          sealed.size() - kSealNonceBytes, reinterpret_cast<const unsigned char*>(ad.data()),
-          ad.size(), in, key_.data()) != 0) {
+  const unsigned char* subkey = nullptr;  // nullptr: the context is keyed for this prefix
+  if (!slot->keyed || std::memcmp(slot->keyed_prefix, in, internal::kSubkeyNonceBytes) != 0) {
+    if (std::memcmp(in, prefix_, internal::kSubkeyNonceBytes) == 0) {
+      subkey = engine_->seal_subkey.data();
+    } else {
+      if (slot->subkey.empty()) slot->subkey = SecretBytes(kKeyBytes);
+      if (slot->subkey.empty()) return ResourceExhaustedError("cannot allocate secure memory");
+      internal::DeriveXChaChaSubkey(key_.data(), in, slot->subkey.data());
+      subkey = slot->subkey.data();
+    }
+    slot->keyed = false;
+  }
+  unsigned char ietf_nonce[internal::kIetfNonceBytes];
+  internal::IetfNonceFrom(in, ietf_nonce);
+  const size_t n = sealed.size() - kSealOverhead;
+  std::string out(n, '\0');
+  Status s = slot->ctx.Open(subkey, ietf_nonce, reinterpret_cast<const unsigned char*>(ad.data()),
+                            ad.size(), in + kSealNonceBytes, n, in + kSealNonceBytes + n,
+                            reinterpret_cast<unsigned char*>(out.data()));
+  if (subkey != nullptr && (s.ok() || s.code() == StatusCode::kDataLoss)) {
+    std::memcpy(slot->keyed_prefix, in, internal::kSubkeyNonceBytes);
+    slot->keyed = true;
+  }
+  if (!s.ok()) {
     sodium_memzero(out.data(), out.size());
-    return DataLossError("sealed value failed authentication");
+    return s;
   }
   return out;
 }

@@ -1,7 +1,9 @@
 // Sealing and key wrapping: the only cryptography core/ does.
 //
-// Sealer seals values with XChaCha20-Poly1305 (libsodium's
-// crypto_aead_xchacha20poly1305_ietf). Its 24-byte nonce is a 16-byte random
+// Sealer seals values with XChaCha20-Poly1305: exactly the bytes of
+// libsodium's crypto_aead_xchacha20poly1305_ietf, computed as HChaCha20
+// (libsodium) plus OpenSSL's IETF ChaCha20-Poly1305 for speed (docs/store.md).
+// Its 24-byte nonce is a 16-byte random
 // prefix drawn once per Sealer plus a 64-bit little-endian counter, so sealing
 // costs no system call and no nonce repeats: within a Sealer the counter never
 // repeats, and across Sealers (reopens, devices) the 128-bit prefixes collide
@@ -13,12 +15,16 @@
 // from a passphrase (Argon2id), from a 32-byte platform-keystore key, or from
 // both (BLAKE2b over both, so neither alone opens the store).
 //
-// Thread safety: a Sealer may be used from one thread at a time (Seal bumps a
-// counter); Open is const and safe concurrently.
+// Thread safety: Seal from one thread at a time (it bumps a counter and uses
+// one cipher context); Open is const and safe concurrently, with other Opens
+// and with Seal (it uses a small pool of locked contexts).
+// Key material: the key, the sealing subkey and every cipher context's key
+// schedule are wiped when the Sealer is destroyed.
 #ifndef DOORSTEP_CORE_CRYPTO_H_
 #define DOORSTEP_CORE_CRYPTO_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <string_view>
@@ -40,23 +46,27 @@ class Sealer {
   // Fails with kInvalidArgument if the key is not 32 bytes.
   static Result<Sealer> Create(SecretBytes key, Random& random);
 
-  Sealer(Sealer&&) noexcept = default;
-  Sealer& operator=(Sealer&&) noexcept = default;
+  Sealer(Sealer&&) noexcept;
+  Sealer& operator=(Sealer&&) noexcept;
+  ~Sealer();
 
-  // Returns nonce || ciphertext || tag. Fails with kResourceExhausted only if
-  // the 2^64 counter is exhausted.
+  // Returns nonce || ciphertext || tag. Fails with kResourceExhausted if the
+  // 2^64 counter is exhausted, kInternal if OpenSSL fails.
   Result<std::string> Seal(std::string_view plaintext, std::string_view ad);
   // Returns the plaintext, or kDataLoss if `sealed` is too short, was
-  // tampered with, or was sealed with other associated data or another key.
+  // tampered with, or was sealed with other associated data or another key;
+  // kInternal if OpenSSL fails.
   Result<std::string> Open(std::string_view sealed, std::string_view ad) const;
 
   const SecretBytes& key() const { return key_; }
 
  private:
-  Sealer(SecretBytes key, const unsigned char prefix[16]);
+  struct Engine;  // OpenSSL contexts and subkeys (crypto.cc)
+  Sealer(SecretBytes key, const unsigned char prefix[16], std::unique_ptr<Engine> engine);
   SecretBytes key_;
   unsigned char prefix_[16] = {};
   uint64_t counter_ = 0;
+  std::unique_ptr<Engine> engine_;
 };
 
 enum class KdfProfile { kInteractive, kModerate };
