@@ -1,6 +1,8 @@
 #include "aead_internal.h"
 
+#include <openssl/core_names.h>
 #include <openssl/evp.h>
+#include <openssl/params.h>
 #include <sodium.h>
 
 #include <climits>
@@ -51,6 +53,14 @@ Status ChaChaPolyContext::Init(bool encrypt) {
   return Status::Ok();
 }
 
+Status ChaChaPolyContext::SetKey(const unsigned char* key) {
+  if (ctx_ == nullptr) return InternalError("cipher context not initialised");
+  if (EVP_CipherInit_ex(ctx_, nullptr, nullptr, key, nullptr, encrypt_ ? 1 : 0) != 1) {
+    return InternalError("OpenSSL ChaCha20-Poly1305 key setup failed");
+  }
+  return Status::Ok();
+}
+
 Status ChaChaPolyContext::Start(const unsigned char* key, const unsigned char* nonce,
                                 const unsigned char* ad, size_t ad_len) {
   if (ctx_ == nullptr) return InternalError("cipher context not initialised");
@@ -80,8 +90,12 @@ Status ChaChaPolyContext::Seal(const unsigned char* key, const unsigned char* no
       return InternalError("OpenSSL ChaCha20-Poly1305 encryption failed");
     }
   }
+  // The tag through the parameter API directly (the ctrl call wraps it).
+  OSSL_PARAM get_tag[2] = {
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kTagBytes),
+      OSSL_PARAM_construct_end()};
   if (EVP_EncryptFinal_ex(ctx_, out + n, &len) != 1 || len != 0 ||
-      EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_GET_TAG, static_cast<int>(kTagBytes), tag) != 1) {
+      EVP_CIPHER_CTX_get_params(ctx_, get_tag) != 1) {
     return InternalError("OpenSSL ChaCha20-Poly1305 could not finish");
   }
   return Status::Ok();
@@ -101,8 +115,11 @@ Status ChaChaPolyContext::Open(const unsigned char* key, const unsigned char* no
     }
   }
   // EVP copies the tag in and compares it in constant time in Final.
-  if (EVP_CIPHER_CTX_ctrl(ctx_, EVP_CTRL_AEAD_SET_TAG, static_cast<int>(kTagBytes),
-                          const_cast<unsigned char*>(tag)) != 1) {
+  OSSL_PARAM set_tag[2] = {
+      OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,
+                                        const_cast<unsigned char*>(tag), kTagBytes),
+      OSSL_PARAM_construct_end()};
+  if (EVP_CIPHER_CTX_set_params(ctx_, set_tag) != 1) {
     return InternalError("OpenSSL ChaCha20-Poly1305 cannot take the tag");
   }
   if (EVP_DecryptFinal_ex(ctx_, out + n, &len) != 1) {

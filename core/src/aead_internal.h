@@ -39,6 +39,10 @@ class ChaChaPolyContext {
   Status Init(bool encrypt);
   bool initialized() const { return ctx_ != nullptr; }
 
+  // Keys the context (32 bytes) for calls that pass key nullptr. kInternal
+  // if OpenSSL fails.
+  Status SetKey(const unsigned char* key);
+
   // Seals `n` bytes of `in` into `out` (n bytes) and `tag` (16 bytes) under
   // the 32-byte `key` (nullptr: the key of the previous call) and the 12-byte
   // `nonce`. kInternal if OpenSSL fails.

@@ -54,6 +54,7 @@ Result<Sealer> Sealer::Create(SecretBytes key, Random& random) {
   if (engine->seal_subkey.empty()) return ResourceExhaustedError("cannot allocate secure memory");
   internal::DeriveXChaChaSubkey(key.data(), prefix, engine->seal_subkey.data());
   DS_RETURN_IF_ERROR(engine->seal.Init(/*encrypt=*/true));
+  DS_RETURN_IF_ERROR(engine->seal.SetKey(engine->seal_subkey.data()));
   return Sealer(std::move(key), prefix, std::move(engine));
 }
 
@@ -68,8 +69,9 @@ Result<std::string> Sealer::Seal(std::string_view plaintext, std::string_view ad
   unsigned char ietf_nonce[internal::kIetfNonceBytes];
   internal::IetfNonceFrom(nonce, ietf_nonce);
   unsigned char* ct = nonce + kSealNonceBytes;
+  // The context was keyed with the sealing subkey at Create: only the nonce changes.
   DS_RETURN_IF_ERROR(engine_->seal.Seal(
-      engine_->seal_subkey.data(), ietf_nonce, reinterpret_cast<const unsigned char*>(ad.data()),
+      nullptr, ietf_nonce, reinterpret_cast<const unsigned char*>(ad.data()),
       ad.size(), reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), ct,
       ct + plaintext.size()));
   return out;
