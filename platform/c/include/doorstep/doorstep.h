@@ -23,7 +23,12 @@
  * again). A ds_store_t may be used from any thread; calls on one handle are
  * serialised by a lock inside it (a call made while ds_sync runs on another
  * thread waits for the sync to finish). ds_cancel_set() may be called from any
- * thread at any time. Distinct handles are independent.
+ * thread at any time. Distinct handles are independent, but open one handle
+ * per store file: ds_sync holds the store's write lock from its first write
+ * to its end (one durable commit per sync, or per 10,000 pulled records), so
+ * a write through a second handle on the same file waits for it, and fails
+ * with DS_ERR_UNAVAILABLE ("database is locked"; nothing is written, retry)
+ * after 5 seconds if the sync is still running.
  *
  * Secrets. Passphrases and platform keys are copied into wiped memory for the
  * duration of the call; the caller should wipe its own copy. Record contents
