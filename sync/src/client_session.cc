@@ -101,30 +101,14 @@ Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, SyncRepor
   return Status::Ok();
 }
 
-// Runs a batch's apply. It ran on a worker thread (the caller's thread kept
-// receiving and decoding the next batch), but on 2 shared cores that made the
-// first sync of 10,000 records slower (9.6-10.6k records/s against
-// 13.5-13.9k applied here, same load): the decoded batch is allocated on one
-// thread and freed on the other, and the threads compete with the server.
-// So it runs here, in order; Wait() returns its result.
-class BackgroundApply {
- public:
-  void Start(const std::function<Status()>& apply) { result_ = apply(); }
-  Status Wait() {
-    Status s = std::move(result_);
-    result_ = Status::Ok();
-    return s;
-  }
-
- private:
-  Status result_ = Status::Ok();
-};
-
 // Pulls until the server says there is no more. The next batch is asked for
 // before the current one is applied, so the server builds it while the
-// device commits this one. The device's
-// checkpoint still moves only with a committed batch (a cut loses at most
-// the batches not yet committed: see SessionWrites).
+// device applies and commits this one. Batches are applied here, in order:
+// a worker thread that applied one batch while this thread received the next
+// made the first sync of 10,000 records slower on 2 shared cores (9.6-10.6k
+// records/s against 13.5-13.9k, same load). The device's checkpoint still
+// moves only with a committed batch (a cut loses at most the batches not yet
+// committed: see SessionWrites).
 // An empty batch that leaves the checkpoint where it is (a no-op sync) is
 // not written to the store. `pull_sent`: the first pull went out already.
 Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, const SyncOptions& o,
@@ -138,9 +122,6 @@ Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, c
     DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{since, FirstPullSize(o)})));
     ++report->round_trips;
   }
-  Batch applied;  // the batch being applied (its records move into the store)
-  BackgroundApply applying;
-  int64_t applying_records = 0;
   while (true) {
     Batch b;
     if (first) {
@@ -155,27 +136,15 @@ Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, c
       DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{b.checkpoint, asked})));
       ++report->round_trips;
     }
-    DS_RETURN_IF_ERROR(applying.Wait());
-    done += applying_records;
-    applying_records = 0;
-    if (uncommitted >= kCommitEveryRecords) {
-      DS_RETURN_IF_ERROR(writes.Commit());
-      uncommitted = 0;
-    }
-    if (done > 0) Report(o, "pull", done, done + static_cast<int64_t>(o.pull_batch));
     const int64_t n = static_cast<int64_t>(b.records.size());
     if (!b.records.empty() || !b.conflicts.empty() || !b.purge.empty() || b.checkpoint != since) {
       since = b.checkpoint;
+      DS_RETURN_IF_ERROR(ApplyBatch(store, writes, b, report));  // its records move into the store
       uncommitted += n;
-      applied = std::move(b);
-      applying.Start([&store, &writes, &applied, report] { return ApplyBatch(store, writes, applied, report); });
-      applying_records = n;
-      if (applied.more && !cancelled) continue;
-      DS_RETURN_IF_ERROR(applying.Wait());
-      done += applying_records;
-      Report(o, "pull", done, done);
-      if (!applied.more) return Status::Ok();
-      return AbortedError("sync cancelled");
+      if (uncommitted >= kCommitEveryRecords) {
+        DS_RETURN_IF_ERROR(writes.Commit());
+        uncommitted = 0;
+      }
     }
     done += n;
     Report(o, "pull", done, b.more ? done + static_cast<int64_t>(o.pull_batch) : done);
