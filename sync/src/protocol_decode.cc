@@ -151,8 +151,8 @@ Result<Mutation> MutationFromJson(json& j, const std::string& path, const std::s
       auto where = [&] { return w.At("c") + "." + (IsPath(field) ? field : std::string("?")); };
       if (!IsPath(field)) return InvalidArgumentError(where() + ": bad field name");
       if (!c.is_array() || c.size() != 2) return InvalidArgumentError(where() + ": not [from, to]");
-      if (!CheckValue(c[0], {}).ok()) return CheckValue(c[0], where() + "[0]");
-      if (!CheckValue(c[1], {}).ok()) return CheckValue(c[1], where() + "[1]");
+      DS_RETURN_IF_ERROR(CheckValueAt(c[0], [&] { return where() + "[0]"; }));
+      DS_RETURN_IF_ERROR(CheckValueAt(c[1], [&] { return where() + "[1]"; }));
       m.changes.emplace(field, FieldChange{std::move(c[0]), std::move(c[1])});
     }
   }
@@ -265,7 +265,7 @@ Result<PulledRecord> PulledRecordFromWire(json& j, const std::string& path) {
     if (!IsPath(k)) return InvalidArgumentError(w.At("f") + ": bad field name");
     // The field's path is spelled out only for an error (this runs for every
     // field of every pulled record).
-    if (!CheckValue(v, {}).ok()) return CheckValue(v, w.At("f") + "." + k);
+    DS_RETURN_IF_ERROR(CheckValueAt(v, [&] { return w.At("f") + "." + k; }));
   }
   r.fields = std::move(fields);
   return r;

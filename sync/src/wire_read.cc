@@ -135,7 +135,7 @@ Status WireMap::Value(const char* key, json* out) const {
     *out = nullptr;
     return Status::Ok();
   }
-  if (!CheckValue(*v, {}).ok()) return CheckValue(*v, At(key));  // the path only for an error
+  DS_RETURN_IF_ERROR(CheckValueAt(*v, [&] { return At(key); }));
   *out = *v;
   return Status::Ok();
 }

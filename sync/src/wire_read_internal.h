@@ -15,8 +15,17 @@
 #include <nlohmann/json.hpp>
 
 #include "doorstep/core/status.h"
+#include "doorstep/sync/protocol.h"
 
 namespace doorstep::sync::internal {
+
+// CheckValue, calling `where()` (the value's path) only when the value is
+// refused: decoding a valid message builds no path strings.
+template <typename WhereFn>
+Status CheckValueAt(const nlohmann::json& value, WhereFn where) {
+  if (CheckValue(value, {}).ok()) return Status::Ok();
+  return CheckValue(value, where());
+}
 
 // A map being read, with its path for messages ("push.m[2]").
 // Wire forms of a 32-hex id: a 16-byte CBOR byte string. WireId() keeps an
