@@ -7,6 +7,7 @@
 
 #include <climits>
 #include <cstring>
+#include <string>
 
 namespace doorstep::core::internal {
 namespace {
@@ -67,11 +68,18 @@ Status ChaChaPolyContext::Start(const unsigned char* key, const unsigned char* n
   if (EVP_CipherInit_ex(ctx_, nullptr, nullptr, key, nonce, encrypt_ ? 1 : 0) != 1) {
     return InternalError("OpenSSL ChaCha20-Poly1305 init failed");
   }
-  int len = 0;
-  for (size_t off = 0; off < ad_len; off += kMaxPiece) {
-    const size_t piece = ad_len - off < kMaxPiece ? ad_len - off : kMaxPiece;
-    if (EVP_CipherUpdate(ctx_, nullptr, &len, ad + off, static_cast<int>(piece)) != 1) {
-      return InternalError("OpenSSL ChaCha20-Poly1305 associated data failed");
+  return Update(ad, ad_len, nullptr, "associated data");
+}
+
+Status ChaChaPolyContext::Update(const unsigned char* in, size_t n, unsigned char* out,
+                                 const char* what) {
+  for (size_t off = 0; off < n; off += kMaxPiece) {
+    const size_t piece = n - off < kMaxPiece ? n - off : kMaxPiece;
+    int len = 0;
+    if (EVP_CipherUpdate(ctx_, out == nullptr ? nullptr : out + off, &len, in + off,
+                         static_cast<int>(piece)) != 1 ||
+        (out != nullptr && static_cast<size_t>(len) != piece)) {
+      return InternalError(std::string("OpenSSL ChaCha20-Poly1305 ") + what + " failed");
     }
   }
   return Status::Ok();
@@ -82,14 +90,8 @@ Status ChaChaPolyContext::Seal(const unsigned char* key, const unsigned char* no
                                size_t n, unsigned char* out, unsigned char* tag) {
   if (!encrypt_) return InternalError("cipher context is for opening");
   DS_RETURN_IF_ERROR(Start(key, nonce, ad, ad_len));
+  DS_RETURN_IF_ERROR(Update(in, n, out, "encryption"));
   int len = 0;
-  for (size_t off = 0; off < n; off += kMaxPiece) {
-    const size_t piece = n - off < kMaxPiece ? n - off : kMaxPiece;
-    if (EVP_EncryptUpdate(ctx_, out + off, &len, in + off, static_cast<int>(piece)) != 1 ||
-        static_cast<size_t>(len) != piece) {
-      return InternalError("OpenSSL ChaCha20-Poly1305 encryption failed");
-    }
-  }
   // The tag through the parameter API directly (the ctrl call wraps it).
   OSSL_PARAM get_tag[2] = {
       OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG, tag, kTagBytes),
@@ -106,14 +108,8 @@ Status ChaChaPolyContext::Open(const unsigned char* key, const unsigned char* no
                                size_t n, const unsigned char* tag, unsigned char* out) {
   if (encrypt_) return InternalError("cipher context is for sealing");
   DS_RETURN_IF_ERROR(Start(key, nonce, ad, ad_len));
+  DS_RETURN_IF_ERROR(Update(in, n, out, "decryption"));
   int len = 0;
-  for (size_t off = 0; off < n; off += kMaxPiece) {
-    const size_t piece = n - off < kMaxPiece ? n - off : kMaxPiece;
-    if (EVP_DecryptUpdate(ctx_, out + off, &len, in + off, static_cast<int>(piece)) != 1 ||
-        static_cast<size_t>(len) != piece) {
-      return InternalError("OpenSSL ChaCha20-Poly1305 decryption failed");
-    }
-  }
   // EVP copies the tag in and compares it in constant time in Final.
   OSSL_PARAM set_tag[2] = {
       OSSL_PARAM_construct_octet_string(OSSL_CIPHER_PARAM_AEAD_TAG,

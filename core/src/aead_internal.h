@@ -59,6 +59,10 @@ class ChaChaPolyContext {
  private:
   Status Start(const unsigned char* key, const unsigned char* nonce, const unsigned char* ad,
                size_t ad_len);
+  // Feeds `n` bytes through the context in pieces EVP's int lengths can take:
+  // associated data when `out` is nullptr, else text into `out` (n bytes).
+  // kInternal naming `what` if OpenSSL fails.
+  Status Update(const unsigned char* in, size_t n, unsigned char* out, const char* what);
   EVP_CIPHER_CTX* ctx_ = nullptr;
   bool encrypt_ = true;
 };
