@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <cerrno>
+#include <algorithm>
 #include <cstring>
 
 #include "store_internal.h"
@@ -14,32 +15,34 @@
 namespace doorstep::core {
 namespace {
 
+// Store format 3 (docs/store.md). A record write adds one versions row (its
+// sealed body and its audit entry), one pending row, and inserts or updates
+// its records row and that row's subject index entry: four b-trees.
 constexpr char kSchemaSql[] = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
 CREATE TABLE records(
-  rid INTEGER PRIMARY KEY,
-  id TEXT NOT NULL UNIQUE,
+  id BLOB PRIMARY KEY,
   type TEXT NOT NULL,
   subject_id TEXT NOT NULL,
   local_version INTEGER NOT NULL,
   rev INTEGER NOT NULL,
-  hlc TEXT NOT NULL,
-  head INTEGER NOT NULL);
-CREATE INDEX records_subject ON records(subject_id, hlc);
+  hlc_key INTEGER NOT NULL,
+  head INTEGER NOT NULL) WITHOUT ROWID;
+CREATE INDEX records_subject ON records(subject_id, hlc_key);
 CREATE TABLE versions(
   seq INTEGER PRIMARY KEY,
+  record BLOB NOT NULL,
   local_version INTEGER NOT NULL,
   prev INTEGER NOT NULL,
   mutation INTEGER NOT NULL,
+  action INTEGER NOT NULL,
+  at_ms INTEGER NOT NULL,
   body BLOB NOT NULL);
 CREATE TABLE pending(
   seq INTEGER PRIMARY KEY,
-  mutation_id TEXT NOT NULL,
-  record_id TEXT NOT NULL,
-  kind TEXT NOT NULL,
-  from_seq INTEGER NOT NULL,
-  to_seq INTEGER NOT NULL,
-  state TEXT NOT NULL,
+  version INTEGER NOT NULL,
+  session BLOB NOT NULL,
+  state INTEGER NOT NULL,
   detail BLOB);
 CREATE TABLE conflicts(
   conflict_id TEXT PRIMARY KEY,
@@ -167,9 +170,8 @@ void Store::Impl::SetSealer(Sealer s) {
   sealer_.emplace(std::move(s));
   env_.random->Fill(id_key_, sizeof id_key_);
   id_counter_ = 0;
-  std::string prefix(12, '\0');
-  env_.random->Fill(prefix.data(), prefix.size());
-  mutation_prefix_ = ToHex(prefix);
+  mutation_prefix_.assign(12, '\0');
+  env_.random->Fill(mutation_prefix_.data(), mutation_prefix_.size());
   next_pending_seq_ = 0;
 }
 
@@ -187,18 +189,53 @@ std::string Store::Impl::NewId() {
   return ToHex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 
-std::string Store::Impl::MutationId(int64_t seq) const {
+std::string Store::Impl::MutationId(std::string_view prefix, int64_t seq) {
   static const char kHex[] = "0123456789abcdef";
-  std::string id = mutation_prefix_;
+  std::string id;
+  id.reserve(32);
+  for (unsigned char c : prefix) {
+    id.push_back(kHex[c >> 4]);
+    id.push_back(kHex[c & 15]);
+  }
   for (int shift = 28; shift >= 0; shift -= 4) id.push_back(kHex[(static_cast<uint64_t>(seq) >> shift) & 15]);
   return id;
 }
 
-int64_t Store::Impl::MutationSeq(std::string_view mutation_id) {
-  if (!IsRecordId(mutation_id)) return 0;
-  int64_t seq = 0;
-  for (char c : mutation_id.substr(24)) seq = seq * 16 + (c <= '9' ? c - '0' : c - 'a' + 10);
-  return seq;
+bool Store::Impl::ParseMutationId(std::string_view mutation_id, std::string* prefix, int64_t* seq) {
+  if (!IsRecordId(mutation_id)) return false;
+  *prefix = RawId(mutation_id).substr(0, 12);
+  *seq = 0;
+  for (char c : mutation_id.substr(24)) *seq = *seq * 16 + (c <= '9' ? c - '0' : c - 'a' + 10);
+  return true;
+}
+
+std::string RawId(std::string_view hex) {
+  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
+  std::string raw(hex.size() / 2, '\0');
+  for (size_t i = 0; i < raw.size(); ++i) {
+    raw[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+  }
+  return raw;
+}
+
+int64_t HlcKey(std::string_view hlc) {
+  // "<13 digits>-<8 hex>-<device>" (HlcStamp::Encode); only the time and
+  // counter are read here, checked as strictly as Decode would.
+  if (hlc.size() <= kHlcEncodedPrefixChars || hlc[13] != '-' || hlc[22] != '-') return 0;
+  int64_t ms = 0;
+  for (size_t i = 0; i < 13; ++i) {
+    if (hlc[i] < '0' || hlc[i] > '9') return 0;
+    ms = ms * 10 + (hlc[i] - '0');
+  }
+  uint64_t counter = 0;
+  for (size_t i = 14; i < 22; ++i) {
+    char c = hlc[i];
+    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return 0;
+    counter = counter * 16 + static_cast<uint64_t>(c <= '9' ? c - '0' : c - 'a' + 10);
+  }
+  constexpr int64_t kMaxMs = (int64_t{1} << 43) - 1;  // the year 2248
+  constexpr uint64_t kMaxCounter = (uint64_t{1} << 20) - 1;
+  return std::min(ms, kMaxMs) << 20 | static_cast<int64_t>(std::min(counter, kMaxCounter));
 }
 
 Result<std::optional<std::string>> Store::Impl::GetMeta(std::string_view key) {
@@ -286,6 +323,7 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const KeyS
     DS_RETURN_IF_ERROR(ApplyPragmas(impl->db()));
     DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl->db()));
     DS_RETURN_IF_ERROR(impl->db().Exec(kSchemaSql));
+    DS_RETURN_IF_ERROR(impl->db().Exec(kAuditLogViewSql));
     DS_RETURN_IF_ERROR(impl->SetMetaInt("format", kStoreFormat));
     DS_RETURN_IF_ERROR(impl->SetMeta("store_id", RandomHex(*env.random, 16)));
     impl->device_id = RandomHex(*env.random, 16);
@@ -331,6 +369,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, Env env) {
   }
   auto format = impl->GetMetaInt("format", -1);
   if (!format.ok() || *format < 0) return CorruptionError(path + " is not a Doorstep store");
+  if (*format == 2) {
+    // Format 2 → 3 in one transaction, before any key is given (docs/store.md).
+    Status m = MigrateFormat2To3(impl->db());
+    if (!m.ok()) return m.Annotate("migrating " + path + " from store format 2 to 3");
+    format = impl->GetMetaInt("format", -1);
+    if (!format.ok()) return format.status();
+  }
   if (*format != kStoreFormat) {
     return CorruptionError(path + " has store format " + std::to_string(*format) +
                            ", this build reads format " + std::to_string(kStoreFormat));

@@ -19,7 +19,37 @@
 
 namespace doorstep::core {
 
-inline constexpr int kStoreFormat = 2;
+inline constexpr int kStoreFormat = 3;
+
+// The readable audit log: the audit table's entries (everything but record
+// writes, and record writes migrated from format 2 that no version row
+// holds) and every local add/edit/amend version row. Order by at_ms.
+inline constexpr char kAuditLogViewSql[] = R"sql(
+CREATE VIEW audit_log(at_ms, action, record_id, version, detail) AS
+  SELECT at_ms, action, record_id, version, detail FROM audit
+  UNION ALL
+  SELECT at_ms, CASE action WHEN 1 THEN 'add' WHEN 2 THEN 'edit' ELSE 'amend' END, lower(hex(record)),
+         local_version, NULL
+  FROM versions WHERE action BETWEEN 1 AND 3;
+)sql";
+
+// What wrote a version row (versions.action). A local write's audit entry is
+// its version row (docs/store.md, "Store format 3").
+enum VersionAction : int64_t {
+  kActionPulled = 0,
+  kActionAdd = 1,
+  kActionEdit = 2,
+  kActionAmend = 3,
+  kActionResolve = 4,
+};
+
+// Record ids are 32 lower-case hex characters in the API and in every
+// associated data; the file keeps their 16 bytes. REQUIRES: IsRecordId(hex).
+std::string RawId(std::string_view hex);
+// The sortable integer key of an HLC stamp's time and counter
+// (ms << 20 | counter, the counter saturating at 2^20 - 1); 0 if `hlc` does
+// not decode. The text stamp is the exact order (Store::List sorts by it).
+int64_t HlcKey(std::string_view hlc);
 
 // A cached statement in use; reset (bindings cleared, read released) when the
 // use ends, so the next user finds it fresh.
@@ -91,12 +121,15 @@ class Store::Impl {
   // A new record id (32 hex): 128 bits from a per-session ChaCha20 stream
   // keyed from env().random, so no system call per record.
   std::string NewId();
-  // A new mutation id (32 hex) for pending row `seq`: a 96-bit random
-  // per-session prefix and the row's sequence number (so an ack finds its row
+  // A mutation id (32 hex): a 96-bit random per-session prefix (`prefix`,
+  // 12 bytes) and the pending row's sequence number (so an ack finds its row
   // without an index; ids never repeat: see docs/store.md).
-  std::string MutationId(int64_t seq) const;
-  // The row a mutation id names, or 0 if it cannot be one of ours.
-  static int64_t MutationSeq(std::string_view mutation_id);
+  static std::string MutationId(std::string_view prefix, int64_t seq);
+  // This session's prefix (12 bytes).
+  const std::string& mutation_prefix() const { return mutation_prefix_; }
+  // Splits a mutation id into its prefix (12 bytes) and row; false if it
+  // cannot be one of ours.
+  static bool ParseMutationId(std::string_view mutation_id, std::string* prefix, int64_t* seq);
 
   // The next HLC stamp for a local write (recovers the last one lazily).
   Result<std::string> NextHlc();
@@ -114,21 +147,21 @@ class Store::Impl {
   Result<Record> ReadCurrent(std::string_view id);
   // Appends `r` (r.local_version already bumped) as a new sealed version
   // after version `prev_seq` (0: a new record) and makes it current;
-  // `mutation` is the pending row that pushes it (0: none, a pulled version).
-  // Returns the new version's seq. Inside a transaction.
-  Result<int64_t> WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin, int64_t mutation);
+  // `mutation` is the pending row that pushes it (0: none, a pulled version),
+  // `action` what wrote it (for a local write the row is its audit entry,
+  // timed now). Returns the new version's seq. Inside a transaction.
+  Result<int64_t> WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin, int64_t mutation,
+                               VersionAction action);
   // The seq for the next pending row: above every row present and never
   // repeated within this session. Inside a transaction.
   Result<int64_t> ReservePendingSeq();
-  // Queues pending mutation `seq` from version `from_seq` (0: none) to
-  // `to_seq`; `detail` (if not null) is sealed. Inside a transaction.
-  Status AddPending(int64_t seq, const std::string& record_id, std::string_view kind, int64_t from_seq,
-                    int64_t to_seq, const nlohmann::json& detail);
-  // Appends an audit entry (detail sealed). Inside a transaction.
+  // Queues pending mutation `seq` that pushes version `to_seq` (it goes from
+  // that version's `prev`; its record is the version's); `detail` (if not
+  // null) is sealed. Inside a transaction.
+  Status AddPending(int64_t seq, int64_t to_seq, const nlohmann::json& detail);
+  // Appends an audit entry that is not a record write (detail sealed).
+  // Inside a transaction.
   Status Audit(std::string_view action, std::string_view record_id, const nlohmann::json& detail);
-  // Appends the audit entry of a record write: action, record, version; no
-  // detail to seal (the version row holds the rest). Inside a transaction.
-  Status AuditWrite(std::string_view action, std::string_view record_id, int64_t local_version);
 
   std::string device_id;
   std::string author_id;  // practitioner id once enrolled ("" before)
@@ -141,13 +174,19 @@ class Store::Impl {
   std::vector<std::pair<const char*, std::unique_ptr<Statement>>> stmts_;
   unsigned char id_key_[32] = {};
   uint64_t id_counter_ = 0;
-  std::string mutation_prefix_;   // 24 hex
+  std::string mutation_prefix_;   // 12 bytes
   int64_t next_pending_seq_ = 0;  // 0: not yet known this session
 };
 
 // The sealed plaintext of a record version: the envelope (compact keys,
 // defaults left out) and the fields. id, type and local_version are not in
 // it: the associated data binds them. See docs/store.md.
+// Migrates a format-2 store file to format 3 in one transaction (no key
+// needed: sealed values keep their bytes). A no-op if another connection
+// already did. kCorruption if the format-2 rows are inconsistent (the file
+// is then left as it was).
+Status MigrateFormat2To3(Database& db);
+
 std::string EncodeVersionBody(const Record& r, std::string_view origin, std::string_view own_device);
 // Parses a body made by EncodeVersionBody; kDataLoss if malformed.
 Result<Record> DecodeVersionBody(std::string_view plain, std::string_view id, std::string_view type,

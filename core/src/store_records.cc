@@ -25,12 +25,20 @@ Result<std::string> Store::Impl::NextHlc() {
   if (!hlc_) {
     // Recover the last stamp issued here so clocks never run backwards
     // across restarts, even if the wall clock did.
+    // The records keep each stamp's time and counter (HlcKey); a counter
+    // that saturated the key's 20 bits recovers as the next millisecond.
     HlcStamp last;
-    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_, "SELECT max(hlc) FROM records"));
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_, "SELECT max(hlc_key) FROM records"));
     DS_ASSIGN_OR_RETURN(bool row, st.Step());
     if (row && !st.ColumnIsNull(0)) {
-      auto decoded = HlcStamp::Decode(st.ColumnText(0));
-      if (decoded.ok()) last = *decoded;
+      int64_t key = st.ColumnInt(0);
+      constexpr int64_t kCounterMask = (int64_t{1} << 20) - 1;
+      last.physical_ms = key >> 20;
+      last.counter = static_cast<uint32_t>(key & kCounterMask);
+      if (last.counter == kCounterMask) {
+        ++last.physical_ms;
+        last.counter = 0;
+      }
     }
     hlc_.emplace(env_.clock, device_id, last);
   }
@@ -38,8 +46,9 @@ Result<std::string> Store::Impl::NextHlc() {
 }
 
 Result<RecordHead> Store::Impl::Head(std::string_view id) {
+  if (!IsRecordId(id)) return NotFoundError("no record " + std::string(id) + " (ids are 32 hex characters)");
   DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT type, local_version, rev, head FROM records WHERE id=?"));
-  st->Bind(1, id);
+  st->BindBlob(1, RawId(id));
   DS_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return NotFoundError("no record " + std::string(id));
   RecordHead h;
@@ -97,27 +106,34 @@ Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
 }
 
 Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin,
-                                          int64_t mutation) {
+                                          int64_t mutation, VersionAction action) {
   std::string plain = EncodeVersionBody(r, origin, device_id);
   auto sealed = Seal(plain, RecordAd(r.id, r.type, r.local_version));
   sodium_memzero(plain.data(), plain.size());
   if (!sealed.ok()) return sealed.status();
+  if (!IsRecordId(r.id)) return InvalidArgumentError("record id must be 32 hex characters");
+  const std::string raw_id = RawId(r.id);
   {
-    DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt("INSERT INTO versions(local_version, prev, mutation, body) VALUES(?,?,?,?)"));
-    ins->Bind(1, r.local_version).Bind(2, prev_seq).Bind(3, mutation).BindBlob(4, *sealed);
+    // The version row is also a local write's audit entry: action and time.
+    DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
+        "INSERT INTO versions(record, local_version, prev, mutation, action, at_ms, body) VALUES(?,?,?,?,?,?,?)"));
+    ins->BindBlob(1, raw_id).Bind(2, r.local_version).Bind(3, prev_seq).Bind(4, mutation).Bind(5, action)
+        .Bind(6, env_.clock->NowMillis()).BindBlob(7, *sealed);
     DS_RETURN_IF_ERROR(ins->Run());
   }
   int64_t seq = db_->LastInsertRowId();
   if (prev_seq != 0) {
-    DS_ASSIGN_OR_RETURN(StmtRef up, Stmt("UPDATE records SET local_version=?, rev=?, hlc=?, subject_id=?, head=? WHERE id=?"));
-    up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, r.hlc).Bind(4, r.subject_id).Bind(5, seq).Bind(6, r.id);
+    DS_ASSIGN_OR_RETURN(StmtRef up, Stmt(
+        "UPDATE records SET local_version=?, rev=?, hlc_key=?, subject_id=?, head=? WHERE id=?"));
+    up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, HlcKey(r.hlc)).Bind(4, r.subject_id).Bind(5, seq)
+        .BindBlob(6, raw_id);
     DS_RETURN_IF_ERROR(up->Run());
     if (db_->Changes() != 1) return NotFoundError("no record " + r.id);
   } else {
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
-        "INSERT INTO records(id, type, subject_id, local_version, rev, hlc, head) VALUES(?,?,?,?,?,?,?)"));
-    ins->Bind(1, r.id).Bind(2, r.type).Bind(3, r.subject_id).Bind(4, r.local_version).Bind(5, r.rev)
-        .Bind(6, r.hlc).Bind(7, seq);
+        "INSERT INTO records(id, type, subject_id, local_version, rev, hlc_key, head) VALUES(?,?,?,?,?,?,?)"));
+    ins->BindBlob(1, raw_id).Bind(2, r.type).Bind(3, r.subject_id).Bind(4, r.local_version).Bind(5, r.rev)
+        .Bind(6, HlcKey(r.hlc)).Bind(7, seq);
     DS_RETURN_IF_ERROR(ins->Run());
   }
   return seq;
@@ -138,18 +154,16 @@ Result<int64_t> Store::Impl::ReservePendingSeq() {
   return seq;
 }
 
-Status Store::Impl::AddPending(int64_t seq, const std::string& record_id, std::string_view kind, int64_t from_seq,
-                               int64_t to_seq, const nlohmann::json& detail) {
-  std::string mutation_id = MutationId(seq);
+Status Store::Impl::AddPending(int64_t seq, int64_t to_seq, const nlohmann::json& detail) {
   std::string sealed;
   if (!detail.is_null()) {
-    DS_ASSIGN_OR_RETURN(sealed, Seal(detail.dump(), "ds1|pending|" + mutation_id));
+    DS_ASSIGN_OR_RETURN(sealed, Seal(detail.dump(), "ds1|pending|" + MutationId(mutation_prefix_, seq)));
   }
-  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt(
-      "INSERT INTO pending(seq, mutation_id, record_id, kind, from_seq, to_seq, state, detail) "
-      "VALUES(?,?,?,?,?,?,'pending',?)"));
-  st->Bind(1, seq).Bind(2, mutation_id).Bind(3, record_id).Bind(4, kind).Bind(5, from_seq).Bind(6, to_seq);
-  if (sealed.empty()) st->BindNull(7); else st->BindBlob(7, sealed);
+  // state 0: pending, 1: rejected. Record, kind and from-version are the
+  // version row's (record, action, prev).
+  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT INTO pending(seq, version, session, state, detail) VALUES(?,?,?,0,?)"));
+  st->Bind(1, seq).Bind(2, to_seq).BindBlob(3, mutation_prefix_);
+  if (sealed.empty()) st->BindNull(4); else st->BindBlob(4, sealed);
   return st->Run();
 }
 
@@ -160,12 +174,6 @@ Status Store::Impl::Audit(std::string_view action, std::string_view record_id, c
   DS_ASSIGN_OR_RETURN(std::string sealed, Seal(detail.dump(), ad));
   DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT INTO audit(at_ms, action, record_id, version, detail) VALUES(?,?,?,NULL,?)"));
   st->Bind(1, now).Bind(2, action).Bind(3, record_id).BindBlob(4, sealed);
-  return st->Run();
-}
-
-Status Store::Impl::AuditWrite(std::string_view action, std::string_view record_id, int64_t local_version) {
-  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT INTO audit(at_ms, action, record_id, version, detail) VALUES(?,?,?,?,NULL)"));
-  st->Bind(1, env_.clock->NowMillis()).Bind(2, action).Bind(3, record_id).Bind(4, local_version);
   return st->Run();
 }
 
@@ -182,11 +190,11 @@ Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r) {
     if (auto key = PepTermKey(r.fields)) {
       DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
           "SELECT id FROM records WHERE subject_id=? AND type='pep_update' AND id<>?"));
-      st.Bind(1, r.subject_id).Bind(2, r.id);
+      st.Bind(1, r.subject_id).BindBlob(2, RawId(r.id));
       while (true) {
         DS_ASSIGN_OR_RETURN(bool row, st.Step());
         if (!row) break;
-        DS_ASSIGN_OR_RETURN(Record other, impl.ReadCurrent(st.ColumnText(0)));
+        DS_ASSIGN_OR_RETURN(Record other, impl.ReadCurrent(ToHex(st.ColumnBlob(0))));
         if (PepTermKey(other.fields) == key) {
           v.flags.push_back(kFlagDuplicateTerm);
           break;
@@ -237,9 +245,8 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
   DS_ASSIGN_OR_RETURN(int64_t mutation, impl_->ReservePendingSeq());
-  DS_ASSIGN_OR_RETURN(int64_t seq, impl_->WriteVersion(r, 0, "local", mutation));
-  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, r.id, "put", 0, seq, nullptr));
-  DS_RETURN_IF_ERROR(impl_->AuditWrite("add", r.id, r.local_version));
+  DS_ASSIGN_OR_RETURN(int64_t seq, impl_->WriteVersion(r, 0, "local", mutation, kActionAdd));
+  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, seq, nullptr));
   DS_RETURN_IF_ERROR(txn.Commit());
   out.record = std::move(r);
   return out;
@@ -296,9 +303,9 @@ Result<WriteOutcome> Store::Edit(std::string_view id, const nlohmann::json& chan
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
   DS_ASSIGN_OR_RETURN(int64_t mutation, impl_->ReservePendingSeq());
-  DS_ASSIGN_OR_RETURN(int64_t seq, impl_->WriteVersion(r, head.head, "local", mutation));
-  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, r.id, "put", head.head, seq, nullptr));
-  DS_RETURN_IF_ERROR(impl_->AuditWrite(was_final ? "amend" : "edit", r.id, r.local_version));
+  DS_ASSIGN_OR_RETURN(int64_t seq,
+                      impl_->WriteVersion(r, head.head, "local", mutation, was_final ? kActionAmend : kActionEdit));
+  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, seq, nullptr));
   DS_RETURN_IF_ERROR(txn.Commit());
   out.record = std::move(r);
   return out;
@@ -314,16 +321,21 @@ Result<std::vector<Record>> Store::List(const ListFilter& filter) {
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl_->db(),
       "SELECT id, type, head FROM records WHERE (?1 IS NULL OR subject_id=?1) "
-      "AND (?2 IS NULL OR type=?2) ORDER BY subject_id, hlc"));
+      "AND (?2 IS NULL OR type=?2) ORDER BY subject_id, hlc_key"));
   if (filter.subject_id) st.Bind(1, *filter.subject_id); else st.BindNull(1);
   if (filter.type) st.Bind(2, *filter.type); else st.BindNull(2);
   std::vector<Record> out;
   while (true) {
     DS_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
-    DS_ASSIGN_OR_RETURN(Record r, impl_->ReadSeq(st.ColumnText(0), st.ColumnText(1), st.ColumnInt(2)));
+    DS_ASSIGN_OR_RETURN(Record r, impl_->ReadSeq(ToHex(st.ColumnBlob(0)), st.ColumnText(1), st.ColumnInt(2)));
     out.push_back(std::move(r));
   }
+  // The index orders by the stamps' time and counter; the text stamp (which
+  // ends with the device id) breaks the rare ties exactly.
+  std::stable_sort(out.begin(), out.end(), [](const Record& a, const Record& b) {
+    return a.subject_id != b.subject_id ? a.subject_id < b.subject_id : a.hlc < b.hlc;
+  });
   return out;
 }
 
@@ -362,8 +374,8 @@ Result<StoreStatus> Store::GetStatus() {
   StoreStatus s;
   s.device_id = device_id_;
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl_->db(),
-      "SELECT (SELECT count(*) FROM pending WHERE state='pending'),"
-      " (SELECT count(*) FROM pending WHERE state='rejected'),"
+      "SELECT (SELECT count(*) FROM pending WHERE state=0),"
+      " (SELECT count(*) FROM pending WHERE state=1),"
       " (SELECT count(*) FROM conflicts WHERE state='open'),"
       " (SELECT count(*) FROM records)"));
   DS_ASSIGN_OR_RETURN(bool row, st.Step());
@@ -377,13 +389,15 @@ Result<StoreStatus> Store::GetStatus() {
   DS_ASSIGN_OR_RETURN(s.checkpoint, impl_->GetMetaInt("checkpoint", 0));
   DS_ASSIGN_OR_RETURN(s.enrollment, GetEnrollment());
   DS_ASSIGN_OR_RETURN(Statement rj, Statement::Prepare(impl_->db(),
-      "SELECT mutation_id, record_id, detail FROM pending WHERE state='rejected' ORDER BY seq"));
+      "SELECT p.seq, p.session, v.record, p.detail FROM pending p LEFT JOIN versions v ON v.seq = p.version "
+      "WHERE p.state=1 ORDER BY p.seq"));
   while (true) {
     DS_ASSIGN_OR_RETURN(bool more, rj.Step());
     if (!more) break;
-    nlohmann::json d = {{"mutation_id", rj.ColumnText(0)}, {"record_id", rj.ColumnText(1)}};
-    if (!rj.ColumnIsNull(2)) {
-      DS_ASSIGN_OR_RETURN(std::string plain, impl_->Open(rj.ColumnBlob(2), "ds1|pending|" + rj.ColumnText(0)));
+    std::string mutation_id = Impl::MutationId(rj.ColumnBlob(1), rj.ColumnInt(0));
+    nlohmann::json d = {{"mutation_id", mutation_id}, {"record_id", ToHex(rj.ColumnBlob(2))}};
+    if (!rj.ColumnIsNull(3)) {
+      DS_ASSIGN_OR_RETURN(std::string plain, impl_->Open(rj.ColumnBlob(3), "ds1|pending|" + mutation_id));
       auto j = nlohmann::json::parse(plain, nullptr, false);
       if (j.is_object() && j.contains("reason")) d["reason"] = j["reason"];
     }

@@ -36,20 +36,21 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
   Store::Impl& impl = *store.impl();
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
-      "SELECT p.mutation_id, p.record_id, p.kind, p.from_seq, p.to_seq, p.detail, r.type FROM pending p "
-      "JOIN records r ON r.id = p.record_id WHERE p.state='pending' ORDER BY p.seq LIMIT ?"));
+      "SELECT p.seq, p.session, v.record, v.action, v.prev, p.version, p.detail, r.type FROM pending p "
+      "JOIN versions v ON v.seq = p.version JOIN records r ON r.id = v.record "
+      "WHERE p.state=0 ORDER BY p.seq LIMIT ?"));
   st.Bind(1, static_cast<int64_t>(limit));
   std::vector<OutgoingMutation> out;
   while (true) {
     DS_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     OutgoingMutation m;
-    m.mutation_id = st.ColumnText(0);
-    std::string record_id = st.ColumnText(1);
-    m.kind = st.ColumnText(2);
-    int64_t from_seq = st.ColumnInt(3);
-    int64_t to_seq = st.ColumnInt(4);
-    std::string type = st.ColumnText(6);
+    m.mutation_id = Store::Impl::MutationId(st.ColumnBlob(1), st.ColumnInt(0));
+    std::string record_id = ToHex(st.ColumnBlob(2));
+    m.kind = st.ColumnInt(3) == kActionResolve ? "resolve" : "put";
+    int64_t from_seq = st.ColumnInt(4);
+    int64_t to_seq = st.ColumnInt(5);
+    std::string type = st.ColumnText(7);
     DS_ASSIGN_OR_RETURN(m.record, impl.ReadSeq(record_id, type, to_seq));
     m.base_rev = m.record.base_rev;
     nlohmann::json from_fields = nlohmann::json::object();
@@ -69,8 +70,8 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
       if (!to_fields.contains(it.key())) m.changes[it.key()] = {{"from", *it}, {"to", nullptr}};
     }
     if (m.kind == "resolve") {
-      if (st.ColumnIsNull(5)) return CorruptionError("resolve mutation " + m.mutation_id + " lacks its detail");
-      DS_ASSIGN_OR_RETURN(std::string plain, impl.Open(st.ColumnBlob(5), "ds1|pending|" + m.mutation_id));
+      if (st.ColumnIsNull(6)) return CorruptionError("resolve mutation " + m.mutation_id + " lacks its detail");
+      DS_ASSIGN_OR_RETURN(std::string plain, impl.Open(st.ColumnBlob(6), "ds1|pending|" + m.mutation_id));
       m.resolve = nlohmann::json::parse(plain, nullptr, false);
       if (!m.resolve.is_object()) return CorruptionError("resolve mutation " + m.mutation_id + " is malformed");
     }
@@ -84,18 +85,22 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks) {
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
   DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
   for (const MutationAck& a : acks) {
+    // The mutation id names its row (Store::Impl::MutationId): no index
+    // needed. An id that cannot be ours matches no row (seq 0).
+    std::string session;
+    int64_t seq = 0;
+    if (!Store::Impl::ParseMutationId(a.mutation_id, &session, &seq)) seq = 0;
     if (a.outcome == "rejected") {
       nlohmann::json d = {{"reason", a.reason}};
       DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(d.dump(), "ds1|pending|" + a.mutation_id));
       DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt(
-          "UPDATE pending SET state='rejected', detail=? WHERE seq=? AND mutation_id=? AND state='pending'"));
-      st->BindBlob(1, sealed).Bind(2, Store::Impl::MutationSeq(a.mutation_id)).Bind(3, a.mutation_id);
+          "UPDATE pending SET state=1, detail=? WHERE seq=? AND session=? AND state=0"));
+      st->BindBlob(1, sealed).Bind(2, seq).BindBlob(3, session);
       DS_RETURN_IF_ERROR(st->Run());
       DS_RETURN_IF_ERROR(impl.Audit("push_rejected", "", {{"mutation_id", a.mutation_id}}));
     } else {
-      // The mutation id names its row (Store::Impl::MutationId): no index needed.
-      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("DELETE FROM pending WHERE seq=? AND mutation_id=? AND state='pending'"));
-      st->Bind(1, Store::Impl::MutationSeq(a.mutation_id)).Bind(2, a.mutation_id);
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("DELETE FROM pending WHERE seq=? AND session=? AND state=0"));
+      st->Bind(1, seq).BindBlob(2, session);
       DS_RETURN_IF_ERROR(st->Run());
     }
   }
@@ -123,11 +128,11 @@ Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& reco
       mutation = st->ColumnInt(1);
     }
     if (mutation != 0) {
-      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt(
-          "SELECT from_seq FROM pending WHERE seq=? AND to_seq=? AND state='pending'"));
+      // A pending mutation goes from its version's `prev` to the version.
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT 1 FROM pending WHERE seq=? AND version=? AND state=0"));
       st->Bind(1, mutation).Bind(2, seq);
       DS_ASSIGN_OR_RETURN(bool row, st->Step());
-      if (row) changes.emplace_back(st->ColumnInt(0), seq);
+      if (row) changes.emplace_back(prev, seq);
     }
     if (prev >= seq) break;
     seq = prev;
@@ -154,12 +159,21 @@ Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& reco
 Result<int64_t> PurgeSubject(Store::Impl& impl, const std::string& subject) {
   // Records with a change the server refused are kept (and shown by status):
   // nothing a practitioner wrote is deleted unseen.
-  const char* keep = "SELECT record_id FROM pending WHERE state='rejected'";
+  const char* keep = "SELECT v.record FROM pending p JOIN versions v ON v.seq = p.version WHERE p.state=1";
   DS_ASSIGN_OR_RETURN(Statement count, Statement::Prepare(impl.db(),
       std::string("SELECT count(*) FROM records WHERE subject_id=? AND id NOT IN (") + keep + ")"));
   count.Bind(1, subject);
   DS_ASSIGN_OR_RETURN(bool row, count.Step());
   int64_t n = row ? count.ColumnInt(0) : 0;
+  // Their queued (not rejected) mutations first: a pending row names its
+  // record through its version.
+  {
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+        "DELETE FROM pending WHERE state=0 AND (SELECT record FROM versions WHERE seq = pending.version) IN "
+        "(SELECT id FROM records WHERE subject_id=?1)"));
+    st.Bind(1, subject);
+    DS_RETURN_IF_ERROR(st.Run());
+  }
   // Every version of each purged record: walk its chain back from the head.
   std::vector<int64_t> heads;
   {
@@ -189,12 +203,8 @@ Result<int64_t> PurgeSubject(Store::Impl& impl, const std::string& subject) {
       seq = prev;
     }
   }
-  for (const char* sql : {
-           "DELETE FROM pending WHERE state<>'rejected' AND record_id IN "
-           "(SELECT id FROM records WHERE subject_id=?1)",
-           "DELETE FROM conflicts WHERE subject_id=?1",
-           "DELETE FROM records WHERE subject_id=?1 "
-           "AND id NOT IN (SELECT record_id FROM pending WHERE state='rejected')"}) {
+  for (const std::string& sql : {std::string("DELETE FROM conflicts WHERE subject_id=?1"),
+                                  std::string("DELETE FROM records WHERE subject_id=?1 AND id NOT IN (") + keep + ")"}) {
     DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(), sql));
     st.Bind(1, subject);
     DS_RETURN_IF_ERROR(st.Run());
@@ -238,7 +248,7 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, std::vector<Record>&& records
     if (existed) {
       DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, r.type, current->head, std::move(r.fields)));
     }
-    DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed ? current->head : 0, "server", 0).status());
+    DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed ? current->head : 0, "server", 0, kActionPulled).status());
     ++out.records;
   }
   for (const PulledConflict& c : conflicts) {
@@ -361,9 +371,9 @@ Status ResolveConflict(Store& store, std::string_view conflict_id, std::string_v
   r.updated_at = impl.env().clock->NowMillis();
   DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
   DS_ASSIGN_OR_RETURN(int64_t mutation, impl.ReservePendingSeq());
-  DS_ASSIGN_OR_RETURN(int64_t seq, impl.WriteVersion(r, head.head, "local", mutation));
+  DS_ASSIGN_OR_RETURN(int64_t seq, impl.WriteVersion(r, head.head, "local", mutation, kActionResolve));
   nlohmann::json detail = {{"conflict_id", conflict_id}, {"path", path}, {"value", chosen}};
-  DS_RETURN_IF_ERROR(impl.AddPending(mutation, record_id, "resolve", head.head, seq, detail));
+  DS_RETURN_IF_ERROR(impl.AddPending(mutation, seq, detail));
   DS_ASSIGN_OR_RETURN(Statement up, Statement::Prepare(impl.db(),
       "UPDATE conflicts SET state='resolving' WHERE conflict_id=?"));
   up.Bind(1, conflict_id);

@@ -185,8 +185,8 @@ TEST_F(StoreTest, CiphertextMovedToAnotherRowIsRefused) {
   std::string ida = a->record.id, idb = b->record.id;
   store.reset();
   // The current version of A's sealed body onto B's current version row.
-  RawExec("UPDATE versions SET body=(SELECT body FROM versions WHERE seq=(SELECT head FROM records WHERE id='" + ida +
-          "')) WHERE seq=(SELECT head FROM records WHERE id='" + idb + "')");
+  RawExec("UPDATE versions SET body=(SELECT body FROM versions WHERE seq=(SELECT head FROM records WHERE id=x'" + ida +
+          "')) WHERE seq=(SELECT head FROM records WHERE id=x'" + idb + "')");
   auto reopened = Store::Open(path_, env_);
   ASSERT_TRUE((*reopened)->Unlock(Pass(&pass_)).ok());
   EXPECT_TRUE((*reopened)->Get(ida).ok());
@@ -201,7 +201,7 @@ TEST_F(StoreTest, TamperedBodyIsDataLoss) {
   // Flip one byte in the middle of the sealed body.
   RawExec("UPDATE versions SET body = substr(body, 1, 100) || "
           "CAST(char((unicode(substr(body, 101, 1)) + 1) % 128) AS BLOB) || substr(body, 102) "
-          "WHERE seq=(SELECT head FROM records WHERE id='" + id + "')");
+          "WHERE seq=(SELECT head FROM records WHERE id=x'" + id + "')");
   auto reopened = Store::Open(path_, env_);
   ASSERT_TRUE((*reopened)->Unlock(Pass(&pass_)).ok());
   EXPECT_EQ((*reopened)->Get(id).status().code(), StatusCode::kDataLoss);

@@ -135,7 +135,8 @@ TEST_F(DeviceCliTest, WipeNeedsThePassphraseOrForce) {
 }
 
 // Flips one byte (at `where`: 0 first, 1 middle, 2 last) of every blob at
-// least as long as a seal's overhead in every row that names `id`.
+// least as long as a seal's overhead in every row that names `id` (as hex
+// text or as its 16 bytes), and of the version row its record row points at.
 // Returns how many blobs were changed.
 int TamperRecord(const std::string& path, const std::string& id, int where) {
   sqlite3* db = nullptr;
@@ -166,6 +167,11 @@ int TamperRecord(const std::string& path, const std::string& id, int where) {
       for (int c = 0; c < n; ++c) {
         if (sqlite3_column_type(st, c) == SQLITE_TEXT &&
             reinterpret_cast<const char*>(sqlite3_column_text(st, c)) == id) {
+          names_id = true;
+        }
+        // Store format 3 keeps record ids as their 16 bytes.
+        if (sqlite3_column_type(st, c) == SQLITE_BLOB && sqlite3_column_bytes(st, c) == 16 &&
+            core::ToHex(std::string(static_cast<const char*>(sqlite3_column_blob(st, c)), 16)) == id) {
           names_id = true;
         }
       }

@@ -1,0 +1,178 @@
+// A process killed during the store migration (format 2 → 3) leaves either
+// the readable format-2 store or the complete format-3 one, never a mix.
+// `doorstep device status` opens a copy of the format-2 fixture
+// (tests/core/fixtures/format2.db), which migrates it:
+//  - held just before the migration's commit (test hook
+//    DOORSTEP_TEST_HOLD_MIGRATION) and SIGKILLed there: the file is still
+//    format 2, intact, with its format-2 tables;
+//  - SIGKILLed at random moments, a few rounds: format 2 or format 3;
+// and in every case the next open migrates (or opens) it and shows exactly
+// what the format-2 code showed (tests/core/fixtures/format2.json).
+#include <poll.h>
+#include <signal.h>
+#include <sqlite3.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <random>
+#include <sstream>
+#include <string>
+#include <thread>
+
+#include "core/store_fixture_dump.h"
+#include "doorstep/core/store.h"
+#include "e2e/device_fixture.h"
+
+namespace doorstep::e2e {
+namespace {
+
+using nlohmann::json;
+
+std::string Fixture(const std::string& name) {
+  const char* src = std::getenv("DOORSTEP_SOURCE");
+  return std::string(src != nullptr ? src : DOORSTEP_TEST_SOURCE_DIR) + "/tests/core/fixtures/" + name;
+}
+
+std::string RawQuery(const std::string& path, const std::string& sql) {
+  sqlite3* db = nullptr;
+  std::string out = "(no row)";
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
+      out = std::string("(error) ") + sqlite3_errmsg(db);
+    } else if (sqlite3_step(st) == SQLITE_ROW) {
+      out.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)), static_cast<size_t>(sqlite3_column_bytes(st, 0)));
+    }
+    sqlite3_finalize(st);
+  }
+  sqlite3_close(db);
+  return out;
+}
+
+class StoreMigrationCrashTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Initialize().ok());
+    key_.emplace(SecretBytes::Copy(std::string(32, '\x5a').data(), 32));
+    std::string hex;
+    for (int i = 0; i < 32; ++i) hex += "5a";
+    key_file_ = dir_.File("keystore.key");
+    WriteFile(key_file_, hex);
+    std::ifstream in(Fixture("format2.json"));
+    std::stringstream ss;
+    ss << in.rdbuf();
+    expected_ = json::parse(ss.str(), nullptr, false);
+    ASSERT_TRUE(expected_.is_object());
+  }
+
+  std::string FreshCopy(int round) {
+    std::string path = dir_.File("device" + std::to_string(round) + ".db");
+    std::filesystem::copy_file(Fixture("format2.db"), path);
+    return path;
+  }
+
+  // Spawns `device status` on `path`; kills it when `hold` and the hook says
+  // it is held, or `delay` after the start. Returns the captured stderr.
+  std::string KillDuringOpen(const std::string& path, bool hold, std::chrono::milliseconds delay) {
+    EnvChanges env = {{"DOORSTEP_PASSPHRASE", std::nullopt}};
+    if (hold) env["DOORSTEP_TEST_HOLD_MIGRATION"] = "1";
+    int err_fd = -1;
+    pid_t pid = Spawn({"device", "status", "--store", path, "--keystore-key-file", key_file_}, env, nullptr,
+                      nullptr, &err_fd);
+    EXPECT_GT(pid, 0);
+    if (pid <= 0) return "";
+    std::string err;
+    auto until = std::chrono::steady_clock::now() + (hold ? std::chrono::milliseconds(20000) : delay);
+    while (std::chrono::steady_clock::now() < until) {
+      if (hold && err.find("held before commit") != std::string::npos) break;
+      auto left = std::chrono::duration_cast<std::chrono::milliseconds>(until - std::chrono::steady_clock::now());
+      pollfd p{err_fd, POLLIN, 0};
+      if (poll(&p, 1, static_cast<int>(left.count()) + 1) <= 0) continue;
+      char buf[512];
+      ssize_t n = read(err_fd, buf, sizeof buf);
+      if (n <= 0) {
+        if (!hold) std::this_thread::sleep_until(until);
+        break;
+      }
+      err.append(buf, static_cast<size_t>(n));
+    }
+    kill(pid, SIGKILL);
+    int status = 0;
+    waitpid(pid, &status, 0);
+    close(err_fd);
+    return err;
+  }
+
+  // Opens `path` with the current code and checks it shows the fixture's state.
+  void ExpectFixtureState(const std::string& path, const std::string& what) {
+    auto store = core::Store::Open(path, RealEnv());
+    ASSERT_TRUE(store.ok()) << what << ": " << store.status().ToString();
+    core::KeySource key{nullptr, &*key_};
+    ASSERT_TRUE((*store)->Unlock(key).ok()) << what;
+    json got = core::testing::DumpStore(**store);
+    store->reset();
+    for (const char* part : {"records", "history", "list_order", "pending", "conflicts", "status"}) {
+      EXPECT_EQ(got[part], expected_[part]) << what << ": " << part;
+    }
+    EXPECT_EQ(core::testing::DumpAuditRows(path, "audit_log"), expected_["audit"]) << what;
+    EXPECT_EQ(RawQuery(path, "SELECT value FROM meta WHERE key='format'"), "3") << what;
+  }
+
+  TempDir dir_;
+  std::string key_file_;
+  std::optional<SecretBytes> key_;
+  json expected_;
+};
+
+TEST_F(StoreMigrationCrashTest, KilledBeforeCommitLeavesFormat2) {
+  const std::string path = FreshCopy(0);
+  std::string err = KillDuringOpen(path, /*hold=*/true, std::chrono::milliseconds(0));
+  ASSERT_NE(err.find("held before commit"), std::string::npos) << "the hook never held: " << err;
+  EXPECT_EQ(RawQuery(path, "SELECT value FROM meta WHERE key='format'"), "2");
+  EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM records WHERE length(id) = 32 AND hlc <> ''"),
+            std::to_string(expected_["records"].size()))
+      << "the format-2 records table";
+  EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('records3', 'audit_log')"), "0");
+  EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM audit"), std::to_string(expected_["audit"].size()));
+  ExpectFixtureState(path, "after the killed migration");
+}
+
+TEST_F(StoreMigrationCrashTest, KilledAtRandomMomentsLeavesFormat2OrFormat3) {
+  // How long an unhindered open takes here, to spread the kills over it.
+  const std::string timing = FreshCopy(100);
+  auto start = std::chrono::steady_clock::now();
+  RunResult ran = RunDoorstep({"device", "status", "--store", timing, "--keystore-key-file", key_file_},
+                              {{"DOORSTEP_PASSPHRASE", std::nullopt}});
+  ASSERT_EQ(ran.exit_code, 0) << ran.err;
+  const int full_ms = static_cast<int>(
+      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+  std::mt19937 rng(std::random_device{}());
+  std::uniform_int_distribution<int> delay(0, std::max(full_ms, 2));
+  int format2 = 0, format3 = 0;
+  for (int round = 1; round <= 6; ++round) {
+    const std::string path = FreshCopy(round);
+    KillDuringOpen(path, /*hold=*/false, std::chrono::milliseconds(delay(rng)));
+    std::string format = RawQuery(path, "SELECT value FROM meta WHERE key='format'");
+    ASSERT_TRUE(format == "2" || format == "3") << "round " << round << ": format " << format;
+    EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), "ok") << "round " << round;
+    if (format == "2") {
+      ++format2;
+      EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('records3', 'audit_log')"), "0");
+    } else {
+      ++format3;
+      EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('records3', 'audit_log')"), "1");
+    }
+    ExpectFixtureState(path, "round " + std::to_string(round) + " (format " + format + " after the kill)");
+  }
+  RecordProperty("format2_rounds", format2);
+  RecordProperty("format3_rounds", format3);
+}
+
+}  // namespace
+}  // namespace doorstep::e2e
