@@ -148,5 +148,18 @@ TEST_F(StoreMigrationTest, InconsistentFormat2IsRefusedAndLeftAsItWas) {
   EXPECT_EQ(RawQuery(path_, "PRAGMA integrity_check"), "ok");
 }
 
+TEST_F(StoreMigrationTest, RecordIdThatIsNotHexIsRefusedAndLeftAsItWas) {
+  sqlite3* db = nullptr;
+  ASSERT_EQ(sqlite3_open(path_.c_str(), &db), SQLITE_OK);
+  ASSERT_EQ(sqlite3_exec(db, "UPDATE records SET id = 'zz' || substr(id, 3) WHERE rid = 1", nullptr, nullptr, nullptr),
+            SQLITE_OK);
+  sqlite3_close(db);
+  auto store = Store::Open(path_, env_);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().code(), StatusCode::kCorruption) << store.status().ToString();
+  EXPECT_EQ(RawQuery(path_, "SELECT value FROM meta WHERE key='format'"), "2");
+  EXPECT_EQ(RawQuery(path_, "PRAGMA integrity_check"), "ok");
+}
+
 }  // namespace
 }  // namespace doorstep::core
