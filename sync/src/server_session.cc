@@ -1,5 +1,7 @@
 #include "server_session.h"
 
+#include "push_read_internal.h"
+
 namespace doorstep::sync::internal {
 
 namespace {
@@ -70,7 +72,7 @@ void ServerSession::FailWith(const Status& status) {
 
 void ServerSession::OnMessage(const std::string& bytes) {
   if (!authenticated_ || closing_ || channel_ == nullptr) return;
-  Result<Message> msg = Decode(bytes);
+  Result<Message> msg = DecodeOnServer(bytes);
   if (!msg.ok()) {
     Fail(kErrBadMessage, msg.status().message());
     return;
