@@ -2,27 +2,32 @@
 
 namespace doorstep::sync {
 
-Mutation ToWireMutation(const core::OutgoingMutation& m) {
+Mutation ToWireMutation(core::OutgoingMutation&& m) {
   Mutation w;
-  const core::Record& r = m.record;
-  w.mutation_id = m.mutation_id;
-  w.record_id = r.id;
-  w.type = r.type;
-  w.subject_id = r.subject_id;
+  core::Record& r = m.record;
+  w.mutation_id = std::move(m.mutation_id);
+  w.record_id = std::move(r.id);
+  w.type = std::move(r.type);
+  w.subject_id = std::move(r.subject_id);
   w.base_rev = m.base_rev;
   w.kind = m.kind == "resolve" ? MutationKind::kResolve : MutationKind::kPut;
   for (auto it = m.changes.begin(); it != m.changes.end(); ++it) {
-    w.changes[it.key()] = FieldChange{(*it)["from"], (*it)["to"]};
+    nlohmann::json& c = it.value();
+    FieldChange& f = w.changes[it.key()];
+    if (c.is_object()) {
+      if (auto from = c.find("from"); from != c.end()) f.from = std::move(*from);
+      if (auto to = c.find("to"); to != c.end()) f.to = std::move(*to);
+    }
   }
-  w.status = r.status;
+  w.status = std::move(r.status);
   w.amends = r.amends;
-  w.flags = r.flags;
+  w.flags = std::move(r.flags);
   w.schema_version = r.schema_version;
-  w.hlc = r.hlc;
+  w.hlc = std::move(r.hlc);
   w.created_at = r.created_at;
   w.updated_at = r.updated_at;
-  w.author_id = r.author_id;
-  w.device_id = r.device_id;
+  w.author_id = std::move(r.author_id);
+  w.device_id = std::move(r.device_id);
   if (w.kind == MutationKind::kResolve && m.resolve.is_object()) {
     w.conflict_id = m.resolve.value("conflict_id", "");
     w.path = m.resolve.value("path", "");

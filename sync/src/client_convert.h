@@ -8,7 +8,8 @@
 
 namespace doorstep::sync {
 
-Mutation ToWireMutation(const core::OutgoingMutation& m);
+// Moves the mutation's record and changes out of `m`.
+Mutation ToWireMutation(core::OutgoingMutation&& m);
 // Moves the record out of `p` (a pulled batch is applied once).
 core::Record ToCoreRecord(PulledRecord&& p);
 core::PulledConflict ToCoreConflict(const ConflictInfo& c);

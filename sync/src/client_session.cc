@@ -10,6 +10,7 @@
 #include "doorstep/core/store_sync.h"
 #include "doorstep/sync/client.h"
 #include "doorstep/sync/protocol.h"
+#include "pull_read_internal.h"
 
 namespace doorstep::sync {
 namespace {
@@ -79,7 +80,8 @@ size_t NextPullSize(const SyncOptions& o, size_t last) { return std::min(o.pull_
 template <typename T>
 Result<T> Expect(MessageChannel& ch) {
   DS_ASSIGN_OR_RETURN(std::string bytes, ch.Receive());
-  DS_ASSIGN_OR_RETURN(Message msg, Decode(bytes));
+  // Batches are read straight from their CBOR (pull_read_internal.h).
+  DS_ASSIGN_OR_RETURN(Message msg, internal::DecodeServerMessage(bytes));
   if (T* t = std::get_if<T>(&msg)) return std::move(*t);
   if (const Error* e = std::get_if<Error>(&msg)) return StatusFromWireError(*e);
   return InvalidArgumentError(std::string("server sent '") + MessageTypeName(msg) + "' out of turn");
@@ -163,13 +165,14 @@ struct OutgoingPush {
 // mutations, each under the wire's byte cap. Each message is encoded once;
 // only a message over the cap is split by the size of each mutation (a
 // single huge mutation goes alone).
-std::vector<OutgoingPush> SplitPushes(const std::vector<core::OutgoingMutation>& pending, size_t per_message) {
+// The mutations move out of `pending`.
+std::vector<OutgoingPush> SplitPushes(std::vector<core::OutgoingMutation>& pending, size_t per_message) {
   constexpr size_t kCap = kMaxPushBytes * 3 / 4;
   std::vector<OutgoingPush> out;
   for (size_t at = 0; at < pending.size(); at += per_message) {
     OutgoingPush chunk;
     for (size_t i = at; i < std::min(pending.size(), at + per_message); ++i) {
-      chunk.push.m.push_back(ToWireMutation(pending[i]));
+      chunk.push.m.push_back(ToWireMutation(std::move(pending[i])));
     }
     chunk.bytes = Encode(chunk.push);
     if (chunk.bytes.size() <= kCap) {

@@ -119,6 +119,20 @@ json ToJson(PulledRecord&& r) {
   return j;
 }
 
+json PushToJson(const Push& p) {
+  // The author and device that most mutations carry (in practice all).
+  std::string author = p.m.empty() ? std::string() : p.m.front().author_id;
+  std::string device = p.m.empty() ? std::string() : p.m.front().device_id;
+  json arr = json::array();
+  for (const Mutation& x : p.m) arr.push_back(ToJson(x, author, device));
+  json j = {{"t", "push"}, {"m", std::move(arr)}};
+  if (!p.m.empty()) {
+    j["au"] = author;
+    j["d"] = WireId(device);
+  }
+  return j;
+}
+
 json ToJson(const ConflictInfo& c) {
   return {{"conflict_id", c.conflict_id}, {"record_id", c.record_id},
           {"subject_id", c.subject_id}, {"type", c.type}, {"path", c.path},
@@ -147,19 +161,7 @@ struct Encoder {
     return {{"t", "welcome"}, {"v", m.v}, {"p", m.practitioner},
             {"r", m.role}, {"d", internal::WireId(m.device_id)}, {"tm", m.time}};
   }
-  json operator()(const Push& m) const {
-    // The author and device that most mutations carry (in practice all).
-    std::string author = m.m.empty() ? std::string() : m.m.front().author_id;
-    std::string device = m.m.empty() ? std::string() : m.m.front().device_id;
-    json arr = json::array();
-    for (const Mutation& x : m.m) arr.push_back(internal::ToJson(x, author, device));
-    json j = {{"t", "push"}, {"m", std::move(arr)}};
-    if (!m.m.empty()) {
-      j["au"] = author;
-      j["d"] = internal::WireId(device);
-    }
-    return j;
-  }
+  json operator()(const Push& m) const { return internal::PushToJson(m); }
   json operator()(const Pushed& m) const {
     json arr = json::array();
     for (const MutationResult& x : m.r) arr.push_back(internal::WireJson(x));
@@ -262,6 +264,7 @@ std::string Encode(const Message& msg) {
     for (const ConflictInfo& c : b->conflicts) cons.push_back(internal::ToJson(c));
     return EncodeBatch(recs, *b, cons);
   }
+  if (const Push* p = std::get_if<Push>(&msg)) return internal::EncodePush(*p);
   std::vector<uint8_t> bytes = json::to_cbor(std::visit(Encoder{}, msg));
   return std::string(bytes.begin(), bytes.end());
 }

@@ -16,6 +16,10 @@ namespace doorstep::sync::internal {
 // `device` (the push message carries those once).
 nlohmann::json ToJson(const Mutation& m, const std::string& author, const std::string& device);
 nlohmann::json WireJson(const MutationResult& r);
+// A whole push message as a json map: the reference form. Encode() writes
+// the same bytes with EncodePush (push_write.cc), which builds no tree.
+nlohmann::json PushToJson(const Push& p);
+std::string EncodePush(const Push& p);
 // A record in its wire form, which is also how the server keeps a revision
 // (sealed), so a pull splices stored records into a batch unchanged.
 nlohmann::json ToJson(const PulledRecord& r);
