@@ -261,11 +261,14 @@ Result<PulledRecord> PulledRecordFromWire(json& j, const std::string& path) {
   json& fields = *it;
   if (!fields.is_object()) return InvalidArgumentError(w.At("f") + ": not a map");
   if (fields.size() > kMaxFieldsPerRecord) return ResourceExhaustedError(w.At("f") + ": too many");
-  for (const auto& [k, v] : fields.items()) {
+  for (const auto& item : fields.items()) {
+    // A named reference, not a structured binding: C++17 does not let a
+    // lambda capture a binding (clang refuses it; scripts/fuzz builds with clang).
+    const std::string& k = item.key();
     if (!IsPath(k)) return InvalidArgumentError(w.At("f") + ": bad field name");
     // The field's path is spelled out only for an error (this runs for every
     // field of every pulled record).
-    DS_RETURN_IF_ERROR(CheckValueAt(v, [&] { return w.At("f") + "." + k; }));
+    DS_RETURN_IF_ERROR(CheckValueAt(item.value(), [&] { return w.At("f") + "." + k; }));
   }
   r.fields = std::move(fields);
   return r;
