@@ -6,6 +6,8 @@
 #include <array>
 #include <charconv>
 
+#include "doorstep/core/json_text.h"
+
 namespace doorstep::core {
 namespace {
 
@@ -141,5 +143,11 @@ void AppendJson(std::string* out, const nlohmann::json& j) {
       return;
   }
 }
+
+}  // namespace doorstep::core
+
+namespace doorstep::core {
+
+void AppendJsonText(std::string* out, const nlohmann::json& j) { AppendJson(out, j); }
 
 }  // namespace doorstep::core

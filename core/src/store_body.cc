@@ -65,8 +65,10 @@ Status Take(const nlohmann::json& j, const char* key, T* out) {
 
 }  // namespace
 
-std::string EncodeVersionBody(const Record& r, std::string_view origin, std::string_view own_device) {
-  std::string out;
+void EncodeVersionBody(const Record& r, std::string_view origin, std::string_view own_device,
+                       std::string* body) {
+  std::string& out = *body;
+  out.clear();
   out.reserve(2048);  // most bodies fit without regrowth (which would leave copies of the text)
   out.append("{\"f\":");
   AppendJson(&out, r.fields);
@@ -134,7 +136,6 @@ std::string EncodeVersionBody(const Record& r, std::string_view origin, std::str
     AppendString(&out, origin);
   }
   out.push_back('}');
-  return out;
 }
 
 Result<Record> DecodeVersionBody(std::string_view plain, std::string_view id, std::string_view type,

@@ -175,6 +175,9 @@ class Store::Impl {
   unsigned char id_key_[32] = {};
   uint64_t id_counter_ = 0;
   std::string mutation_prefix_;   // 12 bytes
+  // WriteVersion's plaintext body, reused so a bulk write does not allocate
+  // (and fault in) a fresh 2 KB buffer per record; wiped after every use.
+  std::string body_buf_;
   int64_t next_pending_seq_ = 0;  // 0: not yet known this session
 };
 
@@ -187,7 +190,10 @@ class Store::Impl {
 // is then left as it was).
 Status MigrateFormat2To3(Database& db);
 
-std::string EncodeVersionBody(const Record& r, std::string_view origin, std::string_view own_device);
+// Writes it into `*body` (cleared first; a caller may reuse one buffer, and
+// wipes it after use).
+void EncodeVersionBody(const Record& r, std::string_view origin, std::string_view own_device,
+                       std::string* body);
 // Parses a body made by EncodeVersionBody; kDataLoss if malformed.
 Result<Record> DecodeVersionBody(std::string_view plain, std::string_view id, std::string_view type,
                                  int64_t local_version, std::string_view own_device);

@@ -107,9 +107,20 @@ Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
 
 Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin,
                                           int64_t mutation, VersionAction action) {
-  std::string plain = EncodeVersionBody(r, origin, device_id);
-  auto sealed = Seal(plain, RecordAd(r.id, r.type, r.local_version));
-  sodium_memzero(plain.data(), plain.size());
+  Result<std::string> sealed = InternalError("record body not sealed");
+  {
+    // The plaintext is wiped however this block is left (AppendJson throws
+    // on text that is not UTF-8, which validation has already refused).
+    struct Wipe {
+      std::string* s;
+      ~Wipe() {
+        sodium_memzero(s->data(), s->size());
+        s->clear();
+      }
+    } wipe{&body_buf_};
+    EncodeVersionBody(r, origin, device_id, &body_buf_);
+    sealed = Seal(body_buf_, RecordAd(r.id, r.type, r.local_version));
+  }
   if (!sealed.ok()) return sealed.status();
   if (!IsRecordId(r.id)) return InvalidArgumentError("record id must be 32 hex characters");
   const std::string raw_id = RawId(r.id);

@@ -67,15 +67,43 @@ bool ValidUtf8(const std::string& s) {
   return true;
 }
 
-std::string Child(const std::string& parent, std::string_view key) {
-  return parent.empty() ? std::string(key) : parent + "." + std::string(key);
-}
-std::string Index(const std::string& parent, size_t i) {
-  return parent + "[" + std::to_string(i) + "]";
-}
-std::string Nested(const std::string& parent_desc, const std::string& label) {
-  return parent_desc.empty() ? label : parent_desc + " > " + label;
-}
+// Where a value sits: the root object, a named field of its parent, or an
+// entry of its parent list. Lives on the checker's stack; the path ("a.b[0]")
+// and description ("Label > Label entry 1") are built only for a problem,
+// not for every value checked.
+struct Loc {
+  const Loc* parent = nullptr;
+  bool item = false;            // an entry of a list, else a named field
+  std::string_view name, label;  // a named field's key and words
+  size_t index = 0;              // an entry's position (0-based)
+
+  static Loc Child(const Loc& parent, std::string_view name, std::string_view label) {
+    Loc l;
+    l.parent = &parent;
+    l.name = name;
+    l.label = label;
+    return l;
+  }
+  static Loc Item(const Loc& parent, size_t index) {
+    Loc l;
+    l.parent = &parent;
+    l.item = true;
+    l.index = index;
+    return l;
+  }
+  std::string Path() const {
+    if (parent == nullptr) return "";
+    std::string p = parent->Path();
+    if (item) return p + "[" + std::to_string(index) + "]";
+    return p.empty() ? std::string(name) : p + "." + std::string(name);
+  }
+  std::string Desc() const {
+    if (parent == nullptr) return "";
+    std::string d = parent->Desc();
+    if (item) return d + " entry " + std::to_string(index + 1);
+    return d.empty() ? std::string(label) : d + " > " + std::string(label);
+  }
+};
 
 std::string JoinValues(const std::vector<std::string>& values) {
   std::string out;
@@ -97,82 +125,76 @@ class Checker {
   explicit Checker(ValidationResult* out) : out_(out) {}
 
   // Checks one field; `v` is nullptr when the key is absent.
-  void Field(const FieldSpec& spec, const json* v, const std::string& path,
-             const std::string& desc) {
+  void Field(const FieldSpec& spec, const json* v, const Loc& at) {
     if (v == nullptr || IsBlankValue(*v)) {
       if (spec.presence != Presence::kRequired) return;
       const bool list = IsListType(spec.type) && v != nullptr && v->is_array();
-      Add(path, "required",
-          desc + (list ? ": add at least one entry."
-                       : ": this must be filled in."));
+      Add(at, "required",
+          list ? ": add at least one entry." : ": this must be filled in.");
       return;
     }
-    Value(spec, *v, path, desc);
+    Value(spec, *v, at);
   }
 
   // Checks an object against `children`: each known key, then unknown keys.
   void Object(const std::vector<FieldSpec>& children, const json& v,
-              const std::string& path, const std::string& desc) {
+              const Loc& at) {
     if (!v.is_object()) {
-      Add(path, "type",
-          desc + ": must be a group of named fields (a JSON object).");
+      Add(at, "type", ": must be a group of named fields (a JSON object).");
       return;
     }
+    size_t found = 0;
     for (const FieldSpec& c : children) {
       auto it = v.find(c.name);
-      Field(c, it == v.end() ? nullptr : &*it, Child(path, c.name),
-            Nested(desc, c.label));
+      if (it != v.end()) ++found;
+      Field(c, it == v.end() ? nullptr : &*it, Loc::Child(at, c.name, c.label));
     }
+    // A schema's field names are unique (schema_test checks every type), so
+    // when every key was found above there is no unknown key to look for.
+    if (found == v.size()) return;
     for (auto it = v.begin(); it != v.end(); ++it) {
       const bool known =
           std::any_of(children.begin(), children.end(),
                       [&](const FieldSpec& c) { return c.name == it.key(); });
       if (known) continue;
       const std::string key = SafeKey(it.key());
-      Add(Child(path, key), "type",
-          Nested(desc, key) +
-              ": unknown field; this record type has no such field.");
+      Add(Loc::Child(at, key, key), "type",
+          ": unknown field; this record type has no such field.");
     }
   }
 
  private:
-  void Add(std::string path, std::string code, std::string message) {
-    AddProblem(out_, std::move(path), std::move(code), std::move(message));
+  // A problem at `at`: its message is the place's description + `what`.
+  void Add(const Loc& at, std::string code, const std::string& what) {
+    AddProblem(out_, at.Path(), std::move(code), at.Desc() + what);
   }
 
-  void Str(const json& v, size_t max, const std::string& path,
-           const std::string& desc) {
+  void Str(const json& v, size_t max, const Loc& at) {
     if (!v.is_string()) {
-      Add(path, "type", desc + ": must be text.");
+      Add(at, "type", ": must be text.");
       return;
     }
     const std::string& s = v.get_ref<const std::string&>();
     if (!ValidUtf8(s)) {
-      Add(path, "type",
-          desc + ": contains characters that are not valid text (UTF-8).");
+      Add(at, "type", ": contains characters that are not valid text (UTF-8).");
     } else if (s.size() > max) {
-      Add(path, "range",
-          desc + ": too long (at most " + std::to_string(max) + " bytes).");
+      Add(at, "range", ": too long (at most " + std::to_string(max) + " bytes).");
     }
   }
 
-  void EnumValue(const FieldSpec& spec, const json& v, const std::string& path,
-                 const std::string& desc) {
+  void EnumValue(const FieldSpec& spec, const json& v, const Loc& at) {
     if (!v.is_string()) {
-      Add(path, "type",
-          desc + ": must be one of " + JoinValues(spec.enum_values) + ".");
+      Add(at, "type", ": must be one of " + JoinValues(spec.enum_values) + ".");
       return;
     }
     const std::string& s = v.get_ref<const std::string&>();
     if (std::find(spec.enum_values.begin(), spec.enum_values.end(), s) ==
         spec.enum_values.end()) {
-      Add(path, "range",
-          desc + ": must be one of " + JoinValues(spec.enum_values) + ".");
+      Add(at, "range", ": must be one of " + JoinValues(spec.enum_values) + ".");
     }
   }
 
-  void Numeric(const FieldSpec& spec, const json& v, const std::string& path,
-               const std::string& desc) {
+  void Numeric(const FieldSpec& spec, const json& v, const Loc& at) {
     const bool whole = spec.type == FieldType::kInt;
     double d = 0;
     bool ok = false;
@@ -185,92 +207,85 @@ class Checker {
       ok = std::isfinite(d) && (!whole || std::floor(d) == d);
     }
     if (!ok) {
-      Add(path, "type",
-          desc + (whole ? ": must be a whole number." : ": must be a number."));
+      Add(at, "type", whole ? ": must be a whole number." : ": must be a number.");
       return;
     }
     if (spec.has_range && (d < static_cast<double>(spec.min) ||
                            d > static_cast<double>(spec.max))) {
-      Add(path, "range",
-          desc + ": must be between " + std::to_string(spec.min) + " and " +
-              std::to_string(spec.max) + ".");
+      Add(at, "range", ": must be between " + std::to_string(spec.min) +
+                           " and " + std::to_string(spec.max) + ".");
     }
   }
 
-  void List(const FieldSpec& spec, const json& v, const std::string& path,
-            const std::string& desc) {
+  void List(const FieldSpec& spec, const json& v, const Loc& at) {
     if (!v.is_array()) {
-      Add(path, "type", desc + ": must be a list.");
+      Add(at, "type", ": must be a list.");
       return;
     }
     if (v.size() > internal::kMaxListItems) {
-      Add(path, "range",
-          desc + ": too many entries (at most " +
-              std::to_string(internal::kMaxListItems) + ").");
+      Add(at, "range", ": too many entries (at most " +
+                           std::to_string(internal::kMaxListItems) + ").");
       return;
     }
     for (size_t i = 0; i < v.size(); ++i) {
-      const std::string p = Index(path, i);
-      const std::string d = desc + " entry " + std::to_string(i + 1);
+      const Loc item = Loc::Item(at, i);
       switch (spec.type) {
         case FieldType::kEnumList:
-          EnumValue(spec, v[i], p, d);
+          EnumValue(spec, v[i], item);
           break;
         case FieldType::kStringList:
-          Str(v[i], internal::kMaxStringBytes, p, d);
+          Str(v[i], internal::kMaxStringBytes, item);
           break;
         default:
-          Object(spec.children, v[i], p, d);
+          Object(spec.children, v[i], item);
           break;
       }
     }
   }
 
-  void Value(const FieldSpec& spec, const json& v, const std::string& path,
-             const std::string& desc) {
+  void Value(const FieldSpec& spec, const json& v, const Loc& at) {
     switch (spec.type) {
       case FieldType::kText:
-        Str(v, internal::kMaxTextBytes, path, desc);
+        Str(v, internal::kMaxTextBytes, at);
         break;
       case FieldType::kString:
-        Str(v, internal::kMaxStringBytes, path, desc);
+        Str(v, internal::kMaxStringBytes, at);
         break;
       case FieldType::kEnum:
-        EnumValue(spec, v, path, desc);
+        EnumValue(spec, v, at);
         break;
       case FieldType::kDate:
         if (!v.is_string() ||
             !ParseDateDays(v.get_ref<const std::string&>()).ok()) {
-          Add(path, "type", desc + ": must be a real date written YYYY-MM-DD.");
+          Add(at, "type", ": must be a real date written YYYY-MM-DD.");
         }
         break;
       case FieldType::kDateTime:
         if (!v.is_string() ||
             !ParseDateTimeMs(v.get_ref<const std::string&>()).ok()) {
-          Add(path, "type",
-              desc +
-                  ": must be a date and time with its offset, e.g. "
-                  "2025-11-03T14:05:00+00:00.");
+          Add(at, "type",
+              ": must be a date and time with its offset, e.g. "
+              "2025-11-03T14:05:00+00:00.");
         }
         break;
       case FieldType::kBool:
         if (!v.is_boolean())
-          Add(path, "type", desc + ": must be yes or no (true or false).");
+          Add(at, "type", ": must be yes or no (true or false).");
         break;
       case FieldType::kInt:
       case FieldType::kNumber:
       case FieldType::kPercent:
-        Numeric(spec, v, path, desc);
+        Numeric(spec, v, at);
         break;
       case FieldType::kObject:
-        Object(spec.children, v, path, desc);
+        Object(spec.children, v, at);
         break;
       case FieldType::kEnumList:
       case FieldType::kStringList:
       case FieldType::kPeople:
       case FieldType::kActions:
       case FieldType::kObjectList:
-        List(spec, v, path, desc);
+        List(spec, v, at);
         break;
     }
   }
@@ -322,7 +337,7 @@ ValidationResult Validate(const RecordSchema& schema, const json& fields,
                  "(a JSON object).");
       return out;
     }
-    Checker(&out).Object(schema.fields(), fields, "", "");
+    Checker(&out).Object(schema.fields(), fields, Loc());
     if (schema.rules() != nullptr) schema.rules()(fields, status, ctx, &out);
     std::sort(out.flags.begin(), out.flags.end());
     out.flags.erase(std::unique(out.flags.begin(), out.flags.end()),

@@ -6,6 +6,7 @@
 
 #include <string>
 
+#include "doorstep/core/json_text.h"
 #include "doorstep/core/samples.h"
 
 namespace doorstep::core {
@@ -22,6 +23,13 @@ TEST(JsonWriterTest, SameBytesAsDumpForEverySampleType) {
     nlohmann::json j = SampleFields(type, 1'764'000'000'000);
     EXPECT_EQ(Fast(j), j.dump()) << type;
   }
+}
+
+TEST(JsonWriterTest, PublicAppendJsonTextAppendsDump) {
+  nlohmann::json j = SampleFields("visit_note", 1'764'000'000'000);
+  std::string out = "x";
+  AppendJsonText(&out, j);
+  EXPECT_EQ(out, "x" + j.dump());
 }
 
 TEST(JsonWriterTest, SameBytesAsDumpForEdgeCases) {

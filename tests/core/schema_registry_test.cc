@@ -1,6 +1,10 @@
 // The registry, path lookups, merge rules, samples and problem rendering.
 #include <gtest/gtest.h>
 
+#include <set>
+#include <string>
+#include <vector>
+
 #include "doorstep/core/samples.h"
 #include "doorstep/core/schema.h"
 #include "schema_test_util.h"
@@ -27,6 +31,28 @@ TEST(SchemaRegistryTest, HasTheFourTypesAtVersionOne) {
     EXPECT_NE(s->rules(), nullptr);
   }
   EXPECT_EQ(&SchemaRegistry::Default(), &reg);
+}
+
+// Validate() skips its unknown-key scan when every key of an object matched
+// a field of the schema: that needs each level's field names to be unique.
+void ExpectUniqueNames(const std::vector<FieldSpec>& fields, const std::string& where) {
+  std::set<std::string> seen;
+  for (const FieldSpec& f : fields) {
+    EXPECT_TRUE(seen.insert(f.name).second) << where << ": field " << f.name << " twice";
+    ExpectUniqueNames(f.children, where + "." + f.name);
+  }
+}
+
+TEST(SchemaRegistryTest, FieldNamesAreUniqueAtEveryLevel) {
+  for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
+    ExpectUniqueNames(SchemaRegistry::Default().Find(type)->fields(), type);
+  }
+}
+
+TEST(SchemaRegistryTest, UnknownFieldBesideKnownOnesIsReported) {
+  json fields = Sample("visit_note");
+  fields["not_a_field"] = "x";
+  EXPECT_TRUE(HasProblem(Check("visit_note", fields), "not_a_field", "type"));
 }
 
 TEST(SchemaRegistryTest, UnknownTypeIsNull) {
