@@ -11,10 +11,13 @@
 // reports each side's CPU time and the bytes it wrote (WAL frames and
 // checkpoints), which a shared machine's load does not move.
 // The plain side runs with SQLite's defaults apart from WAL and
-// synchronous=FULL (page cache 2 MB, no secure_delete). Both sides are handed
-// the fields as a JSON object; the plain side's timed work includes writing
-// them as JSON text with the store's writer (plain_bulk_insert_only_* leave
-// that out).
+// synchronous=FULL (page cache 2 MB, no secure_delete). As issue 2 defines
+// it, the plain side inserts the same bytes ready-made: bulk_ratio and
+// commit_ratio time its inserts only. The store is handed the fields as a
+// JSON object and serializes them inside its timing, so the bench also times
+// the plain side writing those bytes with the store's JSON writer, apart, and
+// prints the ratios as if plain SQLite had done that too
+// (*_ratio_plain_serializing): a second view, not the goal's figure.
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -136,7 +139,8 @@ class PlainDb {
 
 struct Figures {
   double bulk_us = 0, plain_bulk_us = 0;
-  double plain_bulk_insert_us = 0, plain_bulk_insert_cpu_us = 0;  // without serializing
+  double plain_serialize_us = 0, plain_serialize_cpu_us = 0;  // bulk: writing the JSON text alone
+  std::vector<double> plain_commit_serialize_us;
   double bulk_cpu_us = 0, plain_bulk_cpu_us = 0;
   double bulk_written = 0, plain_bulk_written = 0;
   std::vector<double> commit_us, plain_commit_us;
@@ -161,36 +165,24 @@ Status RunBulk(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, B
   plain_span.Start();
   DS_RETURN_IF_ERROR(plain.Exec("BEGIN IMMEDIATE"));
   plain_span.Stop();
-  // Like the store, the plain side is handed the fields as a JSON object
-  // (copied outside the timed span on both sides) and writes them as text:
-  // serializing each record into one reused buffer — with the store's own
-  // JSON writer, the same bytes as dump() — then inserting it is its timed
-  // work. The record ids are made beforehand (one system call each here; the
-  // store draws them from a ChaCha20 stream inside its timed span).
-  // json_span times the serialization alone in a separate pass, so the old
-  // insert-only figure can still be reported (plain_bulk_insert_only_*).
+  // The plain side's bytes are written outside its timed inserts; json_span
+  // times that writing (the store's JSON writer, the same bytes as dump())
+  // for the *_plain_serializing view.
   Span json_span;
-  std::vector<std::pair<std::string, nlohmann::json>> rows;
-  std::string body;
-  body.reserve(2048);  // as the store does for its bodies
+  std::vector<std::pair<std::string, std::string>> rows;
   for (int64_t i = 0; i < o.records; i += kChunk) {
     rows.clear();
-    for (int64_t k = i; k < std::min(o.records, i + kChunk); ++k) {
-      rows.emplace_back(RecordIdFor(random), samples.Fields(k));
-    }
+    for (int64_t k = i; k < std::min(o.records, i + kChunk); ++k) rows.emplace_back(RecordIdFor(random), "");
     json_span.Start();
-    for (const auto& row : rows) {
-      body.clear();
-      core::AppendJsonText(&body, row.second);
+    for (int64_t k = i; k < std::min(o.records, i + kChunk); ++k) {
+      std::string& body = rows[static_cast<size_t>(k - i)].second;
+      body.reserve(2048);
+      core::AppendJsonText(&body, samples.Fields(k));
       total_bytes += static_cast<double>(body.size());
     }
     json_span.Stop();
     plain_span.Start();
-    for (const auto& [id, fields] : rows) {
-      body.clear();
-      core::AppendJsonText(&body, fields);
-      DS_RETURN_IF_ERROR(plain.Insert(id, body));
-    }
+    for (const auto& [id, body] : rows) DS_RETURN_IF_ERROR(plain.Insert(id, body));
     plain_span.Stop();
   }
   rows.clear();
@@ -199,8 +191,8 @@ Status RunBulk(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, B
   plain_span.Stop();
   f->plain_bulk_us = plain_span.wall_us;
   f->plain_bulk_cpu_us = plain_span.cpu_us;
-  f->plain_bulk_insert_us = plain_span.wall_us - json_span.wall_us;
-  f->plain_bulk_insert_cpu_us = plain_span.cpu_us - json_span.cpu_us;
+  f->plain_serialize_us = json_span.wall_us;
+  f->plain_serialize_cpu_us = json_span.cpu_us;
   f->plain_bulk_written = plain_span.written;
   f->record_bytes = total_bytes / static_cast<double>(o.records);
 
@@ -237,13 +229,13 @@ Status RunCommits(core::Store& store, PlainDb& plain, const BenchStoreOptions& o
   for (int i = 0; i < o.commits; ++i) {
     const int64_t n = o.records + i;
     std::string id = RecordIdFor(random);
-    const nlohmann::json& plain_fields = samples.Fields(n);
-    auto t = SteadyClock::now();
-    // Serialize and insert, autocommit: one transaction (as in the bulk phase).
     std::string body;
     body.reserve(2048);
-    core::AppendJsonText(&body, plain_fields);
-    DS_RETURN_IF_ERROR(plain.Insert(id, body));
+    auto t = SteadyClock::now();
+    core::AppendJsonText(&body, samples.Fields(n));
+    f->plain_commit_serialize_us.push_back(Since(t));
+    t = SteadyClock::now();
+    DS_RETURN_IF_ERROR(plain.Insert(id, body));  // autocommit: one transaction
     f->plain_commit_us.push_back(Since(t));
     const nlohmann::json& fields = samples.Fields(n);
     t = SteadyClock::now();
@@ -319,8 +311,10 @@ nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
           {"plain_commit_p99_us", Percentile(f.plain_commit_us, 0.99)},
           {"bulk_cpu_ratio", f.bulk_cpu_us / f.plain_bulk_cpu_us},
           {"bulk_cpu_us_per_record", f.bulk_cpu_us / n},
-          {"plain_bulk_insert_only_ratio", f.bulk_us / f.plain_bulk_insert_us},
-          {"plain_bulk_insert_only_cpu_us_per_record", f.plain_bulk_insert_cpu_us / n},
+          {"bulk_ratio_plain_serializing", f.bulk_us / (f.plain_bulk_us + f.plain_serialize_us)},
+          {"commit_ratio_plain_serializing",
+           p50 / (plain_p50 + Percentile(f.plain_commit_serialize_us, 0.5))},
+          {"plain_serialize_cpu_us_per_record", f.plain_serialize_cpu_us / n},
           {"plain_bulk_cpu_us_per_record", f.plain_bulk_cpu_us / n},
           {"bulk_written_bytes_per_record", f.bulk_written / n},
           {"plain_bulk_written_bytes_per_record", f.plain_bulk_written / n},
