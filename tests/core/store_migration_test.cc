@@ -15,6 +15,8 @@
 #include <fstream>
 #include <sstream>
 #include <string>
+#include <vector>
+#include <algorithm>
 
 #include "core/store_fixture_dump.h"
 #include "doorstep/core/samples.h"
@@ -45,6 +47,53 @@ std::string RawQuery(const std::string& path, const std::string& sql) {
     sqlite3_finalize(st);
   }
   sqlite3_close(db);
+  return out;
+}
+
+// Every table's and index's columns (PRAGMA table_xinfo / index_xinfo) and
+// every view's SQL, one line each, sorted: what a statement can rely on.
+std::string SchemaShape(const std::string& path) {
+  sqlite3* db = nullptr;
+  std::vector<std::string> lines;
+  auto rows = [&db](const std::string& sql, int columns) {
+    std::vector<std::string> out;
+    sqlite3_stmt* st = nullptr;
+    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) return out;
+    while (sqlite3_step(st) == SQLITE_ROW) {
+      std::string line;
+      for (int i = 0; i < columns; ++i) {
+        const unsigned char* t = sqlite3_column_text(st, i);
+        line += (t != nullptr ? reinterpret_cast<const char*>(t) : "NULL") + std::string("|");
+      }
+      out.push_back(line);
+    }
+    sqlite3_finalize(st);
+    return out;
+  };
+  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
+    for (const std::string& obj : rows("SELECT type, name, tbl_name FROM sqlite_master WHERE name NOT LIKE 'sqlite_%'", 3)) {
+      std::string type = obj.substr(0, obj.find('|'));
+      std::string rest = obj.substr(obj.find('|') + 1);
+      std::string name = rest.substr(0, rest.find('|'));
+      lines.push_back(obj);
+      if (type == "table") {
+        for (const std::string& c : rows("PRAGMA table_xinfo('" + name + "')", 6)) lines.push_back(name + ": " + c);
+      } else if (type == "index") {
+        for (const std::string& c : rows("PRAGMA index_xinfo('" + name + "')", 6)) lines.push_back(name + ": " + c);
+      } else if (type == "view") {
+        for (const std::string& v : rows("SELECT sql FROM sqlite_master WHERE name='" + name + "'", 1)) {
+          lines.push_back(name + ": " + v);
+        }
+      }
+    }
+    for (const std::string& w : rows("SELECT name FROM sqlite_master WHERE type='table' AND sql LIKE '%WITHOUT ROWID%'", 1)) {
+      lines.push_back("without rowid: " + w);
+    }
+  }
+  sqlite3_close(db);
+  std::sort(lines.begin(), lines.end());
+  std::string out;
+  for (const std::string& l : lines) out += l + "\n";
   return out;
 }
 
@@ -159,6 +208,24 @@ TEST_F(StoreMigrationTest, RecordIdThatIsNotHexIsRefusedAndLeftAsItWas) {
   EXPECT_EQ(store.status().code(), StatusCode::kCorruption) << store.status().ToString();
   EXPECT_EQ(RawQuery(path_, "SELECT value FROM meta WHERE key='format'"), "2");
   EXPECT_EQ(RawQuery(path_, "PRAGMA integrity_check"), "ok");
+}
+
+// The migrated file has exactly the tables, columns, indexes and view of a
+// store made by the current code: the migration's copy of the schema cannot
+// drift from the one Create writes.
+TEST_F(StoreMigrationTest, MigratedSchemaIsAFreshStoresSchema) {
+  {
+    auto store = Store::Open(path_, env_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  const std::string fresh = dir_ + "/fresh.db";
+  {
+    auto store = Store::Create(fresh, Key(), {}, env_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  std::string migrated_shape = SchemaShape(path_);
+  ASSERT_NE(migrated_shape, "");
+  EXPECT_EQ(migrated_shape, SchemaShape(fresh));
 }
 
 }  // namespace
