@@ -68,12 +68,22 @@ TEST(ProtocolStoredTest, DamagedProtocolOneRecordIsDataLoss) {
   EXPECT_EQ(internal::UpgradeStoredRecord(&stored).code(), StatusCode::kDataLoss);
 }
 
+// A name libFuzzer gives the inputs it keeps: the SHA-1 of the bytes in hex.
+bool IsFuzzerFound(const std::string& name) {
+  return name.size() == 40 &&
+         name.find_first_not_of("0123456789abcdef") == std::string::npos;
+}
+
+// The hand-made seeds (named files) must be well-formed messages, so a wire
+// change that leaves them behind fails here; inputs libFuzzer found and
+// kept (named by their SHA-1) are mostly refusals, replayed by the fuzz
+// target's own ctest instead.
 TEST(ProtocolStoredTest, FuzzSeedsAreWellFormedMessages) {
   const std::filesystem::path dir =
       std::filesystem::path(DOORSTEP_TEST_SOURCE_DIR) / "tests/fuzz/corpus/fuzz_protocol_decode";
   size_t n = 0;
   for (const auto& e : std::filesystem::directory_iterator(dir)) {
-    if (e.path().filename() == "enrol") continue;
+    if (e.path().filename() == "enrol" || IsFuzzerFound(e.path().filename().string())) continue;
     std::ifstream in(e.path(), std::ios::binary);
     std::stringstream ss;
     ss << in.rdbuf();
