@@ -18,13 +18,6 @@ constexpr int64_t kMaxCount = int64_t{1} << 53;  // revs, times, versions
 
 bool IsToken(std::string_view s) { return IsTokenId(s); }
 bool IsHex(std::string_view s) { return IsHexId(s); }
-bool IsPath(std::string_view s) {
-  if (s.empty() || s.size() > kMaxPathBytes) return false;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
-  }
-  return true;
-}
 
 std::string Index(const std::string& base, size_t i) { return base + "[" + std::to_string(i) + "]"; }
 
@@ -148,8 +141,8 @@ Result<Mutation> MutationFromJson(json& j, const std::string& path, const std::s
       const std::string& field = it.key();
       json& c = it.value();
       // The path is spelled out only for an error.
-      auto where = [&] { return w.At("c") + "." + (IsPath(field) ? field : std::string("?")); };
-      if (!IsPath(field)) return InvalidArgumentError(where() + ": bad field name");
+      auto where = [&] { return w.At("c") + "." + (IsFieldPath(field) ? field : std::string("?")); };
+      if (!IsFieldPath(field)) return InvalidArgumentError(where() + ": bad field name");
       if (!c.is_array() || c.size() != 2) return InvalidArgumentError(where() + ": not [from, to]");
       DS_RETURN_IF_ERROR(CheckValueAt(c[0], [&] { return where() + "[0]"; }));
       DS_RETURN_IF_ERROR(CheckValueAt(c[1], [&] { return where() + "[1]"; }));
@@ -174,7 +167,7 @@ Result<Mutation> MutationFromJson(json& j, const std::string& path, const std::s
   if (m.kind == MutationKind::kResolve) {
     DS_RETURN_IF_ERROR(w.IdBytes("ci", &m.conflict_id));
     DS_RETURN_IF_ERROR(w.String("pa", kMaxPathBytes, &m.path));
-    if (!IsPath(m.path)) return InvalidArgumentError(w.At("pa") + ": not a field path");
+    if (!IsFieldPath(m.path)) return InvalidArgumentError(w.At("pa") + ": not a field path");
     DS_RETURN_IF_ERROR(w.Value("va", &m.value));
   }
   return m;
@@ -265,7 +258,7 @@ Result<PulledRecord> PulledRecordFromWire(json& j, const std::string& path) {
     // A named reference, not a structured binding: C++17 does not let a
     // lambda capture a binding (clang refuses it; scripts/fuzz builds with clang).
     const std::string& k = item.key();
-    if (!IsPath(k)) return InvalidArgumentError(w.At("f") + ": bad field name");
+    if (!IsFieldPath(k)) return InvalidArgumentError(w.At("f") + ": bad field name");
     // The field's path is spelled out only for an error (this runs for every
     // field of every pulled record).
     DS_RETURN_IF_ERROR(CheckValueAt(item.value(), [&] { return w.At("f") + "." + k; }));
@@ -282,7 +275,7 @@ Result<ConflictInfo> ConflictInfoFromJson(const json& j, const std::string& path
   DS_RETURN_IF_ERROR(w.Token("subject_id", &c.subject_id));
   DS_RETURN_IF_ERROR(w.Token("type", &c.type));
   DS_RETURN_IF_ERROR(w.String("path", kMaxPathBytes, &c.path));
-  if (!IsPath(c.path)) return InvalidArgumentError(w.At("path") + ": not a field path");
+  if (!IsFieldPath(c.path)) return InvalidArgumentError(w.At("path") + ": not a field path");
   DS_RETURN_IF_ERROR(w.Value("base", &c.base));
   DS_RETURN_IF_ERROR(w.Value("server", &c.server));
   DS_RETURN_IF_ERROR(w.Value("device", &c.device));
@@ -425,3 +418,19 @@ Result<EnrolRequest> DecodeEnrolRequest(std::string_view bytes) {
 }
 
 }  // namespace doorstep::sync
+
+namespace doorstep::sync::internal {
+
+bool IsFieldPath(std::string_view s) {
+  if (s.empty() || s.size() > kMaxPathBytes) return false;
+  for (char c : s) {
+    // ASCII only, whatever the locale (std::isalnum would follow it).
+    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
+          c == '-')) {
+      return false;
+    }
+  }
+  return true;
+}
+
+}  // namespace doorstep::sync::internal

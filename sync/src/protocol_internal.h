@@ -4,12 +4,19 @@
 #define DOORSTEP_SYNC_PROTOCOL_INTERNAL_H_
 
 #include <string>
+#include <string_view>
 
 #include <nlohmann/json.hpp>
 
 #include "doorstep/sync/protocol.h"
 
 namespace doorstep::sync::internal {
+
+// True if `s` is a field path the protocol accepts: 1 to kMaxPathBytes
+// ASCII letters, digits, '_', '.' or '-'. Every decoder (Decode, the stored
+// revisions, the server's and the device's fast readers) uses this one, so
+// they cannot disagree on what a field name is.
+bool IsFieldPath(std::string_view s);
 
 // Protocol 2 wire forms (docs/sync.md, "Wire format"). A mutation's
 // author_id/device_id are written only where they differ from `author` and

@@ -20,13 +20,6 @@ namespace {
 constexpr int64_t kMaxCount = int64_t{1} << 53;
 constexpr size_t kPrefix = core::kHlcEncodedPrefixChars;  // "<13 digits>-<8 hex>-"
 
-bool IsPath(std::string_view s) {
-  if (s.empty() || s.size() > kMaxPathBytes) return false;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
-  }
-  return true;
-}
 
 Status StatusField(const WireMap& w, const char* key, std::string* out) {
   DS_RETURN_IF_ERROR(w.String(key, 8, out));
@@ -114,7 +107,7 @@ Result<PulledRecord> PulledRecordFromV1(json& j, const std::string& path) {
   if (!fields->is_object()) return InvalidArgumentError(w.At("fields") + ": not a map");
   if (fields->size() > kMaxFieldsPerRecord) return ResourceExhaustedError(w.At("fields") + ": too many");
   for (const auto& [k, v] : fields->items()) {
-    if (!IsPath(k)) return InvalidArgumentError(w.At("fields") + ": bad field name");
+    if (!IsFieldPath(k)) return InvalidArgumentError(w.At("fields") + ": bad field name");
     DS_RETURN_IF_ERROR(CheckValue(v, w.At("fields") + "." + k));
   }
   r.fields = std::move(*fields);

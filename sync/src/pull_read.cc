@@ -25,30 +25,7 @@ constexpr size_t kMaxContainer = CborLimits{}.max_container;
 constexpr size_t kMaxNodes = CborLimits{}.max_nodes;
 constexpr size_t kMaxByteString = CborLimits{}.max_byte_string;
 
-bool IsPath(std::string_view s) {
-  if (s.empty() || s.size() > kMaxPathBytes) return false;
-  for (char c : s) {
-    if (!((c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') || c == '_' || c == '.' ||
-          c == '-')) {
-      return false;
-    }
-  }
-  return true;
-}
 
-// IsValidUtf8, with ASCII (most field text) checked eight bytes at a time.
-bool Utf8(std::string_view s) {
-  size_t i = 0;
-  for (; i + 8 <= s.size(); i += 8) {
-    uint64_t w;
-    std::memcpy(&w, s.data() + i, 8);
-    if (w & 0x8080808080808080ULL) break;
-  }
-  for (; i < s.size(); ++i) {
-    if (static_cast<unsigned char>(s[i]) >= 0x80) return IsValidUtf8(s.substr(i));
-  }
-  return true;
-}
 
 struct Head {
   int major = 0;
@@ -142,7 +119,7 @@ class Reader {
       case 0: return true;
       case 1: return h.arg <= kMaxInt;
       case 2: return h.arg <= kMaxByteString && Bytes(h.arg, &s);
-      case 3: return h.arg <= kMaxStringBytes && Bytes(h.arg, &s) && Utf8(s);
+      case 3: return h.arg <= kMaxStringBytes && Bytes(h.arg, &s) && IsValidUtf8(s);
       case 4:
         if (h.arg > kMaxContainer || level + 1 > kMaxDepth) return false;
         for (uint64_t i = 0; i < h.arg; ++i) {
@@ -152,7 +129,7 @@ class Reader {
       case 5:
         if (h.arg > kMaxContainer || level + 1 > kMaxDepth) return false;
         for (uint64_t i = 0; i < h.arg; ++i) {
-          if (!Key(&s) || !Utf8(s) || !Skip(level + 1)) return false;
+          if (!Key(&s) || !IsValidUtf8(s) || !Skip(level + 1)) return false;
         }
         return true;
       case 7: {
@@ -181,7 +158,7 @@ class Reader {
         return true;
       case 3: {
         std::string_view s;
-        if (h.arg > kMaxStringBytes || !Bytes(h.arg, &s) || !Utf8(s)) return false;
+        if (h.arg > kMaxStringBytes || !Bytes(h.arg, &s) || !IsValidUtf8(s)) return false;
         *bytes += s.size();
         *out = std::string(s);
         return true;
@@ -203,7 +180,7 @@ class Reader {
         json::object_t& o = out->get_ref<json::object_t&>();
         for (uint64_t i = 0; i < h.arg; ++i) {
           std::string_view k;
-          if (!Key(&k) || !Utf8(k)) return false;
+          if (!Key(&k) || !IsValidUtf8(k)) return false;
           *bytes += k.size();
           json child;
           if (!Value(level + 1, vdepth + 1, bytes, &child)) return false;
@@ -268,7 +245,7 @@ class Reader {
     if (!ReadHead(&h)) return false;
     if (h.major == 3) {
       std::string_view s;
-      if (h.arg > kMaxHlcBytes || !Bytes(h.arg, &s) || !Utf8(s)) return false;
+      if (h.arg > kMaxHlcBytes || !Bytes(h.arg, &s) || !IsValidUtf8(s)) return false;
       *out = std::string(s);
       return true;
     }
@@ -295,7 +272,7 @@ class Reader {
     json::object_t& o = out->get_ref<json::object_t&>();
     for (uint64_t i = 0; i < h.arg; ++i) {
       std::string_view k;
-      if (!Key(&k) || !IsPath(k)) return false;
+      if (!Key(&k) || !IsFieldPath(k)) return false;
       json v;
       size_t bytes = 0;
       // The value sits in root map → rs → record → f: three containers.

@@ -182,13 +182,6 @@ bool Value(Reader& r, size_t depth, size_t* bytes, json* out) {
   return *bytes <= kMaxValueBytes;
 }
 
-bool IsPath(std::string_view s) {
-  if (s.empty() || s.size() > kMaxPathBytes) return false;
-  for (char c : s) {
-    if (!(std::isalnum(static_cast<unsigned char>(c)) || c == '_' || c == '.' || c == '-')) return false;
-  }
-  return true;
-}
 
 // Typed reads of one value at `p` (nullptr = the key is absent).
 bool IdAt(const uint8_t* p, const uint8_t* end, std::string* hex) {
@@ -253,7 +246,7 @@ bool ReadChanges(const uint8_t* p, const uint8_t* end, Mutation* m) {
   for (uint64_t i = 0; i < n; ++i) {
     std::string_view field;
     uint64_t two;
-    if (!r.Text(&field) || !IsPath(field)) return false;
+    if (!r.Text(&field) || !IsFieldPath(field)) return false;
     if (!r.Head(&major, &two, &info) || major != kArray || two != 2) return false;
     FieldChange c;
     size_t from_bytes = 0, to_bytes = 0;
@@ -335,7 +328,7 @@ bool ReadMutation(Reader& r, const std::string& author, const std::string& devic
   if (!HlcFromWire(h, m->device_id, m->updated_at, kNowhere, &m->hlc).ok()) return false;
   if (m->kind == MutationKind::kResolve) {
     if (!has(kCi) || !IdAt(at[kCi], end, &m->conflict_id)) return false;
-    if (!has(kPa) || !TextAt(at[kPa], end, kMaxPathBytes, &m->path) || !IsPath(m->path)) return false;
+    if (!has(kPa) || !TextAt(at[kPa], end, kMaxPathBytes, &m->path) || !IsFieldPath(m->path)) return false;
     if (has(kVa) && !ValueAt(at[kVa], end, &m->value)) return false;
   }
   return true;
