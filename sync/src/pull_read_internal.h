@@ -5,8 +5,8 @@
 // becomes a json value, which the store needs). Private to sync/.
 //
 // The fast reader takes only what it reads exactly as Decode() would: any
-// irregularity (malformed or unusual CBOR such as indefinite lengths or half
-// floats, a check that fails, a duplicated key, an unknown key, conflicts or
+// irregularity (malformed or unusual CBOR such as indefinite lengths, a
+// check that fails, a duplicated key, an unknown key, conflicts or
 // purge notices, another message type) makes it give up, and the message
 // goes through Decode(), so what is accepted, the result and every error are
 // Decode()'s own. Never throws.
