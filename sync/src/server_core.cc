@@ -61,6 +61,10 @@ std::string CodeHash(std::string_view code) {
 
 std::string DeviceActor(std::string_view device_id) { return "device:" + std::string(device_id); }
 
+bool SeenLongAgo(const DeviceInfo& d, int64_t now) {
+  return now - d.last_seen_at >= 60 * 1000 || now < d.last_seen_at;
+}
+
 Status AppendAuditEntry(ServerTxn& txn, Env env, std::string actor, std::string action, json details) {
   AuditEntry e;
   e.at = env.clock->NowMillis();
@@ -301,28 +305,36 @@ Result<DeviceInfo> ServerCore::CheckDevice(ServerTxn& txn, const SessionContext&
   return *d;
 }
 
-Result<Welcome> ServerCore::Hello(const SessionContext& ctx, const sync::Hello& hello) {
+Result<Welcome> ServerCore::HelloRead(const SessionContext& ctx, const sync::Hello& hello, int64_t now,
+                                      bool* touch) {
   if (hello.v != kProtocolVersion) {
     return FailedPreconditionError("unsupported protocol version " + std::to_string(hello.v) +
                                    "; this server supports version " +
                                    std::to_string(kProtocolVersion));
   }
-  int64_t now = env_.clock->NowMillis();
-  auto stale = [now](const DeviceInfo& d) {
-    return now - d.last_seen_at >= 60 * 1000 || now < d.last_seen_at;
-  };
-  {
-    // Most hellos only read: a device seen in the last minute takes no
-    // write lock (pushes of other sessions are not held up by it).
-    DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kRead));
-    DS_ASSIGN_OR_RETURN(DeviceInfo d, CheckDevice(*txn, ctx));
-    if (!stale(d)) return Welcome{kProtocolVersion, d.practitioner_id, d.role, d.device_id, now};
-  }
-  DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kWrite));
+  // Most hellos only read: a device seen in the last minute takes no write
+  // lock (pushes of other sessions are not held up by it).
+  DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kRead));
   DS_ASSIGN_OR_RETURN(DeviceInfo d, CheckDevice(*txn, ctx));
-  if (stale(d)) DS_RETURN_IF_ERROR(txn->TouchDevice(d.device_id, now));
-  DS_RETURN_IF_ERROR(txn->Commit());
+  *touch = internal::SeenLongAgo(d, now);
   return Welcome{kProtocolVersion, d.practitioner_id, d.role, d.device_id, now};
+}
+
+Status ServerCore::TouchInTxn(ServerTxn& txn, const SessionContext& ctx, int64_t now) {
+  DS_ASSIGN_OR_RETURN(DeviceInfo d, CheckDevice(txn, ctx));
+  if (internal::SeenLongAgo(d, now)) DS_RETURN_IF_ERROR(txn.TouchDevice(d.device_id, now));
+  return Status::Ok();
+}
+
+Result<Welcome> ServerCore::Hello(const SessionContext& ctx, const sync::Hello& hello) {
+  int64_t now = env_.clock->NowMillis();
+  bool touch = false;
+  DS_ASSIGN_OR_RETURN(Welcome w, HelloRead(ctx, hello, now, &touch));
+  if (!touch) return w;
+  DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kWrite));
+  DS_RETURN_IF_ERROR(TouchInTxn(*txn, ctx, now));
+  DS_RETURN_IF_ERROR(txn->Commit());
+  return w;
 }
 
 }  // namespace doorstep::sync

@@ -18,6 +18,9 @@ std::string NormalizeCode(std::string_view code);
 // BLAKE2b-256 of the normalised code (32 raw bytes).
 std::string CodeHash(std::string_view code);
 std::string DeviceActor(std::string_view device_id);
+// True if a hello from `d` at `now` should update its last_seen_at (not
+// seen in the last minute, or the clock went back).
+bool SeenLongAgo(const DeviceInfo& d, int64_t now);
 // Appends an audit entry stamped now.
 Status AppendAuditEntry(ServerTxn& txn, Env env, std::string actor, std::string action,
              nlohmann::json details);

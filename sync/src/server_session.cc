@@ -78,20 +78,24 @@ void ServerSession::OnMessage(const std::string& bytes) {
     return;
   }
   inbox_.push_back(std::move(msg).value());
+  inbox_bytes_.push_back(bytes.size());
   Pump();
 }
 
 void ServerSession::Pump() {
   while (!inbox_.empty() && !closing_ && channel_ != nullptr) {
+    if (hello_pending_) return;  // nothing is handled before the welcome
     bool push = std::holds_alternative<Push>(inbox_.front());
     if (!push && in_flight_ > 0) return;  // answered in order, after what came before
     Message msg = std::move(inbox_.front());
+    size_t bytes = inbox_bytes_.front();
     inbox_.pop_front();
-    Handle(msg);
+    inbox_bytes_.pop_front();
+    Handle(msg, bytes);
   }
 }
 
-void ServerSession::Handle(Message& msg) {
+void ServerSession::Handle(Message& msg, size_t bytes) {
   if (auto* hello = std::get_if<Hello>(&msg)) {
     if (welcomed_) return Fail(kErrBadMessage, "hello sent twice");
     return HandleHello(*hello);
@@ -106,7 +110,7 @@ void ServerSession::Handle(Message& msg) {
       channel->Post([weak, r = std::move(r)]() mutable {
         if (auto self = weak.lock()) self->OnAnswered(std::move(r));
       });
-    });
+    }, bytes);
     return;
   }
   if (auto* pull = std::get_if<Pull>(&msg)) return SendBatch(pull->since, pull->max);
@@ -127,16 +131,32 @@ void ServerSession::OnAnswered(Result<T> r) {
 }
 
 void ServerSession::HandleHello(const Hello& hello) {
-  Result<Welcome> w = core_->Hello(ctx_, hello);
+  ++in_flight_;
+  hello_pending_ = true;
+  std::weak_ptr<ServerSession> weak = shared_from_this();
+  std::shared_ptr<ServerChannel> channel = channel_;
+  core_->SubmitHello(ctx_, hello, [weak, channel, hello](Result<Welcome> w) {
+    // On the committer thread or this one: carry on on the strand.
+    channel->Post([weak, hello, w = std::move(w)]() mutable {
+      if (auto self = weak.lock()) self->OnWelcome(hello, std::move(w));
+    });
+  });
+}
+
+void ServerSession::OnWelcome(const Hello& hello, Result<Welcome> w) {
+  --in_flight_;
+  hello_pending_ = false;
   if (!w.ok()) {
     if (w.status().code() == StatusCode::kFailedPrecondition) {
       return Fail(kErrUnsupportedVersion, w.status().message());
     }
     return FailWith(w.status());
   }
+  if (channel_ == nullptr || closing_) return;
   welcomed_ = true;
   Send(std::move(*w));
   if (hello.pull) SendBatch(hello.since, hello.max);
+  Pump();
 }
 
 void ServerSession::SendBatch(uint64_t since, uint64_t max) {

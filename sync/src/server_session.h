@@ -25,15 +25,21 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
  private:
   void OnMessage(const std::string& bytes);
   // Handles queued messages in order: a push goes to the group committer
-  // (several pushes may be in flight); any other message waits until
-  // everything before it has been answered. A pull's batch is sent once its
+  // (several pushes may be in flight; a push submitted past the committer's
+  // queued-bytes cap waits on this thread, kMaxQueuedPushBytes); any other
+  // message waits until everything before it has been answered, and
+  // nothing is handled while hello awaits its welcome (a due last_seen_at
+  // write goes through the group committer). A pull's batch is sent once its
   // audit entry is committed (through the group committer too).
   void Pump();
-  void Handle(Message& msg);
+  void Handle(Message& msg, size_t bytes);  // bytes: its size on the wire
   // A push's or pull's answer, back on the strand: sends it, carries on.
   template <typename T>
   void OnAnswered(Result<T> r);
+  // Submits hello (its last_seen_at write goes through the group
+  // committer); OnWelcome answers it back on the strand, then carries on.
   void HandleHello(const Hello& hello);
+  void OnWelcome(const Hello& hello, Result<Welcome> w);
   void SendBatch(uint64_t since, uint64_t max);
   void Send(Message msg);
   // Sends an error message and closes the session.
@@ -48,8 +54,10 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   PullCursor cursor_;
   bool authenticated_ = false;
   bool welcomed_ = false;
+  bool hello_pending_ = false;    // hello submitted, not yet answered
   bool closing_ = false;
   std::deque<Message> inbox_;     // decoded, not yet handled
+  std::deque<size_t> inbox_bytes_;  // each inbox_ message's size on the wire
   size_t in_flight_ = 0;          // pushes and pulls submitted, not yet answered
 };
 

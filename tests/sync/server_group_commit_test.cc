@@ -6,6 +6,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <future>
 #include <thread>
 
@@ -127,6 +128,119 @@ TEST_P(ServerGroupCommitTest, OversizedBatchIsRefusedAtOnce) {
   p.m.resize(kMaxMutationsPerPush + 1);
   auto r = SubmitAndWait(*core_, a, std::move(p));
   EXPECT_EQ(r.status().code(), StatusCode::kInvalidArgument);
+}
+
+TEST_P(ServerGroupCommitTest, PushesPastTheQueuedBytesCapWaitForRoom) {
+  SessionContext a = Device("worker-a", "social_worker");
+  ASSERT_TRUE(core_->Assign("worker-a", "child-a").ok());
+  auto one = [&] {
+    Push p;
+    p.m.push_back(Create(a, RandomHex(), "visit_note", "child-a", Sample("visit_note")));
+    return p;
+  };
+  std::promise<void> gate;
+  std::shared_future<void> open = gate.get_future().share();
+  std::promise<Result<Pushed>> first_done, inner_done, second_done;
+  // The first push fills the cap; its answer is held (on the committer
+  // thread), so its bytes stay queued. A push submitted from there (the
+  // committer thread) is not held up by the cap.
+  core_->SubmitPush(a, one(), [&](Result<Pushed> r) {
+    core_->SubmitPush(a, one(), [&](Result<Pushed> r2) { inner_done.set_value(std::move(r2)); },
+                      kMaxQueuedPushBytes);
+    first_done.set_value(std::move(r));
+    open.wait();
+  }, kMaxQueuedPushBytes);
+  ASSERT_TRUE(first_done.get_future().get().ok());
+  std::atomic<bool> submitted{false};
+  std::thread t([&] {
+    core_->SubmitPush(a, one(), [&](Result<Pushed> r) { second_done.set_value(std::move(r)); }, 1);
+    submitted = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(submitted.load());  // waiting for room
+  gate.set_value();
+  t.join();
+  EXPECT_TRUE(submitted.load());
+  Result<Pushed> second = second_done.get_future().get();
+  ASSERT_TRUE(second.ok()) << second.status().ToString();
+  EXPECT_EQ(second->r.at(0).outcome, Outcome::kApplied);
+  Result<Pushed> inner = inner_done.get_future().get();
+  ASSERT_TRUE(inner.ok()) << inner.status().ToString();
+  EXPECT_EQ(inner->r.at(0).outcome, Outcome::kApplied);
+}
+
+TEST_P(ServerGroupCommitTest, WaitingPushesAreLetInFirstComeFirstServed) {
+  SessionContext a = Device("worker-a", "social_worker");
+  ASSERT_TRUE(core_->Assign("worker-a", "child-a").ok());
+  auto one = [&] {
+    Push p;
+    p.m.push_back(Create(a, RandomHex(), "visit_note", "child-a", Sample("visit_note")));
+    return p;
+  };
+  std::promise<void> gate, first_done;
+  std::shared_future<void> open = gate.get_future().share();
+  // Nearly full: a push as big as the cap waits for an empty queue.
+  core_->SubmitPush(a, one(), [&](Result<Pushed>) {
+    first_done.set_value();
+    open.wait();
+  }, kMaxQueuedPushBytes - 10);
+  first_done.get_future().wait();
+  std::promise<Result<Pushed>> big_done, small_done;
+  std::atomic<bool> big_in{false}, small_in{false};
+  std::thread big([&] {
+    core_->SubmitPush(a, one(), [&](Result<Pushed> r) { big_done.set_value(std::move(r)); },
+                      kMaxQueuedPushBytes);
+    big_in = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // This one would fit, but the big one came first: it must not overtake.
+  std::thread small([&] {
+    core_->SubmitPush(a, one(), [&](Result<Pushed> r) { small_done.set_value(std::move(r)); }, 5);
+    small_in = true;
+  });
+  std::this_thread::sleep_for(std::chrono::milliseconds(200));
+  EXPECT_FALSE(big_in.load());
+  EXPECT_FALSE(small_in.load());
+  gate.set_value();
+  big.join();
+  small.join();
+  EXPECT_TRUE(big_done.get_future().get().ok());
+  EXPECT_TRUE(small_done.get_future().get().ok());
+}
+
+// Hello through the committer: a due last_seen_at is stored before the
+// welcome is given; a hello within the minute writes nothing.
+TEST_P(ServerGroupCommitTest, SubmitHelloStoresLastSeenBeforeWelcoming) {
+  SessionContext a = Device("worker-a", "social_worker");
+  auto hello = [&](const Hello& h) {
+    std::promise<Result<Welcome>> done;
+    auto f = done.get_future();
+    core_->SubmitHello(a, h, [&done](Result<Welcome> w) { done.set_value(std::move(w)); });
+    return f.get();
+  };
+  auto last_seen = [&]() -> int64_t {
+    auto txn = store_->Begin(TxnMode::kRead);
+    EXPECT_TRUE(txn.ok());
+    auto d = (*txn)->GetDevice(a.device_id);
+    EXPECT_TRUE(d.ok() && d->has_value());
+    return d.ok() && d->has_value() ? (*d)->last_seen_at : -1;
+  };
+  const int64_t t0 = clock_.NowMillis();
+  Result<Welcome> w = hello(Hello{});
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  EXPECT_EQ(w->device_id, a.device_id);
+  EXPECT_EQ(last_seen(), t0);
+  clock_.AdvanceMillis(10'000);  // seen within the minute: not written again
+  ASSERT_TRUE(hello(Hello{}).ok());
+  EXPECT_EQ(last_seen(), t0);
+  clock_.AdvanceMillis(60'000);
+  ASSERT_TRUE(hello(Hello{}).ok());
+  EXPECT_EQ(last_seen(), clock_.NowMillis());
+  Hello old;
+  old.v = kProtocolVersion + 1;
+  EXPECT_EQ(hello(old).status().code(), StatusCode::kFailedPrecondition);
+  ASSERT_TRUE(core_->Revoke(a.device_id).ok());
+  EXPECT_EQ(hello(Hello{}).status().code(), StatusCode::kPermissionDenied);
 }
 
 DOORSTEP_BOTH_BACKENDS(ServerGroupCommitTest);

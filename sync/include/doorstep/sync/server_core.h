@@ -84,6 +84,13 @@ struct PushStats {             // counts of one ApplyPush, for logs and audit
 // and stops adding batches once it holds this many mutations.
 inline constexpr size_t kMaxBatchesPerCommit = 64;
 inline constexpr size_t kMaxMutationsPerCommit = 4096;
+// Admission control: at most this many bytes of pushes (their size on the
+// wire) wait for the committer or its commit. A SubmitPush that would go
+// past it blocks its caller (a connection's thread, which then reads no
+// more) until earlier batches are answered; a push alone in the queue is
+// always taken. This bounds the decoded pushes held in memory, which grow
+// once nothing else (such as hello's own commits) slows devices down.
+inline constexpr size_t kMaxQueuedPushBytes = 512u << 10;
 
 class ServerCore {
  public:
@@ -129,6 +136,13 @@ class ServerCore {
   // Answers hello: kFailedPrecondition for an unsupported version (message
   // says which are supported), kPermissionDenied if revoked meanwhile.
   Result<Welcome> Hello(const SessionContext& ctx, const sync::Hello& hello);
+  // Hello through the group committer: `done` gets what Hello would return.
+  // A device not seen in the last minute has its last_seen_at written in
+  // the committer's shared transaction (no commit of its own), and `done`
+  // runs on the committer thread once that is durable; otherwise `done`
+  // runs at once, on the caller's thread.
+  using HelloDone = std::function<void(Result<Welcome>)>;
+  void SubmitHello(const SessionContext& ctx, const sync::Hello& hello, HelloDone done);
   // Applies a push batch in one transaction; each mutation is answered
   // once and a replayed mutation id returns its stored result. Fails only
   // for storage errors (kUnavailable: retry) or a revoked device
@@ -138,9 +152,12 @@ class ServerCore {
   // ApplyPush would return, on the committer thread, once the transaction
   // holding this batch is durably committed (or has failed: then nothing of
   // the batch is stored). Batches are applied in submission order; each is
-  // atomic. Must not be called after destruction has begun.
+  // atomic. Must not be called after destruction has begun. `wire_bytes`
+  // is the push message's size (0: 1 KiB per mutation is assumed); past
+  // kMaxQueuedPushBytes queued, the call waits for room (see there), except
+  // on the committer thread (from a `done`).
   using PushDone = std::function<void(Result<Pushed>)>;
-  void SubmitPush(const SessionContext& ctx, Push push, PushDone done);
+  void SubmitPush(const SessionContext& ctx, Push push, PushDone done, size_t wire_bytes = 0);
   // Pull whose audit entry ("pull", written before the batch may leave the
   // server) goes through the group committer: reads the batch now, on the
   // caller's thread; `done` gets what Pull would return, on the committer
@@ -163,6 +180,12 @@ class ServerCore {
   Result<DeviceInfo> RedeemChecked(std::string_view code, std::string_view device_id,
                                    std::string_view public_key, std::string_view source, int64_t now);
   Result<DeviceInfo> CheckDevice(ServerTxn& txn, const SessionContext& ctx);
+  // Hello's read: the welcome, and *touch = whether last_seen_at is due.
+  Result<Welcome> HelloRead(const SessionContext& ctx, const sync::Hello& hello, int64_t now,
+                            bool* touch);
+  // Hello's write inside an open write transaction: checks the device
+  // again and updates its last_seen_at if due.
+  Status TouchInTxn(ServerTxn& txn, const SessionContext& ctx, int64_t now);
   // ApplyPush's work inside an open write transaction (not committed).
   Result<Pushed> ApplyPushInTxn(ServerTxn& txn, const SessionContext& ctx, const Push& push,
                                 PushStats* stats);
@@ -178,6 +201,7 @@ class ServerCore {
     std::function<Status(ServerTxn&)> apply;
     std::function<void(Status)> done;
     size_t mutations = 0;
+    size_t bytes = 0;  // counted against kMaxQueuedPushBytes until done
   };
   void Submit(QueuedWrite w);
   // The committer thread: takes what is queued, applies it, repeats.
@@ -185,12 +209,18 @@ class ServerCore {
   // Applies `group` in one transaction; if any write fails or the commit
   // does, rolls back and applies each write in its own transaction.
   void CommitGroup(std::vector<QueuedWrite>& group);
+  // A done write's bytes leave queued_bytes_; wakes waiting submitters.
+  void Release(size_t bytes);
 
   ServerStore* store_;
   Env env_;
   std::mutex queue_mu_;
   std::condition_variable queue_cv_;
   std::deque<QueuedWrite> queue_;  // guarded by queue_mu_
+  std::condition_variable room_cv_;  // queued_bytes_ went down
+  size_t queued_bytes_ = 0;        // guarded by queue_mu_: bytes of writes not yet done
+  uint64_t next_ticket_ = 0;       // guarded by queue_mu_: admission order of waiting pushes
+  uint64_t serving_ticket_ = 0;    // guarded by queue_mu_: the ticket let in next
   bool stopping_ = false;          // guarded by queue_mu_
   std::thread committer_;          // started by the first SubmitPush (under queue_mu_)
 };
