@@ -28,6 +28,7 @@ struct ServerArgs {
   bool json = false;
   bool verify = false;
   bool all = false;
+  std::string anchor;  // audit --anchor ID:HASH
 };
 
 std::string Time(int64_t ms) { return ms == 0 ? "-" : core::FormatDateTimeMs(ms); }
@@ -206,18 +207,50 @@ int Conflicts(const ServerArgs& a) {
   });
 }
 
+// --anchor ID:HASH: an audit entry recorded elsewhere (from an earlier
+// `server audit --verify --json`'s last_id and last_hash).
+Result<sync::AuditHead> ParseAnchor(const std::string& text) {
+  const std::string usage = "--anchor must be ID:HASH (an entry number from 1 and its 64 hex digit hash, as "
+                            "`server audit --verify --json` prints them), not \"" + text + "\"";
+  size_t colon = text.find(':');
+  if (colon == std::string::npos || colon == 0 || colon > 19) return InvalidArgumentError(usage);
+  sync::AuditHead h;
+  for (char c : text.substr(0, colon)) {
+    if (c < '0' || c > '9') return InvalidArgumentError(usage);
+    h.id = h.id * 10 + static_cast<uint64_t>(c - '0');
+  }
+  h.hash = text.substr(colon + 1);
+  if (h.id == 0 || h.hash.size() != 64 ||
+      h.hash.find_first_not_of("0123456789abcdef") != std::string::npos) {
+    return InvalidArgumentError(usage);
+  }
+  return h;
+}
+
 int Audit(const ServerArgs& a) {
+  std::optional<sync::AuditHead> anchor;
+  if (!a.anchor.empty()) {
+    auto parsed = ParseAnchor(a.anchor);
+    if (!parsed.ok()) return Fail(kExitUsage, parsed.status().message());
+    anchor = *parsed;
+  }
   return WithCore(a, [&](sync::ServerCore& core) {
-    if (a.verify) {
-      auto n = core.VerifyAudit();
-      if (!n.ok()) {
-        if (a.json) std::printf("%s\n", json({{"ok", false}, {"error", n.status().message()}}).dump().c_str());
-        return Fail(kExitIntegrity, "audit chain broken: " + n.status().message());
+    if (a.verify || anchor) {
+      auto head = core.VerifyAuditAgainst(anchor);
+      if (!head.ok()) {
+        if (a.json) std::printf("%s\n", json({{"ok", false}, {"error", head.status().message()}}).dump().c_str());
+        return Fail(kExitIntegrity, "audit chain broken: " + head.status().message());
       }
       if (a.json) {
-        std::printf("%s\n", json({{"ok", true}, {"entries", *n}}).dump().c_str());
+        json out = {{"ok", true}, {"entries", head->id}, {"last_id", head->id}, {"last_hash", head->hash}};
+        if (anchor) out["anchor_id"] = anchor->id;
+        std::printf("%s\n", out.dump().c_str());
       } else {
-        std::printf("audit chain ok: %llu entries\n", static_cast<unsigned long long>(*n));
+        std::printf("audit chain ok: %llu entries, last %llu:%s\n", static_cast<unsigned long long>(head->id),
+                    static_cast<unsigned long long>(head->id), head->hash.c_str());
+        if (anchor) {
+          std::printf("anchor %llu found with its hash\n", static_cast<unsigned long long>(anchor->id));
+        }
       }
       return int{kExitOk};
     }
@@ -296,7 +329,12 @@ void RegisterServerCommands(CLI::App& app, int* exit_code) {
 
   auto* audit = server->add_subcommand("audit", "Exports the audit log, or checks its hash chain");
   dir(audit);
-  audit->add_flag("--verify", a->verify, "Check the hash chain; exit 8 if broken");
+  audit->add_flag("--verify", a->verify,
+                  "Check the hash chain and print its last entry as ID:HASH (keep it elsewhere as an anchor); "
+                  "exit 8 if broken");
+  audit->add_option("--anchor", a->anchor,
+                    "ID:HASH of an entry recorded earlier (implies --verify): exit 8 unless the log still holds "
+                    "that entry with that hash, so entries dropped from the end are caught");
   json_flag(audit);
   audit->callback([a, exit_code] { *exit_code = Audit(*a); });
 }

@@ -254,23 +254,33 @@ Result<std::vector<AuditEntry>> ServerCore::Audit() {
 }
 
 Result<uint64_t> ServerCore::VerifyAudit() {
+  DS_ASSIGN_OR_RETURN(AuditHead head, VerifyAuditAgainst(std::nullopt));
+  return head.id;
+}
+
+Result<AuditHead> ServerCore::VerifyAuditAgainst(const std::optional<AuditHead>& anchor) {
   DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kRead));
-  std::string prev = kAuditGenesisHash;
-  uint64_t after = 0, count = 0;
+  AuditHead head{0, kAuditGenesisHash};
   while (true) {
-    DS_ASSIGN_OR_RETURN(std::vector<AuditEntry> page, txn->ReadAudit(after, 5000));
+    DS_ASSIGN_OR_RETURN(std::vector<AuditEntry> page, txn->ReadAudit(head.id, 5000));
     if (page.empty()) break;
     for (const AuditEntry& e : page) {
       std::string where = "audit entry " + std::to_string(e.id);
-      if (e.id != after + 1) return DataLossError(where + ": entries missing before it");
-      if (e.prev_hash != prev) return DataLossError(where + ": does not chain to the one before");
+      if (e.id != head.id + 1) return DataLossError(where + ": entries missing before it");
+      if (e.prev_hash != head.hash) return DataLossError(where + ": does not chain to the one before");
       if (AuditHash(e) != e.hash) return DataLossError(where + ": hash does not match its contents");
-      prev = e.hash;
-      after = e.id;
-      ++count;
+      if (anchor && anchor->id == e.id && anchor->hash != e.hash) {
+        return DataLossError(where + ": its hash is not the anchor's " + anchor->hash +
+                             " (the log was rewritten from here or earlier)");
+      }
+      head = AuditHead{e.id, e.hash};
     }
   }
-  return count;
+  if (anchor && anchor->id > head.id) {
+    return DataLossError("the log ends at entry " + std::to_string(head.id) + " but the anchor holds entry " +
+                         std::to_string(anchor->id) + ": entries were removed from the end");
+  }
+  return head;
 }
 
 Result<SessionContext> ServerCore::AuthenticatePeer(std::string_view remote_static,

@@ -11,9 +11,13 @@
 #include <string>
 #include <thread>
 
+#include <nlohmann/json.hpp>
+
 #include "e2e/server_run.h"
 
 namespace {
+
+using json = nlohmann::json;
 
 struct Ran {
   int code = -1;
@@ -25,9 +29,10 @@ std::string Bin() {
   return b ? b : "doorstep";
 }
 
-Ran RunCli(const std::string& args) {
+// Runs `doorstep args`; `out` gets stdout, or stdout and stderr with `both`.
+Ran RunCli(const std::string& args, bool both = false) {
   Ran r;
-  std::string cmd = Bin() + " " + args + " 2>/dev/null";
+  std::string cmd = Bin() + " " + args + (both ? " 2>&1" : " 2>/dev/null");
   FILE* p = popen(cmd.c_str(), "r");
   if (p == nullptr) return r;
   char buf[4096];
@@ -71,6 +76,22 @@ TEST_F(ServerCliTest, InitEnrollAssignAuditAndTamper) {
   Ran verify = RunCli("server audit --dir " + dir_ + " --verify --json");
   EXPECT_EQ(verify.code, 0);
   EXPECT_NE(verify.out.find("\"entries\":2"), std::string::npos);
+  // The last entry as an anchor (ID:HASH) checks out; a later one is missing;
+  // a malformed anchor is a usage error.
+  json head = json::parse(verify.out, nullptr, false);
+  ASSERT_TRUE(head.is_object() && head.contains("last_hash") && head["last_id"] == 2) << verify.out;
+  const std::string hash = head["last_hash"].get<std::string>();
+  Ran anchored = RunCli("server audit --dir " + dir_ + " --anchor 2:" + hash);
+  EXPECT_EQ(anchored.code, 0);
+  EXPECT_NE(anchored.out.find("last 2:" + hash), std::string::npos) << anchored.out;
+  Ran beyond = RunCli("server audit --dir " + dir_ + " --anchor 3:" + hash, true);
+  EXPECT_EQ(beyond.code, 8);
+  EXPECT_NE(beyond.out.find("removed from the end"), std::string::npos) << beyond.out;
+  for (const std::string& bad : {std::string("2"), "0:" + hash, "x:" + hash, "2:" + hash.substr(1), "2:" + std::string(64, 'G')}) {
+    Ran r = RunCli("server audit --dir " + dir_ + " --anchor '" + bad + "'", true);
+    EXPECT_EQ(r.code, 2) << bad;
+    EXPECT_NE(r.out.find("--anchor must be ID:HASH"), std::string::npos) << r.out;
+  }
 
   sqlite3* db = nullptr;
   ASSERT_EQ(sqlite3_open((dir_ + "/server.db").c_str(), &db), SQLITE_OK);

@@ -207,6 +207,38 @@ TEST_P(ServerStoreTest, AuditDeletionInTheMiddleIsDetected) {
   EXPECT_EQ(core_->VerifyAudit().status().code(), StatusCode::kDataLoss);
 }
 
+TEST_P(ServerStoreTest, AuditAnchorCatchesEntriesDroppedFromTheEnd) {
+  Device("worker-1", "social_worker");
+  ASSERT_TRUE(core_->Assign("worker-1", "S-1").ok());
+  auto head = core_->VerifyAuditAgainst(std::nullopt);
+  ASSERT_TRUE(head.ok()) << head.status().ToString();
+  ASSERT_GE(head->id, 3u);  // enroll, enrol, assign
+  EXPECT_EQ(head->hash.size(), 64u);
+  // Against its own anchor, and against an earlier entry's, the log checks out.
+  auto same = core_->VerifyAuditAgainst(*head);
+  ASSERT_TRUE(same.ok()) << same.status().ToString();
+  EXPECT_EQ(same->id, head->id);
+  EXPECT_EQ(same->hash, head->hash);
+  auto entries = core_->Audit();
+  ASSERT_TRUE(entries.ok());
+  EXPECT_TRUE(core_->VerifyAuditAgainst(AuditHead{1, (*entries)[0].hash}).ok());
+  // An anchor whose hash the log does not hold: the log was rewritten.
+  AuditHead forged = *head;
+  forged.hash[0] = forged.hash[0] == '0' ? '1' : '0';
+  auto rewritten = core_->VerifyAuditAgainst(forged);
+  EXPECT_EQ(rewritten.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(rewritten.status().message().find("audit entry " + std::to_string(head->id)), std::string::npos);
+  // The last entry dropped (guard removed): the chain alone still verifies,
+  // the anchor does not.
+  const std::string last = std::to_string(head->id);
+  RawExec("DROP TRIGGER audit_no_delete; DELETE FROM audit WHERE id = " + last,
+          "ALTER TABLE audit DISABLE TRIGGER audit_no_update; DELETE FROM audit WHERE id = " + last);
+  EXPECT_TRUE(core_->VerifyAudit().ok());
+  auto cut = core_->VerifyAuditAgainst(*head);
+  EXPECT_EQ(cut.status().code(), StatusCode::kDataLoss);
+  EXPECT_NE(cut.status().message().find("removed from the end"), std::string::npos) << cut.status().message();
+}
+
 DOORSTEP_BOTH_BACKENDS(ServerStoreTest);
 
 }  // namespace

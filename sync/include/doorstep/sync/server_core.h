@@ -124,6 +124,13 @@ class ServerCore {
   // Recomputes the hash chain. Ok with the number of entries checked, or
   // kDataLoss naming the first entry that does not check out.
   Result<uint64_t> VerifyAudit();
+  // The same check, returning the chain's last entry (id 0 and the genesis
+  // hash for an empty log). With `anchor` (an entry's id and hash recorded
+  // outside the server earlier, e.g. from `server audit --verify --json`),
+  // also kDataLoss if that entry is not in the log with that hash: entries
+  // dropped from the end, which the chain alone cannot show, or a rewritten
+  // log.
+  Result<AuditHead> VerifyAuditAgainst(const std::optional<AuditHead>& anchor);
 
   // ---- sessions ----
   // The handshake hook: decides on a remote static key (32 bytes) and the

@@ -109,6 +109,13 @@ struct AuditEntry {
   std::string hash;         // hex
 };
 
+// An audit entry's position and hash: the chain's last entry, or an anchor
+// (one kept outside the server) to check the log against.
+struct AuditHead {
+  uint64_t id = 0;
+  std::string hash;  // 64 lower-case hex
+};
+
 // The bytes an audit entry's hash covers (all but `hash` and `prev_hash`):
 // compact JSON with sorted keys of {id, at, actor, action, details}.
 std::string AuditCanonicalBytes(const AuditEntry& e);
