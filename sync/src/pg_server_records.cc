@@ -3,6 +3,7 @@
 #include "cbor_internal.h"
 #include "pg_server_store_internal.h"
 #include "protocol_internal.h"
+#include "record_write_internal.h"
 
 namespace doorstep::sync::internal {
 
@@ -108,7 +109,7 @@ Status PgServerTxn::PutRevision(const StoredRecord& sr) {
   }
   if (rec.rev != head_rev + 1) return ConflictError("revision out of order for " + rec.id);
   DS_ASSIGN_OR_RETURN(std::string sealed,
-                      shared_->Seal(ToCbor(ToJson(rec)), RevisionAd(rec.id, rec.type, rec.rev)));
+                      shared_->Seal(EncodeRecordCbor(rec), RevisionAd(rec.id, rec.type, rec.rev)));
   // Both rows are written with the next statement that needs an answer
   // (PgConn::Defer): the head check above ran under the writers' lock, so
   // they cannot conflict; any error still aborts the transaction.

@@ -2,6 +2,7 @@
 // conflicts (sealed values).
 #include "cbor_internal.h"
 #include "protocol_internal.h"
+#include "record_write_internal.h"
 #include "sqlite_server_store_internal.h"
 
 namespace doorstep::sync::internal {
@@ -120,7 +121,7 @@ Status SqliteServerTxn::PutRevision(const StoredRecord& sr) {
   }
   if (rec.rev != head_rev + 1) return ConflictError("revision out of order for " + rec.id);
   DS_ASSIGN_OR_RETURN(std::string sealed,
-                      shared_->sealer->Seal(ToCbor(ToJson(rec)), RevisionAd(rec.id, rec.type, rec.rev)));
+                      shared_->sealer->Seal(EncodeRecordCbor(rec), RevisionAd(rec.id, rec.type, rec.rev)));
   {
     DS_ASSIGN_OR_RETURN(core::Statement* s,
                         Stmt("INSERT INTO revisions(record_id, rev, seq, mutation_id, payload) "
