@@ -59,22 +59,30 @@ Result<Sealer> Sealer::Create(SecretBytes key, Random& random) {
 }
 
 Result<std::string> Sealer::Seal(std::string_view plaintext, std::string_view ad) {
+  std::string out;
+  DS_RETURN_IF_ERROR(SealTo(plaintext, ad, &out));
+  return out;
+}
+
+Status Sealer::SealTo(std::string_view plaintext, std::string_view ad, std::string* out) {
+  out->clear();
   if (engine_ == nullptr) return FailedPreconditionError("sealer was moved from");
   if (counter_ == UINT64_MAX) return ResourceExhaustedError("sealer nonce counter exhausted");
   uint64_t n = counter_++;
-  std::string out(kSealNonceBytes + plaintext.size() + kSealTagBytes, '\0');
-  auto* nonce = reinterpret_cast<unsigned char*>(out.data());
+  out->resize(kSealNonceBytes + plaintext.size() + kSealTagBytes);
+  auto* nonce = reinterpret_cast<unsigned char*>(out->data());
   std::memcpy(nonce, prefix_, 16);
   for (int i = 0; i < 8; ++i) nonce[16 + i] = static_cast<unsigned char>(n >> (8 * i));
   unsigned char ietf_nonce[internal::kIetfNonceBytes];
   internal::IetfNonceFrom(nonce, ietf_nonce);
   unsigned char* ct = nonce + kSealNonceBytes;
   // The context was keyed with the sealing subkey at Create: only the nonce changes.
-  DS_RETURN_IF_ERROR(engine_->seal.Seal(
+  Status s = engine_->seal.Seal(
       nullptr, ietf_nonce, reinterpret_cast<const unsigned char*>(ad.data()),
       ad.size(), reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), ct,
-      ct + plaintext.size()));
-  return out;
+      ct + plaintext.size());
+  if (!s.ok()) out->clear();
+  return s;
 }
 
 Result<std::string> Sealer::Open(std::string_view sealed, std::string_view ad) const {

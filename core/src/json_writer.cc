@@ -5,6 +5,8 @@
 
 #include <array>
 #include <charconv>
+#include <cstdint>
+#include <cstring>
 
 #include "doorstep/core/json_text.h"
 
@@ -84,23 +86,55 @@ bool ValidUtf8(std::string_view s) {
   return true;
 }
 
+uint64_t LoadWord(const char* p) {
+  uint64_t w;
+  std::memcpy(&w, p, sizeof w);
+  return w;
+}
+
+// True if any byte of `w` is a control character (< 0x20), '"', '\\' or
+// not ASCII (>= 0x80): the bytes kClass does not mark 0. Each test is the
+// "has a zero byte" / "has a byte less than n" bit trick, exact as a yes/no.
+bool WordNeedsLook(uint64_t w) {
+  constexpr uint64_t kOnes = 0x0101010101010101ULL;
+  constexpr uint64_t kHigh = 0x8080808080808080ULL;
+  const uint64_t quote = w ^ (kOnes * '"');
+  const uint64_t backslash = w ^ (kOnes * '\\');
+  const uint64_t control = (w - kOnes * 0x20) & ~w;
+  const uint64_t has_quote = (quote - kOnes) & ~quote;
+  const uint64_t has_backslash = (backslash - kOnes) & ~backslash;
+  return ((w | control | has_quote | has_backslash) & kHigh) != 0;
+}
+
 }  // namespace
 
 void AppendJsonString(std::string* out, std::string_view s) {
-  bool ascii = true;
-  for (unsigned char c : s) ascii = ascii && kClass[c] != 2;
-  if (!ascii && !ValidUtf8(s)) {  // the library throws, as dump() would
-    out->append(nlohmann::json(std::string(s)).dump());
-    return;
-  }
+  const size_t start = out->size();
   out->push_back('"');
-  size_t run = 0;
-  for (size_t i = 0; i < s.size(); ++i) {
-    unsigned char c = static_cast<unsigned char>(s[i]);
-    if (kClass[c] != 1) continue;  // plain ASCII, or a byte of valid UTF-8: copied
-    out->append(s.data() + run, i - run);
-    AppendEscape(out, c);
-    run = i + 1;
+  bool checked_utf8 = false;
+  size_t run = 0;  // start of the bytes not yet copied
+  size_t i = 0;
+  while (i < s.size()) {
+    // Eight bytes at a time while none of them needs a look (a record body
+    // is mostly plain ASCII text).
+    if (s.size() - i >= 8 && !WordNeedsLook(LoadWord(s.data() + i))) {
+      i += 8;
+      continue;
+    }
+    const unsigned char c = static_cast<unsigned char>(s[i]);
+    if (kClass[c] == 1) {
+      out->append(s.data() + run, i - run);
+      AppendEscape(out, c);
+      run = i + 1;
+    } else if (kClass[c] == 2 && !checked_utf8) {
+      if (!ValidUtf8(s)) {  // the library throws, as dump() would
+        out->resize(start);
+        out->append(nlohmann::json(std::string(s)).dump());
+        return;
+      }
+      checked_utf8 = true;  // valid UTF-8 is copied as is
+    }
+    ++i;
   }
   out->append(s.data() + run, s.size() - run);
   out->push_back('"');

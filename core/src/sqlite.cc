@@ -133,6 +133,18 @@ Statement& Statement::BindBlob(int i, std::string_view blob) {
   return *this;
 }
 
+Statement& Statement::BindStatic(int i, std::string_view text) {
+  int rc = sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
+  return *this;
+}
+
+Statement& Statement::BindBlobStatic(int i, std::string_view blob) {
+  int rc = sqlite3_bind_blob64(stmt_, i, blob.data(), blob.size(), SQLITE_STATIC);
+  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
+  return *this;
+}
+
 Statement& Statement::BindNull(int i) {
   int rc = sqlite3_bind_null(stmt_, i);
   if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);

@@ -3,6 +3,7 @@
 #include "doorstep/core/store.h"
 
 #include <sodium.h>
+#include <sqlite3.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -166,6 +167,16 @@ Result<StmtRef> Store::Impl::Stmt(const char* sql) {
   return StmtRef(stmts_.back().second.get());
 }
 
+Store::Impl::Impl(std::unique_ptr<Database> db, Env env) : db_(std::move(db)), env_(env) {
+  // Any end of a transaction (commit, rollback, automatic rollback) lets
+  // other handles write again: ReservePendingSeq must query afresh.
+  sqlite3_commit_hook(db_->raw(), [](void* self) {
+    static_cast<Impl*>(self)->pending_seq_current_ = false;
+    return 0;  // let the commit proceed
+  }, this);
+  sqlite3_rollback_hook(db_->raw(), [](void* self) { static_cast<Impl*>(self)->pending_seq_current_ = false; }, this);
+}
+
 void Store::Impl::SetSealer(Sealer s) {
   sealer_.emplace(std::move(s));
   env_.random->Fill(id_key_, sizeof id_key_);
@@ -173,6 +184,7 @@ void Store::Impl::SetSealer(Sealer s) {
   mutation_prefix_.assign(12, '\0');
   env_.random->Fill(mutation_prefix_.data(), mutation_prefix_.size());
   next_pending_seq_ = 0;
+  pending_seq_current_ = false;
 }
 
 void Store::Impl::DropSealer() {

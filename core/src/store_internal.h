@@ -79,7 +79,9 @@ struct RecordHead {
 
 class Store::Impl {
  public:
-  Impl(std::unique_ptr<Database> db, Env env) : db_(std::move(db)), env_(env) {}
+  // Registers commit and rollback hooks on the connection (see
+  // pending_seq_current_).
+  Impl(std::unique_ptr<Database> db, Env env);
   ~Impl() { Close(); }
 
   Database& db() { return *db_; }
@@ -178,7 +180,16 @@ class Store::Impl {
   // WriteVersion's plaintext body, reused so a bulk write does not allocate
   // (and fault in) a fresh 2 KB buffer per record; wiped after every use.
   std::string body_buf_;
+  // WriteVersion's sealed body (not secret), reused for the same reason.
+  std::string sealed_buf_;
   int64_t next_pending_seq_ = 0;  // 0: not yet known this session
+  // True from ReservePendingSeq's query of the pending table until the
+  // transaction it ran in ends (the connection's commit and rollback hooks
+  // clear it, automatic rollbacks included). While it is true this
+  // connection holds the write lock, so no other handle can have added a
+  // pending row and next_pending_seq_ alone is right: a batch of writes
+  // queries the table once, not once per write.
+  bool pending_seq_current_ = false;
 };
 
 // The sealed plaintext of a record version: the envelope (compact keys,

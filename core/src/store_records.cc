@@ -4,6 +4,7 @@
 #include <set>
 
 #include <sodium.h>
+#include <sqlite3.h>
 
 #include "doorstep/core/schema.h"
 #include "doorstep/core/store.h"
@@ -107,7 +108,7 @@ Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
 
 Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin,
                                           int64_t mutation, VersionAction action) {
-  Result<std::string> sealed = InternalError("record body not sealed");
+  Status sealed = InternalError("record body not sealed");
   {
     // The plaintext is wiped however this block is left (AppendJson throws
     // on text that is not UTF-8, which validation has already refused).
@@ -119,32 +120,36 @@ Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std
       }
     } wipe{&body_buf_};
     EncodeVersionBody(r, origin, device_id, &body_buf_);
-    sealed = Seal(body_buf_, RecordAd(r.id, r.type, r.local_version));
+    DS_RETURN_IF_ERROR(RequireUnlocked());
+    // Sealed into a buffer kept by the store: a bulk write allocates it once.
+    sealed = sealer_->SealTo(body_buf_, RecordAd(r.id, r.type, r.local_version), &sealed_buf_);
   }
-  if (!sealed.ok()) return sealed.status();
+  if (!sealed.ok()) return sealed;
   if (!IsRecordId(r.id)) return InvalidArgumentError("record id must be 32 hex characters");
   const std::string raw_id = RawId(r.id);
   {
     // The version row is also a local write's audit entry: action and time.
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
         "INSERT INTO versions(record, local_version, prev, mutation, action, at_ms, body) VALUES(?,?,?,?,?,?,?)"));
-    ins->BindBlob(1, raw_id).Bind(2, r.local_version).Bind(3, prev_seq).Bind(4, mutation).Bind(5, action)
-        .Bind(6, env_.clock->NowMillis()).BindBlob(7, *sealed);
+    // Bound without copies: raw_id, sealed_buf_ and r outlive Run(), which
+    // resets and clears the bindings.
+    ins->BindBlobStatic(1, raw_id).Bind(2, r.local_version).Bind(3, prev_seq).Bind(4, mutation).Bind(5, action)
+        .Bind(6, env_.clock->NowMillis()).BindBlobStatic(7, sealed_buf_);
     DS_RETURN_IF_ERROR(ins->Run());
   }
   int64_t seq = db_->LastInsertRowId();
   if (prev_seq != 0) {
     DS_ASSIGN_OR_RETURN(StmtRef up, Stmt(
         "UPDATE records SET local_version=?, rev=?, hlc_key=?, subject_id=?, head=? WHERE id=?"));
-    up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, HlcKey(r.hlc)).Bind(4, r.subject_id).Bind(5, seq)
-        .BindBlob(6, raw_id);
+    up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, HlcKey(r.hlc)).BindStatic(4, r.subject_id).Bind(5, seq)
+        .BindBlobStatic(6, raw_id);
     DS_RETURN_IF_ERROR(up->Run());
     if (db_->Changes() != 1) return NotFoundError("no record " + r.id);
   } else {
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
         "INSERT INTO records(id, type, subject_id, local_version, rev, hlc_key, head) VALUES(?,?,?,?,?,?,?)"));
-    ins->BindBlob(1, raw_id).Bind(2, r.type).Bind(3, r.subject_id).Bind(4, r.local_version).Bind(5, r.rev)
-        .Bind(6, HlcKey(r.hlc)).Bind(7, seq);
+    ins->BindBlobStatic(1, raw_id).BindStatic(2, r.type).BindStatic(3, r.subject_id).Bind(4, r.local_version)
+        .Bind(5, r.rev).Bind(6, HlcKey(r.hlc)).Bind(7, seq);
     DS_RETURN_IF_ERROR(ins->Run());
   }
   return seq;
@@ -154,10 +159,13 @@ Result<int64_t> Store::Impl::ReservePendingSeq() {
   // The row's seq never repeats within a session (mutation ids embed it);
   // it also stays above every row present, even one another handle wrote.
   int64_t seq = 0;
-  {
+  if (!pending_seq_current_) {
     DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT coalesce(max(seq), 0) + 1 FROM pending"));
     DS_ASSIGN_OR_RETURN(bool row, st->Step());
     seq = row ? st->ColumnInt(0) : 1;
+    // Callers reserve inside a write transaction: until it ends, only this
+    // connection adds pending rows.
+    pending_seq_current_ = sqlite3_get_autocommit(db_->raw()) == 0;
   }
   seq = std::max(seq, next_pending_seq_);
   if (seq > 0xffffffffLL) return ResourceExhaustedError("the pending mutation counter is exhausted");

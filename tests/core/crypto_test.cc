@@ -2,6 +2,7 @@
 
 #include <gtest/gtest.h>
 
+#include <set>
 #include <string>
 #include <unordered_set>
 
@@ -23,6 +24,29 @@ TEST_F(CryptoTest, SealOpenRoundTrip) {
   auto opened = sealer->Open(*sealed, "rec|visit_note|3");
   ASSERT_TRUE(opened.ok());
   EXPECT_EQ(*opened, "observations");
+}
+
+TEST_F(CryptoTest, SealToReusesTheBufferAndOpensLikeSeal) {
+  auto sealer = Sealer::Create(RandomKey(rnd_), rnd_);
+  ASSERT_TRUE(sealer.ok());
+  std::string out(5000, '\x7e');  // longer than the values: must be resized down, not kept
+  std::set<std::string> nonces;
+  for (const std::string& plain : {std::string(1024, 'a'), std::string("short"), std::string()}) {
+    ASSERT_TRUE(sealer->SealTo(plain, "ds1|rec|x|visit_note|1", &out).ok());
+    EXPECT_EQ(out.size(), plain.size() + kSealOverhead);
+    auto opened = sealer->Open(out, "ds1|rec|x|visit_note|1");
+    ASSERT_TRUE(opened.ok());
+    EXPECT_EQ(*opened, plain);
+    EXPECT_EQ(sealer->Open(out, "ds1|rec|x|visit_note|2").status().code(), StatusCode::kDataLoss);
+    nonces.insert(out.substr(0, kSealNonceBytes));
+    auto sealed = sealer->Seal(plain, "ad");  // Seal and SealTo share the counter
+    ASSERT_TRUE(sealed.ok());
+    nonces.insert(sealed->substr(0, kSealNonceBytes));
+  }
+  EXPECT_EQ(nonces.size(), 6u);
+  Sealer moved = std::move(*sealer);
+  EXPECT_EQ(sealer->SealTo("x", "ad", &out).code(), StatusCode::kFailedPrecondition);  // NOLINT(bugprone-use-after-move)
+  EXPECT_TRUE(out.empty());
 }
 
 TEST_F(CryptoTest, WrongAssociatedDataIsDataLoss) {

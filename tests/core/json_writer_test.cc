@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <string>
+#include <vector>
 
 #include "doorstep/core/json_text.h"
 #include "doorstep/core/samples.h"
@@ -61,6 +62,44 @@ TEST(JsonWriterTest, InvalidUtf8ThrowsAsDumpDoes) {
     EXPECT_THROW(j.dump(), nlohmann::json::type_error);
     std::string out;
     EXPECT_THROW(AppendJson(&out, j), nlohmann::json::type_error);
+  }
+}
+
+// Strings are scanned eight bytes at a time: every byte that needs a look
+// (each control character, '"', '\\', DEL's neighbours, the first byte of a
+// UTF-8 sequence) at every offset of runs longer than a word, alone and
+// next to another, gives dump()'s bytes.
+TEST(JsonWriterTest, SameBytesAsDumpAtEveryOffsetOfLongStrings) {
+  std::vector<std::string> specials;
+  for (int c = 0; c < 0x20; ++c) specials.emplace_back(1, static_cast<char>(c));
+  for (const char* t : {"\"", "\\", "\x7f", " ", "~", "!", "#", "[", "]", "\xc3\xa9", "\xe2\x80\x99",
+                        "\xf0\x9f\x98\x80"}) {
+    specials.emplace_back(t);
+  }
+  for (size_t len : {0u, 1u, 7u, 8u, 9u, 15u, 16u, 17u, 40u}) {
+    for (size_t at = 0; at <= len; ++at) {
+      for (const std::string& sp : specials) {
+        std::string s(len, 'a');
+        s.insert(at, sp);
+        std::string twice = s;
+        twice.insert(at, sp);
+        for (const std::string& text : {s, twice}) {
+          nlohmann::json j(text);
+          ASSERT_EQ(Fast(j), j.dump()) << "len " << len << " at " << at;
+        }
+      }
+    }
+  }
+}
+
+TEST(JsonWriterTest, InvalidUtf8AfterLongValidRunsThrowsAndWritesNothing) {
+  for (size_t at : {0u, 5u, 8u, 23u, 64u}) {
+    std::string bad = std::string(at, 'x') + "caf\xc3\xa9 and \xff" + std::string(20, 'y');
+    nlohmann::json j = {{"t", bad}};
+    EXPECT_THROW(j.dump(), nlohmann::json::type_error);
+    std::string out = "kept";
+    EXPECT_THROW(AppendJson(&out, nlohmann::json(bad)), nlohmann::json::type_error) << at;
+    EXPECT_EQ(out, "kept") << at;
   }
 }
 

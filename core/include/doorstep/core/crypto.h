@@ -53,6 +53,10 @@ class Sealer {
   // Returns nonce || ciphertext || tag. Fails with kResourceExhausted if the
   // 2^64 counter is exhausted, kInternal if OpenSSL fails.
   Result<std::string> Seal(std::string_view plaintext, std::string_view ad);
+  // As Seal, into `*out` (resized; its capacity is reused, so a caller
+  // sealing many values in turn allocates once). On failure `*out` is
+  // cleared. A sealed value is not secret: `*out` needs no wiping.
+  Status SealTo(std::string_view plaintext, std::string_view ad, std::string* out);
   // Returns the plaintext, or kDataLoss if `sealed` is too short, was
   // tampered with, or was sealed with other associated data or another key;
   // kInternal if OpenSSL fails.

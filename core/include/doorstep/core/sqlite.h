@@ -67,6 +67,11 @@ class Statement {
   Statement& Bind(int i, std::string_view text);
   Statement& BindBlob(int i, std::string_view blob);
   Statement& BindNull(int i);
+  // As Bind/BindBlob, without the copy (SQLITE_STATIC), for hot writes.
+  // REQUIRES: the bytes stay valid and unchanged until the statement is
+  // reset or rebound (Run() and Reset() both reset it).
+  Statement& BindStatic(int i, std::string_view text);
+  Statement& BindBlobStatic(int i, std::string_view blob);
 
   // Steps once: true if a row is ready, false when done; errors as Status.
   Result<bool> Step();
