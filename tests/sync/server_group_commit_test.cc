@@ -187,15 +187,19 @@ TEST_P(ServerGroupCommitTest, WaitingPushesAreLetInFirstComeFirstServed) {
   first_done.get_future().wait();
   std::promise<Result<Pushed>> big_done, small_done;
   std::atomic<bool> big_in{false}, small_in{false};
+  // Made here: the fixture's random source is not shared between threads.
+  Push big_push = one(), small_push = one();
   std::thread big([&] {
-    core_->SubmitPush(a, one(), [&](Result<Pushed> r) { big_done.set_value(std::move(r)); },
+    core_->SubmitPush(a, std::move(big_push), [&](Result<Pushed> r) { big_done.set_value(std::move(r)); },
                       kMaxQueuedPushBytes);
     big_in = true;
   });
-  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  // Long enough for the big push to be waiting even on a loaded machine or
+  // under a sanitizer.
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
   // This one would fit, but the big one came first: it must not overtake.
   std::thread small([&] {
-    core_->SubmitPush(a, one(), [&](Result<Pushed> r) { small_done.set_value(std::move(r)); }, 5);
+    core_->SubmitPush(a, std::move(small_push), [&](Result<Pushed> r) { small_done.set_value(std::move(r)); }, 5);
     small_in = true;
   });
   std::this_thread::sleep_for(std::chrono::milliseconds(200));
