@@ -113,42 +113,45 @@ Statement& Statement::operator=(Statement&& o) noexcept {
   return *this;
 }
 
+namespace {
+// Every Bind* keeps the first failed bind's status for Run()/Step() to
+// report (binding is chained, so the error cannot be returned at once).
+Statement& KeepFirstBindError(int rc, sqlite3* db, Status* first, Statement& st) {
+  if (rc != SQLITE_OK && first->ok()) *first = SqliteStatus(rc, "sqlite bind", db);
+  return st;
+}
+}  // namespace
+
 Statement::~Statement() { sqlite3_finalize(stmt_); }
 
 Statement& Statement::Bind(int i, int64_t v) {
   int rc = sqlite3_bind_int64(stmt_, i, v);
-  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
-  return *this;
+  return KeepFirstBindError(rc, db_, &bind_error_, *this);
 }
 
 Statement& Statement::Bind(int i, std::string_view text) {
   int rc = sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_TRANSIENT, SQLITE_UTF8);
-  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
-  return *this;
+  return KeepFirstBindError(rc, db_, &bind_error_, *this);
 }
 
 Statement& Statement::BindBlob(int i, std::string_view blob) {
   int rc = sqlite3_bind_blob64(stmt_, i, blob.data(), blob.size(), SQLITE_TRANSIENT);
-  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
-  return *this;
+  return KeepFirstBindError(rc, db_, &bind_error_, *this);
 }
 
 Statement& Statement::BindStatic(int i, std::string_view text) {
   int rc = sqlite3_bind_text64(stmt_, i, text.data(), text.size(), SQLITE_STATIC, SQLITE_UTF8);
-  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
-  return *this;
+  return KeepFirstBindError(rc, db_, &bind_error_, *this);
 }
 
 Statement& Statement::BindBlobStatic(int i, std::string_view blob) {
   int rc = sqlite3_bind_blob64(stmt_, i, blob.data(), blob.size(), SQLITE_STATIC);
-  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
-  return *this;
+  return KeepFirstBindError(rc, db_, &bind_error_, *this);
 }
 
 Statement& Statement::BindNull(int i) {
   int rc = sqlite3_bind_null(stmt_, i);
-  if (rc != SQLITE_OK && bind_error_.ok()) bind_error_ = SqliteStatus(rc, "sqlite bind", db_);
-  return *this;
+  return KeepFirstBindError(rc, db_, &bind_error_, *this);
 }
 
 Result<bool> Statement::Step() {
