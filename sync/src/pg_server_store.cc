@@ -2,6 +2,7 @@
 // the change sequence and the audit chain. docs/server-store.md.
 #include "doorstep/sync/pg_server_store.h"
 
+#include "audit_chain_internal.h"
 #include "pg_server_store_internal.h"
 
 namespace doorstep::sync {
@@ -225,14 +226,14 @@ Status PgServerTxn::AppendAudit(AuditEntry e) {
   }
   e.id = audit_tail_->first + 1;
   e.prev_hash = audit_tail_->second;
-  e.hash = AuditHash(e);
+  std::string details = ChainAuditEntry(&e);
   // Sent with the next statement that needs an answer (PgConn::Defer); a
   // failure then aborts the whole transaction.
   Status inserted = D("INSERT INTO audit(id, at, actor, action, details, prev_hash, hash) "
            "VALUES ($1, $2, $3, $4, $5, $6, $7)",
            {PgParam::Int(static_cast<int64_t>(e.id)), PgParam::Int(e.at), PgParam::Text(e.actor),
             PgParam::Text(e.action),
-            PgParam::Text(e.details.dump(-1, ' ', false, json::error_handler_t::replace)),
+            PgParam::Text(details),
             PgParam::Text(e.prev_hash), PgParam::Text(e.hash)});
   if (inserted.ok()) {
     audit_tail_.emplace(e.id, std::move(e.hash));

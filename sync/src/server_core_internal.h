@@ -2,6 +2,8 @@
 #ifndef DOORSTEP_SYNC_SERVER_CORE_INTERNAL_H_
 #define DOORSTEP_SYNC_SERVER_CORE_INTERNAL_H_
 
+#include <map>
+#include <optional>
 #include <string>
 #include <string_view>
 
@@ -33,10 +35,21 @@ void SetPath(nlohmann::json* root, std::string_view path, const nlohmann::json& 
 std::string_view PathHead(std::string_view path);
 std::string_view PathRest(std::string_view path);
 
+// What one push may write to a subject: the pusher's caseload entry and, if
+// there is none, its last unassignment. The caseload cannot change while a
+// push is applied (a push writes records, not caseloads, and its transaction
+// is the only writer), so it is read once per subject, not per mutation.
+struct SubjectAccess {
+  bool on_caseload = false;
+  std::optional<CaseloadEvent> last_unassign;  // read only if not on it
+};
+using CaseloadMemo = std::map<std::string, SubjectAccess, std::less<>>;
+
 // Applies one mutation inside `txn` (push), returning its outcome. Storage
 // failures are errors; everything the device got wrong is a rejection.
+// `memo` is the push's (empty at its start).
 Result<MutationResult> ApplyMutation(ServerTxn& txn, Env env, const SessionContext& who,
-                                     const Mutation& m, int64_t now);
+                                     const Mutation& m, int64_t now, CaseloadMemo* memo);
 
 }  // namespace doorstep::sync::internal
 

@@ -334,7 +334,7 @@ Result<MutationResult> ApplyResolve(ServerTxn& txn, Env env, const SessionContex
 }  // namespace
 
 Result<MutationResult> ApplyMutation(ServerTxn& txn, Env env, const SessionContext& who,
-                                     const Mutation& m, int64_t now) {
+                                     const Mutation& m, int64_t now, CaseloadMemo* memo) {
   const core::RecordSchema* schema = core::SchemaRegistry::Default().Find(m.type);
   if (schema == nullptr) {
     return Rejected(m, "invalid", {Problem{"type", "type", "Unknown record type."}});
@@ -345,12 +345,20 @@ Result<MutationResult> ApplyMutation(ServerTxn& txn, Env env, const SessionConte
     return Rejected(m, "invalid",
                     {Problem{"record_id", "rule", "This record belongs to another type or subject."}});
   }
-  DS_ASSIGN_OR_RETURN(std::optional<CaseloadEntry> entry,
-                      txn.GetCaseloadEntry(who.practitioner_id, m.subject_id));
-  if (!entry) {
+  auto access = memo->find(m.subject_id);
+  if (access == memo->end()) {
+    SubjectAccess a;
+    DS_ASSIGN_OR_RETURN(std::optional<CaseloadEntry> entry,
+                        txn.GetCaseloadEntry(who.practitioner_id, m.subject_id));
+    a.on_caseload = entry.has_value();
+    if (!a.on_caseload) {
+      DS_ASSIGN_OR_RETURN(a.last_unassign, txn.LastUnassign(who.practitioner_id, m.subject_id));
+    }
+    access = memo->emplace(m.subject_id, std::move(a)).first;
+  }
+  if (!access->second.on_caseload) {
     // Written while the case was still assigned: accepted (case transfer).
-    DS_ASSIGN_OR_RETURN(std::optional<CaseloadEvent> un,
-                        txn.LastUnassign(who.practitioner_id, m.subject_id));
+    const std::optional<CaseloadEvent>& un = access->second.last_unassign;
     auto stamp = core::HlcStamp::Decode(m.hlc);
     if (!un || !stamp.ok() || stamp->physical_ms >= un->at) return Rejected(m, "not_on_caseload");
   }
@@ -375,6 +383,7 @@ Result<Pushed> ServerCore::ApplyPushInTxn(ServerTxn& txn, const SessionContext& 
   Pushed out;
   out.r.reserve(push.m.size());
   PushStats st;
+  internal::CaseloadMemo memo;
   for (const Mutation& m : push.m) {
     DS_ASSIGN_OR_RETURN(std::optional<MutationResult> prior, txn.GetMutationResult(m.mutation_id));
     if (prior) {
@@ -382,7 +391,7 @@ Result<Pushed> ServerCore::ApplyPushInTxn(ServerTxn& txn, const SessionContext& 
       ++st.replayed;
       continue;
     }
-    DS_ASSIGN_OR_RETURN(MutationResult r, internal::ApplyMutation(txn, env_, who, m, now));
+    DS_ASSIGN_OR_RETURN(MutationResult r, internal::ApplyMutation(txn, env_, who, m, now, &memo));
     DS_RETURN_IF_ERROR(txn.PutMutationResult(m.mutation_id, d.device_id, m.record_id, r, now));
     json details = {{"mutation", m.mutation_id}, {"record", m.record_id}, {"subject", m.subject_id},
                     {"outcome", OutcomeName(r.outcome)}, {"rev", r.rev}};

@@ -5,25 +5,13 @@
 #include <atomic>
 #include <vector>
 
+#include "audit_chain_internal.h"
 #include "doorstep/core/crypto.h"
 #include "sqlite_server_store_internal.h"
 
 namespace doorstep::sync {
 
 using json = nlohmann::json;
-
-std::string AuditCanonicalBytes(const AuditEntry& e) {
-  json j = {{"id", e.id}, {"at", e.at}, {"actor", e.actor}, {"action", e.action},
-            {"details", e.details}};
-  return j.dump(-1, ' ', false, json::error_handler_t::replace);
-}
-
-std::string AuditHash(const AuditEntry& e) {
-  auto prev = core::FromHex(e.prev_hash);
-  std::string input = prev.ok() ? *prev : e.prev_hash;
-  input += AuditCanonicalBytes(e);
-  return core::ToHex(core::Blake2b256(input));
-}
 
 namespace internal {
 namespace {
@@ -242,14 +230,13 @@ Status SqliteServerTxn::AppendAudit(AuditEntry e) {
   }
   e.id = audit_tail_->first + 1;
   e.prev_hash = audit_tail_->second;
-  e.hash = AuditHash(e);
+  std::string details = ChainAuditEntry(&e);
   DS_ASSIGN_OR_RETURN(core::Statement* s,
                       Stmt("INSERT INTO audit(id, at, actor, action, details, prev_hash, hash) "
                            "VALUES (?, ?, ?, ?, ?, ?, ?)"));
   StmtRef r(s);
   r->Bind(1, static_cast<int64_t>(e.id)).Bind(2, e.at).Bind(3, e.actor).Bind(4, e.action);
-  r->Bind(5, e.details.dump(-1, ' ', false, json::error_handler_t::replace));
-  r->Bind(6, e.prev_hash).Bind(7, e.hash);
+  r->Bind(5, details).Bind(6, e.prev_hash).Bind(7, e.hash);
   Status inserted = r->Run();
   if (inserted.ok()) {
     audit_tail_.emplace(e.id, std::move(e.hash));
