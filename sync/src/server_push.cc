@@ -1,6 +1,6 @@
-// ServerCore::ApplyPush and the per-mutation logic: role and caseload checks,
-// three-way field merge (core/merge.h), kept conflicts, validation, flags,
-// amendments of final records (docs/sync.md).
+// ApplyMutation, the per-mutation push logic (ApplyPush: server_push_batch.cc):
+// role and caseload checks, three-way field merge (core/merge.h), kept
+// conflicts, validation, flags, amendments of final records (docs/sync.md).
 #include <algorithm>
 
 #include "doorstep/core/crypto.h"
@@ -370,56 +370,5 @@ Result<MutationResult> ApplyMutation(ServerTxn& txn, Env env, const SessionConte
 }
 
 }  // namespace internal
-
-Result<Pushed> ServerCore::ApplyPushInTxn(ServerTxn& txn, const SessionContext& ctx,
-                                          const Push& push, PushStats* stats) {
-  int64_t now = env_.clock->NowMillis();
-  DS_ASSIGN_OR_RETURN(DeviceInfo d, CheckDevice(txn, ctx));
-  SessionContext who = ctx;
-  who.practitioner_id = d.practitioner_id;
-  DS_ASSIGN_OR_RETURN(std::optional<Practitioner> p, txn.GetPractitioner(d.practitioner_id));
-  who.role = p ? p->role : d.role;
-  std::string actor = internal::DeviceActor(d.device_id);
-  Pushed out;
-  out.r.reserve(push.m.size());
-  PushStats st;
-  internal::CaseloadMemo memo;
-  for (const Mutation& m : push.m) {
-    DS_ASSIGN_OR_RETURN(std::optional<MutationResult> prior, txn.GetMutationResult(m.mutation_id));
-    if (prior) {
-      out.r.push_back(std::move(*prior));
-      ++st.replayed;
-      continue;
-    }
-    DS_ASSIGN_OR_RETURN(MutationResult r, internal::ApplyMutation(txn, env_, who, m, now, &memo));
-    DS_RETURN_IF_ERROR(txn.PutMutationResult(m.mutation_id, d.device_id, m.record_id, r, now));
-    json details = {{"mutation", m.mutation_id}, {"record", m.record_id}, {"subject", m.subject_id},
-                    {"outcome", OutcomeName(r.outcome)}, {"rev", r.rev}};
-    if (!r.conflicts.empty()) details["conflicts"] = r.conflicts;
-    if (!r.reason.empty()) details["reason"] = r.reason;
-    DS_RETURN_IF_ERROR(internal::AppendAuditEntry(txn, env_, actor,
-                                       m.kind == MutationKind::kResolve ? "resolve" : "write",
-                                       std::move(details)));
-    switch (r.outcome) {
-      case Outcome::kApplied: ++st.applied; break;
-      case Outcome::kMerged: ++st.merged; break;
-      case Outcome::kConflict: ++st.conflict; break;
-      case Outcome::kRejected: ++st.rejected; break;
-    }
-    out.r.push_back(std::move(r));
-  }
-  if (stats != nullptr) *stats = st;
-  return out;
-}
-
-Result<Pushed> ServerCore::ApplyPush(const SessionContext& ctx, const Push& push, PushStats* stats) {
-  if (push.m.size() > kMaxMutationsPerPush) return InvalidArgumentError("push: too many mutations");
-  DS_ASSIGN_OR_RETURN(auto txn, store_->Begin(TxnMode::kWrite));
-  PushStats st;
-  DS_ASSIGN_OR_RETURN(Pushed out, ApplyPushInTxn(*txn, ctx, push, &st));
-  DS_RETURN_IF_ERROR(txn->Commit());
-  if (stats != nullptr) *stats = st;
-  return out;
-}
 
 }  // namespace doorstep::sync

@@ -34,6 +34,10 @@ Result<json> FromCbor(std::string_view bytes, const char* what) {
 constexpr char kHeadJoin[] =
     "SELECT r.record_id, r.type, r.rev, v.seq, v.mutation_id, v.payload FROM records r "
     "JOIN revisions v ON v.record_id = r.record_id AND v.rev = r.rev ";
+// kHeadJoin's query for one record (a literal of its own: Stmt(const char*)).
+constexpr char kGetHead[] =
+    "SELECT r.record_id, r.type, r.rev, v.seq, v.mutation_id, v.payload FROM records r "
+    "JOIN revisions v ON v.record_id = r.record_id AND v.rev = r.rev WHERE r.record_id = ?";
 
 }  // namespace
 
@@ -81,7 +85,7 @@ Result<std::vector<StoredRecord>> SqliteServerTxn::ReadRecordRows(core::Statemen
 }
 
 Result<std::optional<StoredRecord>> SqliteServerTxn::GetHead(std::string_view record_id) {
-  DS_ASSIGN_OR_RETURN(core::Statement* s, Stmt(std::string(kHeadJoin) + "WHERE r.record_id = ?"));
+  DS_ASSIGN_OR_RETURN(core::Statement* s, Stmt(kGetHead));
   StmtRef r(s);
   r->Bind(1, record_id);
   DS_ASSIGN_OR_RETURN(std::vector<StoredRecord> v, ReadRecordRows(*r, 1));

@@ -103,9 +103,11 @@ class SqliteServerStore : public ServerStore {
     checkpointer_.reset();  // unhooks the writer before it closes
     for (auto& r : readers_) {
       std::lock_guard<std::mutex> lock(r->mu);
+      r->by_literal.clear();
       r->stmts.clear();
     }
     std::lock_guard<std::mutex> lock(writer_->mu);
+    writer_->by_literal.clear();
     writer_->stmts.clear();  // finalize before the connection closes
   }
 
@@ -195,6 +197,17 @@ Result<core::Statement*> SqliteServerTxn::Stmt(const std::string& sql) {
   }
   DS_RETURN_IF_ERROR(it->second.Reset());
   return &it->second;
+}
+
+Result<core::Statement*> SqliteServerTxn::Stmt(const char* sql) {
+  auto it = shared_->by_literal.find(sql);
+  if (it != shared_->by_literal.end()) {
+    DS_RETURN_IF_ERROR(it->second->Reset());
+    return it->second;
+  }
+  DS_ASSIGN_OR_RETURN(core::Statement* st, Stmt(std::string(sql)));
+  shared_->by_literal.emplace(sql, st);  // std::map nodes do not move
+  return st;
 }
 
 Result<uint64_t> SqliteServerTxn::NextSeq() {
