@@ -128,7 +128,7 @@ Status PushSession(const Target& t, const BenchDevice& d, const std::vector<sync
 // Returns the number of records and sets *checkpoint.
 Result<size_t> PullSession(const Target& t, const BenchDevice& d, uint64_t since, uint64_t* checkpoint) {
   DS_ASSIGN_OR_RETURN(auto ch, Open(t, d));
-  DS_RETURN_IF_ERROR(ch->Send(sync::Encode(sync::Hello{sync::kProtocolVersion, since, 0, true, 0})));
+  DS_RETURN_IF_ERROR(ch->Send(sync::Encode(sync::Hello{sync::kProtocolVersion, since, 0, true, 0, false})));
   DS_ASSIGN_OR_RETURN(std::string w, ch->Receive());
   DS_RETURN_IF_ERROR(sync::DecodeAs<sync::Welcome>(w).status());
   DS_ASSIGN_OR_RETURN(std::string bytes, ch->Receive());

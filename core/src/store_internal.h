@@ -41,6 +41,12 @@ enum VersionAction : int64_t {
   kActionEdit = 2,
   kActionAmend = 3,
   kActionResolve = 4,
+  // A server revision exactly as the server holds it: pulled with no local
+  // change put on top, or recorded from a push's answer (store_sync.cc).
+  // A later local edit of it is then known to start from the server's very
+  // record (RecordPushedRevisions relies on this). A pulled version with
+  // local changes on top (or from before this value existed) is kActionPulled.
+  kActionServer = 5,
 };
 
 // Record ids are 32 lower-case hex characters in the API and in every
@@ -191,6 +197,13 @@ class Store::Impl {
   // queries the table once, not once per write.
   bool pending_seq_current_ = false;
 };
+
+// Writes server revision `r` (a pulled record, or one a push's answer
+// recorded) as the record's new current version, every still-pending local
+// change on top: kActionServer when there was none (the version is then
+// exactly the server's), else kActionPulled. False, writing nothing, if the
+// device has that revision or a later one already. Inside a transaction.
+Result<bool> WriteServerRevision(Store::Impl& impl, Record r);
 
 // The sealed plaintext of a record version: the envelope (compact keys,
 // defaults left out) and the fields. id, type and local_version are not in

@@ -80,39 +80,12 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
   return out;
 }
 
-Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks) {
-  Store::Impl& impl = *store.impl();
-  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
-  DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
-  for (const MutationAck& a : acks) {
-    // The mutation id names its row (Store::Impl::MutationId): no index
-    // needed. An id that cannot be ours matches no row (seq 0).
-    std::string session;
-    int64_t seq = 0;
-    if (!Store::Impl::ParseMutationId(a.mutation_id, &session, &seq)) seq = 0;
-    if (a.outcome == "rejected") {
-      nlohmann::json d = {{"reason", a.reason}};
-      DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(d.dump(), "ds1|pending|" + a.mutation_id));
-      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt(
-          "UPDATE pending SET state=1, detail=? WHERE seq=? AND session=? AND state=0"));
-      st->BindBlob(1, sealed).Bind(2, seq).BindBlob(3, session);
-      DS_RETURN_IF_ERROR(st->Run());
-      DS_RETURN_IF_ERROR(impl.Audit("push_rejected", "", {{"mutation_id", a.mutation_id}}));
-    } else {
-      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("DELETE FROM pending WHERE seq=? AND session=? AND state=0"));
-      st->Bind(1, seq).BindBlob(2, session);
-      DS_RETURN_IF_ERROR(st->Run());
-    }
-  }
-  DS_RETURN_IF_ERROR(impl.Audit("push", "", {{"mutations", acks.size()}}));
-  return txn.Commit();
-}
-
 namespace {
 
 // Local fields = server fields with every still-pending local change on top.
+// `*overlaid` says whether any pending change was put on top.
 Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& record_id, const std::string& type,
-                                      int64_t head, nlohmann::json fields) {
+                                      int64_t head, nlohmann::json fields, bool* overlaid) {
   // The record's versions that a still-pending mutation pushes: walk the
   // chain back from the head (each version names its mutation's row; no
   // index over pending is needed), then apply them oldest first.
@@ -137,6 +110,7 @@ Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& reco
     if (prev >= seq) break;
     seq = prev;
   }
+  *overlaid = !changes.empty();
   for (auto c = changes.rbegin(); c != changes.rend(); ++c) {
     auto [from, to] = *c;
     nlohmann::json before = nlohmann::json::object();
@@ -214,6 +188,26 @@ Result<int64_t> PurgeSubject(Store::Impl& impl, const std::string& subject) {
 
 }  // namespace
 
+Result<bool> WriteServerRevision(Store::Impl& impl, Record r) {
+  // The clear row says whether we have it and at which revision: no
+  // version is opened unless local changes must go on top.
+  auto current = impl.Head(r.id);
+  bool existed = current.ok();
+  if (!existed && current.status().code() != StatusCode::kNotFound) return current.status();
+  if (existed && current->type != r.type) {
+    return InvalidArgumentError("pulled record " + r.id + " changed its type");
+  }
+  if (existed && current->rev >= r.rev) return false;  // already have it
+  r.local_version = existed ? current->local_version + 1 : 1;
+  bool overlaid = false;
+  if (existed) {
+    DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, r.type, current->head, std::move(r.fields), &overlaid));
+  }
+  DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed ? current->head : 0, "server", 0,
+                                       overlaid ? kActionPulled : kActionServer).status());
+  return true;
+}
+
 Result<PullOutcome> ApplyPulledBatch(Store& store, const std::vector<Record>& records,
                                      const std::vector<PulledConflict>& conflicts,
                                      const std::vector<std::string>& purge_subjects,
@@ -234,22 +228,9 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, std::vector<Record>&& records
     if (!IsRecordId(incoming.id) || !IsOpaqueId(incoming.subject_id)) {
       return InvalidArgumentError("pulled record has a malformed id or subject");
     }
-    // The clear row says whether we have it and at which revision: no
-    // version is opened unless local changes must go on top.
-    auto current = impl.Head(incoming.id);
-    bool existed = current.ok();
-    if (!existed && current.status().code() != StatusCode::kNotFound) return current.status();
-    if (existed && current->type != incoming.type) {
-      return InvalidArgumentError("pulled record " + incoming.id + " changed its type");
-    }
-    if (existed && current->rev >= incoming.rev) continue;  // already have it
-    Record r = std::move(incoming);  // each record is written once: its fields move, not copy
-    r.local_version = existed ? current->local_version + 1 : 1;
-    if (existed) {
-      DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, r.type, current->head, std::move(r.fields)));
-    }
-    DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed ? current->head : 0, "server", 0, kActionPulled).status());
-    ++out.records;
+    // Each record is written once: its fields move, not copy.
+    DS_ASSIGN_OR_RETURN(bool wrote, WriteServerRevision(impl, std::move(incoming)));
+    if (wrote) ++out.records;
   }
   for (const PulledConflict& c : conflicts) {
     DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(c.body.dump(), ConflictAd(c.conflict_id)));

@@ -1,9 +1,10 @@
 // SyncClient: the session over an open channel (hello → push → pull → bye).
 #include <algorithm>
 #include <functional>
+#include <map>
 #include <string>
 #include <string_view>
-#include <unordered_set>
+#include <unordered_map>
 
 #include "client_convert.h"
 #include "client_session_internal.h"
@@ -87,8 +88,9 @@ Result<T> Expect(MessageChannel& ch) {
   return InvalidArgumentError(std::string("server sent '") + MessageTypeName(msg) + "' out of turn");
 }
 
-// Applies `b` (its records are moved out).
-Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, SyncReport* report) {
+// Applies `b` (its records are moved out). The checkpoint stored is
+// `checkpoint` (the batch's, or the session's start: see RunSessionThen).
+Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, uint64_t checkpoint, SyncReport* report) {
   DS_RETURN_IF_ERROR(writes.Begin());
   std::vector<core::Record> records;
   records.reserve(b.records.size());
@@ -96,7 +98,7 @@ Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, SyncRepor
   std::vector<core::PulledConflict> conflicts;
   for (const ConflictInfo& c : b.conflicts) conflicts.push_back(ToCoreConflict(c));
   DS_ASSIGN_OR_RETURN(core::PullOutcome out,
-                      core::ApplyPulledBatch(store, std::move(records), conflicts, b.purge, static_cast<int64_t>(b.checkpoint)));
+                      core::ApplyPulledBatch(store, std::move(records), conflicts, b.purge, static_cast<int64_t>(checkpoint)));
   report->pulled += out.records;
   report->conflicts += out.conflicts;
   report->purged += out.purged;
@@ -113,8 +115,12 @@ Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, SyncRepor
 // committed: see SessionWrites).
 // An empty batch that leaves the checkpoint where it is (a no-op sync) is
 // not written to the store. `pull_sent`: the first pull went out already.
+// `keep_checkpoint`: the stored checkpoint stays at `since` (the batches are
+// applied, and the next session pulls them again).
 Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, const SyncOptions& o,
-                SyncReport* report, std::optional<Batch> first, uint64_t since, bool pull_sent) {
+                SyncReport* report, std::optional<Batch> first, uint64_t since, bool pull_sent,
+                bool keep_checkpoint) {
+  const uint64_t start = since;
   int64_t done = 0, uncommitted = 0;
   size_t asked = FirstPullSize(o);  // the size the last pull asked for
   Report(o, "pull", 0, 0);
@@ -141,7 +147,8 @@ Status PullLoop(core::Store& store, SessionWrites& writes, MessageChannel& ch, c
     const int64_t n = static_cast<int64_t>(b.records.size());
     if (!b.records.empty() || !b.conflicts.empty() || !b.purge.empty() || b.checkpoint != since) {
       since = b.checkpoint;
-      DS_RETURN_IF_ERROR(ApplyBatch(store, writes, b, report));  // its records move into the store
+      // Its records move into the store.
+      DS_RETURN_IF_ERROR(ApplyBatch(store, writes, b, keep_checkpoint ? start : b.checkpoint, report));
       uncommitted += n;
       if (uncommitted >= kCommitEveryRecords) {
         DS_RETURN_IF_ERROR(writes.Commit());
@@ -198,16 +205,28 @@ std::vector<OutgoingPush> SplitPushes(std::vector<core::OutgoingMutation>& pendi
   return out;
 }
 
+// The session's last answer about each record, when it was an applied put
+// whose revision the device may record itself (MutationResult::
+// server_received_at): record id → that revision. The server keeps the same
+// account of its answers (PullCursor::held) and leaves exactly these out of
+// the session's pulls.
+using PushedRevisions = std::map<std::string, core::PushedRevision>;
+
 // Applies the server's answer to one push message.
 Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, const Pushed& pushed,
-               SyncReport* report) {
-  std::unordered_set<std::string_view> sent;
-  for (const Mutation& m : push.m) sent.insert(m.mutation_id);
+               PushedRevisions* held, SyncReport* report) {
+  std::unordered_map<std::string_view, std::string_view> sent;  // mutation id → record id
+  for (const Mutation& m : push.m) sent.emplace(m.mutation_id, m.record_id);
   std::vector<core::MutationAck> acks;
   acks.reserve(pushed.r.size());
   for (const MutationResult& r : pushed.r) {
     if (sent.count(r.id) == 0) return InvalidArgumentError("server answered a mutation that was not pushed");
-    core::MutationAck a{r.id, OutcomeName(r.outcome), r.rev, r.reason};
+    core::MutationAck a;
+    a.mutation_id = r.id;
+    a.outcome = OutcomeName(r.outcome);
+    a.rev = r.rev;
+    a.reason = r.reason;
+    a.server_received_at = r.outcome == Outcome::kApplied ? r.server_received_at : 0;
     if (r.outcome == Outcome::kRejected) {
       ++report->rejected;
       for (const Problem& p : r.problems) a.reason += "; " + p.path + ": " + p.message;
@@ -218,7 +237,24 @@ Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, cons
   }
   if (acks.size() != push.m.size()) return InvalidArgumentError("server did not answer every mutation");
   DS_RETURN_IF_ERROR(writes.Begin());
-  return core::ApplyPushAcks(store, acks);
+  std::vector<core::PushedRevision> revisions;
+  DS_RETURN_IF_ERROR(core::ApplyPushAcks(store, acks, &revisions));
+  // In answer order, as the server counts them: a later answer about a
+  // record replaces what an earlier one said.
+  std::unordered_map<std::string_view, core::PushedRevision*> by_mutation;
+  for (core::PushedRevision& p : revisions) by_mutation.emplace(p.mutation_id, &p);
+  for (const core::MutationAck& a : acks) {
+    const std::string record(sent[a.mutation_id]);
+    auto p = a.server_received_at != 0 ? by_mutation.find(a.mutation_id) : by_mutation.end();
+    if (p == by_mutation.end()) {
+      held->erase(record);
+    } else {
+      core::PushedRevision rev = *p->second;  // a copy: the map's keys view these
+      rev.record_id = record;
+      (*held)[record] = std::move(rev);
+    }
+  }
+  return Status::Ok();
 }
 
 // Push messages in flight at once: the device reads and encodes the next
@@ -244,6 +280,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
   hello.pending = static_cast<uint64_t>(st.pending);
   hello.pull = st.pending == 0;  // nothing to push: one round trip
   hello.max = FirstPullSize(o);
+  hello.records_pushed = true;  // RecordPushedRevisions below
   DS_RETURN_IF_ERROR(ch.Send(Encode(hello)));
   ++report.round_trips;
   DS_ASSIGN_OR_RETURN(Welcome welcome, Expect<Welcome>(ch));
@@ -253,6 +290,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
 
   std::optional<Batch> first;
   bool pull_sent = false;
+  PushedRevisions held;
   if (hello.pull) {
     DS_ASSIGN_OR_RETURN(Batch b, Expect<Batch>(ch));
     first.emplace(std::move(b));
@@ -284,14 +322,29 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
       }
       for (const OutgoingPush& p : pushes) {
         DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
-        DS_RETURN_IF_ERROR(AckPush(store, writes, p.push, pushed, &report));
+        DS_RETURN_IF_ERROR(AckPush(store, writes, p.push, pushed, &held, &report));
         done += static_cast<int64_t>(p.push.m.size());
         Report(o, "push", done, std::max(total, done));
       }
       if (last) break;
     }
   }
-  DS_RETURN_IF_ERROR(PullLoop(store, writes, ch, o, &report, std::move(first), hello.since, pull_sent));
+  // The revisions the answers said this device holds are recorded now, after
+  // every answer (so a later change of the same record, answered too, is not
+  // put on top of them) and before any batch (which leaves them out). One
+  // not recorded keeps the checkpoint where the session found it: the next
+  // session's pull (which leaves nothing out) brings it.
+  bool keep_checkpoint = false;
+  if (!held.empty()) {
+    std::vector<core::PushedRevision> revisions;
+    revisions.reserve(held.size());
+    for (auto& [record, rev] : held) revisions.push_back(std::move(rev));
+    DS_RETURN_IF_ERROR(writes.Begin());
+    DS_ASSIGN_OR_RETURN(int64_t missed, core::RecordPushedRevisions(store, revisions));
+    keep_checkpoint = missed > 0;
+  }
+  DS_RETURN_IF_ERROR(
+      PullLoop(store, writes, ch, o, &report, std::move(first), hello.since, pull_sent, keep_checkpoint));
   (void)ch.Send(Encode(Bye{}));
   if (finish) DS_RETURN_IF_ERROR(finish(writes.open()));
   DS_RETURN_IF_ERROR(writes.Commit());

@@ -199,6 +199,7 @@ Result<MutationResult> MutationResultFromWire(const json& j, const std::string& 
       r.problems.push_back(std::move(p));
     }
   }
+  DS_RETURN_IF_ERROR(w.Int("sr", 0, kMaxCount, &r.server_received_at, /*required=*/false));
   return r;
 }
 
@@ -225,6 +226,7 @@ Result<MutationResult> MutationResultFromJson(const json& j, const std::string& 
       r.problems.push_back(std::move(p));
     }
   }
+  DS_RETURN_IF_ERROR(w.Int("server_received_at", 0, kMaxCount, &r.server_received_at, /*required=*/false));
   return r;
 }
 
@@ -308,11 +310,12 @@ Result<Message> Decode(std::string_view bytes) {
     DS_RETURN_IF_ERROR(w.Int("v", 0, 1000000, &m.v));
     // Another version's hello is read no further: the server answers it
     // with unsupported_version, whatever else that version sends.
-    if (m.v != kProtocolVersion) return Message(Hello{m.v, 0, 0, false, 0});
+    if (m.v != kProtocolVersion) return Message(Hello{m.v, 0, 0, false, 0, false});
     DS_RETURN_IF_ERROR(w.Uint("since", kMaxCount, &m.since));
     DS_RETURN_IF_ERROR(w.Uint("pending", kMaxCount, &m.pending));
     DS_RETURN_IF_ERROR(w.Bool("p", &m.pull, /*required=*/false));
     DS_RETURN_IF_ERROR(w.Uint("m", kMaxRecordsPerBatch, &m.max, /*required=*/false));
+    DS_RETURN_IF_ERROR(w.Bool("rp", &m.records_pushed, /*required=*/false));
     return Message(std::move(m));
   }
   if (t == "welcome") {

@@ -64,6 +64,7 @@ json WireJson(const MutationResult& r) {
     for (const Problem& p : r.problems) ps.push_back({{"pa", p.path}, {"co", p.code}, {"me", p.message}});
     j["pr"] = std::move(ps);
   }
+  if (r.server_received_at != 0) j["sr"] = r.server_received_at;
   return j;
 }
 
@@ -78,6 +79,7 @@ json ToJson(const MutationResult& r) {
     }
     j["problems"] = std::move(ps);
   }
+  if (r.server_received_at != 0) j["server_received_at"] = r.server_received_at;
   return j;
 }
 
@@ -155,6 +157,7 @@ struct Encoder {
     json j = {{"t", "hello"}, {"v", m.v}, {"since", m.since}, {"pending", m.pending}};
     if (m.pull) j["p"] = true;
     if (m.max != 0) j["m"] = m.max;
+    if (m.records_pushed) j["rp"] = true;
     return j;
   }
   json operator()(const Welcome& m) const {

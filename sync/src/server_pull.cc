@@ -164,6 +164,14 @@ Result<Batch> ServerCore::ReadPull(const SessionContext& ctx, PullCursor* cursor
   if (!more && (heads.size() > max || cs.size() > kMaxConflictsPerBatch)) more = true;
 
   for (size_t idx : take_rec) {
+    // The device made this head itself and was told so (PullCursor::held):
+    // it is not sent back. Its position still counts toward the checkpoint.
+    const StoredRecord& h = records[idx];
+    auto held = cursor->held.find(h.record.id);
+    if (held != cursor->held.end() && held->second.rev == h.record.rev &&
+        held->second.mutation_id == h.mutation_id) {
+      continue;
+    }
     // A revision stored before protocol 2 is rewritten into the wire form.
     DS_RETURN_IF_ERROR(internal::UpgradeStoredRecord(&records[idx].cbor));
     b.raw_records.push_back(std::move(records[idx].cbor));

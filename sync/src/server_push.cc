@@ -90,7 +90,30 @@ struct Plan {
   std::string status = "draft";
   std::vector<StoredConflict> conflict_writes;  // new or updated conflicts
   std::vector<std::string> conflict_ids;        // reported to the device
+  // Every changed field's `from` was the head's value (or the record is new)
+  // and no conflict is open on the record: the device's values land as they
+  // are. With the device's envelope (IsDevicesRecord) the revision is then
+  // exactly the device's record (docs/sync.md, "No echo").
+  bool exact = false;
 };
+
+// True if `rec` carries the device's envelope and each field `m` changed at
+// the device's value: then, the device's base being the head (and its other
+// fields the head's, which the device checks), `rec` is the device's record
+// but for rev and server_received_at.
+bool IsDevicesRecord(const PulledRecord& rec, const Mutation& m) {
+  if (rec.status != m.status || rec.flags != m.flags || rec.amends != m.amends || rec.hlc != m.hlc ||
+      rec.created_at != m.created_at || rec.updated_at != m.updated_at ||
+      rec.schema_version != m.schema_version || rec.author_id != m.author_id || rec.device_id != m.device_id ||
+      rec.base_rev != m.base_rev || rec.deleted) {
+    return false;
+  }
+  for (const auto& [field, ch] : m.changes) {
+    auto it = rec.fields.find(field);
+    if (ch.to.is_null() ? it != rec.fields.end() : (it == rec.fields.end() || *it != ch.to)) return false;
+  }
+  return true;
+}
 
 // A merge of concurrent edits can break a rule that neither side broke (two
 // workers each delete a different line of a required text, and the merge is
@@ -192,6 +215,12 @@ Result<MutationResult> Commit(ServerTxn& txn, Env env, const SessionContext& who
     std::sort(rec.flags.begin(), rec.flags.end());
     rec.flags.erase(std::unique(rec.flags.begin(), rec.flags.end()), rec.flags.end());
     if (rec.flags.size() > kMaxFlags) rec.flags.resize(kMaxFlags);
+    // An applied put whose revision is the device's record: the answer says
+    // so (with the revision's time), and the device records it itself.
+    if (plan.exact && m.kind == MutationKind::kPut && plan.conflict_ids.empty() &&
+        (!head || m.base_rev == head->record.rev) && IsDevicesRecord(rec, m)) {
+      r.server_received_at = now;
+    }
     StoredRecord sr;
     sr.record = std::move(rec);
     sr.mutation_id = m.mutation_id;
@@ -231,16 +260,19 @@ Result<MutationResult> ApplyPut(ServerTxn& txn, Env env, const SessionContext& w
     for (const auto& [field, ch] : m.changes) {
       if (!ch.to.is_null()) plan.fields[field] = ch.to;
     }
+    plan.exact = true;
     return Commit(txn, env, who, schema, m, head, std::move(plan), now);
   }
   std::vector<StoredConflict> open;
   if (head) {
     DS_ASSIGN_OR_RETURN(open, txn.RecordConflicts(m.record_id, /*open_only=*/true));
   }
+  plan.exact = open.empty();
   json base = json::object(), server = json::object(), device = json::object();
   for (const auto& [field, ch] : m.changes) {
     json from = ch.from, to = ch.to;
     json server_value = plan.fields.contains(field) ? plan.fields[field] : json(nullptr);
+    if (from != server_value) plan.exact = false;
     bool whole_field_in_conflict = false;
     // A later edit of a value that is in an open conflict updates that
     // conflict's device side instead of opening another one.

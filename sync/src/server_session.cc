@@ -105,10 +105,14 @@ void ServerSession::Handle(Message& msg, size_t bytes) {
     ++in_flight_;
     std::weak_ptr<ServerSession> weak = shared_from_this();
     std::shared_ptr<ServerChannel> channel = channel_;
-    core_->SubmitPush(ctx_, std::move(*push), [weak, channel](Result<Pushed> r) {
+    // Which record each mutation wrote, for the answer (OnPushed).
+    std::vector<std::pair<std::string, std::string>> wrote;
+    wrote.reserve(push->m.size());
+    for (const Mutation& m : push->m) wrote.emplace_back(m.mutation_id, m.record_id);
+    core_->SubmitPush(ctx_, std::move(*push), [weak, channel, wrote = std::move(wrote)](Result<Pushed> r) mutable {
       // On the committer thread: carry on on the connection's strand.
-      channel->Post([weak, r = std::move(r)]() mutable {
-        if (auto self = weak.lock()) self->OnAnswered(std::move(r));
+      channel->Post([weak, r = std::move(r), wrote = std::move(wrote)]() mutable {
+        if (auto self = weak.lock()) self->OnPushed(std::move(r), wrote);
       });
     }, bytes);
     return;
@@ -128,6 +132,25 @@ void ServerSession::OnAnswered(Result<T> r) {
   if (!r.ok()) return FailWith(r.status());
   Send(std::move(r).value());
   Pump();
+}
+
+void ServerSession::OnPushed(Result<Pushed> r, const std::vector<std::pair<std::string, std::string>>& wrote) {
+  if (r.ok() && records_pushed_ && channel_ != nullptr && !closing_) {
+    // The answer goes out before any later batch: a revision it tells the
+    // device to record itself is left out of this session's pulls. Any other
+    // answer about a record drops what an earlier one said of it.
+    const std::vector<MutationResult>& results = r->r;
+    for (size_t i = 0; i < results.size(); ++i) {
+      const MutationResult& x = results[i];
+      if (i >= wrote.size() || wrote[i].first != x.id) break;  // not the push's order: keep the echo
+      if (x.outcome == Outcome::kApplied && x.server_received_at != 0 && x.rev > 0) {
+        cursor_.held[wrote[i].second] = PullCursor::Held{x.rev, x.id};
+      } else {
+        cursor_.held.erase(wrote[i].second);
+      }
+    }
+  }
+  OnAnswered(std::move(r));
 }
 
 void ServerSession::HandleHello(const Hello& hello) {
@@ -154,6 +177,7 @@ void ServerSession::OnWelcome(const Hello& hello, Result<Welcome> w) {
   }
   if (channel_ == nullptr || closing_) return;
   welcomed_ = true;
+  records_pushed_ = hello.records_pushed;
   Send(std::move(*w));
   if (hello.pull) SendBatch(hello.since, hello.max);
   Pump();

@@ -6,6 +6,8 @@
 #include <deque>
 #include <memory>
 #include <string>
+#include <utility>
+#include <vector>
 
 #include "doorstep/core/env.h"
 #include "doorstep/sync/channel_server.h"
@@ -36,6 +38,10 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   // A push's or pull's answer, back on the strand: sends it, carries on.
   template <typename T>
   void OnAnswered(Result<T> r);
+  // A push's answer: notes the revisions it tells the device to record
+  // itself (PullCursor::held), then as OnAnswered. `wrote`: each pushed
+  // mutation's id and record id, in order.
+  void OnPushed(Result<Pushed> r, const std::vector<std::pair<std::string, std::string>>& wrote);
   // Submits hello (its last_seen_at write goes through the group
   // committer); OnWelcome answers it back on the strand, then carries on.
   void HandleHello(const Hello& hello);
@@ -55,6 +61,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   bool authenticated_ = false;
   bool welcomed_ = false;
   bool hello_pending_ = false;    // hello submitted, not yet answered
+  bool records_pushed_ = false;   // hello.records_pushed: PullCursor::held is used
   bool closing_ = false;
   std::deque<Message> inbox_;     // decoded, not yet handled
   std::deque<size_t> inbox_bytes_;  // each inbox_ message's size on the wire

@@ -36,7 +36,7 @@ TEST_P(ServerNetTest, EnrolPushPullOverTcp) {
   SessionContext who{dev, "worker-1", "social_worker"};
   auto ch = Connect(keys);
   ASSERT_TRUE(ch.ok()) << ch.status().ToString();
-  auto w = Call<Welcome>(**ch, Hello{kProtocolVersion, 0, 1, false, 0});
+  auto w = Call<Welcome>(**ch, Hello{kProtocolVersion, 0, 1, false, 0, false});
   ASSERT_TRUE(w.ok()) << w.status().ToString();
   EXPECT_EQ(w->practitioner, "worker-1");
   std::string id = RandomHex();

@@ -169,6 +169,71 @@ TEST_P(ServerPullTest, RevokedDeviceCannotPull) {
   EXPECT_EQ(core_->Pull(sw_, &cursor, 0, 0).status().code(), StatusCode::kPermissionDenied);
 }
 
+// A push's answer says when its revision is exactly the device's record
+// (server_received_at); the session then holds it (PullCursor::held) and its
+// pulls leave it out while it is the head, moving the checkpoint past it,
+// with no audit entry for a batch that carries nothing.
+TEST_P(ServerPullTest, HeldRevisionIsLeftOutButPassed) {
+  SessionContext mgr = Device("manager-1", "manager");
+  ASSERT_TRUE(core_->Assign("manager-1", "S-1").ok());
+  const std::string id = RandomHex();
+  Mutation m = Create(sw_, id, "visit_note", "S-1", Sample("visit_note"));
+  MutationResult r = PushOne(sw_, m);
+  ASSERT_EQ(r.outcome, Outcome::kApplied);
+  EXPECT_GT(r.server_received_at, 0);
+  auto txn = store_->Begin(TxnMode::kRead);
+  ASSERT_TRUE(txn.ok());
+  auto head = (*txn)->GetHead(id);
+  ASSERT_TRUE(head.ok() && head->has_value());
+  EXPECT_EQ((*head)->record.server_received_at, r.server_received_at);
+  const uint64_t upto = *(*txn)->MaxSeq();
+  txn->reset();
+
+  auto audit_before = core_->VerifyAudit();
+  ASSERT_TRUE(audit_before.ok());
+  PullCursor cursor;
+  cursor.held[id] = PullCursor::Held{r.rev, m.mutation_id};
+  auto b = core_->Pull(sw_, &cursor, 0, 0);
+  ASSERT_TRUE(b.ok()) << b.status().ToString();
+  EXPECT_TRUE(b->raw_records.empty());
+  EXPECT_FALSE(b->more);
+  EXPECT_EQ(b->checkpoint, upto);
+  EXPECT_EQ(*core_->VerifyAudit(), *audit_before);  // nothing sent: no pull entry
+  // Without the session's word the same pull sends it.
+  EXPECT_EQ(Ids(PullAll(sw_, 0)), std::set<std::string>{id});
+
+  // Another device's later revision of the record is not held: it comes.
+  const json sample = Sample("visit_note");
+  MutationResult later = PushOne(mgr, Edit(mgr, id, "visit_note", "S-1", 1, "location", sample["location"],
+                                           "Changed by the manager"));
+  ASSERT_EQ(later.outcome, Outcome::kApplied);
+  auto b2 = core_->Pull(sw_, &cursor, b->checkpoint, 0);
+  ASSERT_TRUE(b2.ok());
+  Batch wire = Wire(*b2);
+  ASSERT_EQ(wire.records.size(), 1u);
+  EXPECT_EQ(wire.records[0].rev, 2);
+
+  // A merged change (its base is behind the head) is not the device's record.
+  MutationResult merged = PushOne(sw_, Edit(sw_, id, "visit_note", "S-1", 1, "announced", true, false));
+  EXPECT_EQ(merged.outcome, Outcome::kMerged);
+  EXPECT_EQ(merged.server_received_at, 0);
+  // Nor one whose `from` is not the head's value, even on the head's base.
+  const std::string id2 = RandomHex();
+  ASSERT_EQ(PushOne(sw_, Create(sw_, id2, "visit_note", "S-1", sample)).outcome, Outcome::kApplied);
+  MutationResult stale = PushOne(sw_, Edit(sw_, id2, "visit_note", "S-1", 1, "location", "Not what it was", "Mine"));
+  EXPECT_EQ(stale.outcome, Outcome::kConflict);
+  EXPECT_EQ(stale.server_received_at, 0);
+  // An applied change on the head with the head's `from` is, and a replay
+  // of it answers the same.
+  Mutation again = Edit(sw_, id, "visit_note", "S-1", 3, "announced", false, true);
+  MutationResult applied = PushOne(sw_, again);
+  EXPECT_EQ(applied.outcome, Outcome::kApplied);
+  EXPECT_GT(applied.server_received_at, 0);
+  MutationResult replay = PushOne(sw_, again);
+  EXPECT_EQ(replay.rev, applied.rev);
+  EXPECT_EQ(replay.server_received_at, applied.server_received_at);
+}
+
 DOORSTEP_BOTH_BACKENDS(ServerPullTest);
 
 }  // namespace

@@ -38,10 +38,38 @@ struct MutationAck {
   std::string outcome;  // applied | merged | conflict | rejected
   int64_t rev = 0;
   std::string reason;   // for rejected
+  // Set by the server for an applied put whose revision `rev` is exactly
+  // the pushed record but for rev and this time (docs/sync.md, "No echo").
+  int64_t server_received_at = 0;
 };
+
+// A revision the server says is exactly one of this device's pushed records
+// (an applied ack with server_received_at), for RecordPushedRevisions.
+struct PushedRevision {
+  std::string mutation_id;
+  std::string record_id;   // the caller sets it (the record it pushed)
+  int64_t version = 0;     // the pushed version's row (0: not found)
+  int64_t rev = 0;
+  int64_t server_received_at = 0;
+};
+
 // Applies the server's answers to a push: accepted mutations leave the queue;
 // rejected ones stay, marked rejected with the reason (shown by status).
-Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks);
+// If `pushed` is set, each applied ack with server_received_at appends its
+// PushedRevision (its version found before its queue row goes; record_id
+// left for the caller).
+Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks,
+                     std::vector<PushedRevision>* pushed = nullptr);
+
+// Records each revision as the pull would have written it (a new version
+// with the server's rev and time, every still-pending local change on top),
+// in one transaction, so the server need not send it back. Call after all
+// of a session's acks, for the last answer of the session about each record.
+// Only a revision built on a version known to be the server's own record
+// (or a new record) is recorded; returns how many were not. For those the
+// caller must not move its checkpoint past this session's pulls: the server
+// left them out of those pulls, and the next session's pull brings them.
+Result<int64_t> RecordPushedRevisions(Store& store, const std::vector<PushedRevision>& revisions);
 
 struct PulledConflict {
   std::string conflict_id;

@@ -112,6 +112,11 @@ struct MutationResult {
   std::vector<std::string> conflicts;   // conflict ids (outcome kConflict)
   std::string reason;                   // rejected: not_permitted | not_on_caseload | invalid | ...
   std::vector<Problem> problems;        // rejected as invalid: what is wrong
+  // Set (the revision's server_received_at) only for an applied put whose
+  // revision `rev` is the device's pushed record exactly, but for `rev` and
+  // this time: the device records the revision itself and this session's
+  // pulls leave it out (docs/sync.md, "No echo"). 0 otherwise.
+  int64_t server_received_at = 0;
 };
 
 // A record as a device receives it: its head revision.
@@ -163,6 +168,10 @@ struct Hello {
   uint64_t pending = 0;     // pending mutations on the device
   bool pull = false;        // nothing to push: answer welcome + first batch
   uint64_t max = 0;         // records per batch for that batch (0 = default)
+  // The device records the revisions a push's answer says it holds
+  // (MutationResult::server_received_at), so the server may leave them out
+  // of the session's pulls. A device without it gets them back by pull.
+  bool records_pushed = false;
 };
 struct Welcome {
   int64_t v = kProtocolVersion;

@@ -69,6 +69,18 @@ struct PullCursor {
   uint64_t resume_since = 0;   // a partial snapshot was cut at ...
   uint64_t resume_position = 0;
   uint64_t resume_offset = 0;  // ... after this many of its records
+  // Revisions the device holds already because this session's answer to
+  // its push told it so (an applied put answered with server_received_at:
+  // the device records that revision itself): record id → {rev, mutation
+  // id}. A pull leaves a record out while its head is that very revision,
+  // and still moves the checkpoint past it (docs/sync.md, "No echo"). Only
+  // the session fills it, and only from answers already sent, so a batch
+  // never leaves out what the device was not told.
+  struct Held {
+    int64_t rev = 0;
+    std::string mutation_id;
+  };
+  std::map<std::string, Held> held;
 };
 
 struct IssuedCode {

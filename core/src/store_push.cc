@@ -1,0 +1,103 @@
+// Store: the sync client's view of push answers (store_sync.h): acks, and
+// the revisions a push's answer lets the device record itself instead of
+// pulling them back (docs/sync.md, "No echo").
+#include "doorstep/core/store_sync.h"
+#include "store_internal.h"
+
+namespace doorstep::core {
+
+Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::vector<PushedRevision>* pushed) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
+  for (const MutationAck& a : acks) {
+    // The mutation id names its row (Store::Impl::MutationId): no index
+    // needed. An id that cannot be ours matches no row (seq 0).
+    std::string session;
+    int64_t seq = 0;
+    if (!Store::Impl::ParseMutationId(a.mutation_id, &session, &seq)) seq = 0;
+    if (a.outcome == "rejected") {
+      nlohmann::json d = {{"reason", a.reason}};
+      DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(d.dump(), "ds1|pending|" + a.mutation_id));
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt(
+          "UPDATE pending SET state=1, detail=? WHERE seq=? AND session=? AND state=0"));
+      st->BindBlob(1, sealed).Bind(2, seq).BindBlob(3, session);
+      DS_RETURN_IF_ERROR(st->Run());
+      DS_RETURN_IF_ERROR(impl.Audit("push_rejected", "", {{"mutation_id", a.mutation_id}}));
+    } else {
+      if (pushed != nullptr && a.outcome == "applied" && a.server_received_at > 0) {
+        // The version it pushed, for RecordPushedRevisions (the row goes now).
+        // (By the row's key: a join with versions here was planned as a
+        // scan of versions per ack.)
+        PushedRevision p{a.mutation_id, "", 0, a.rev, a.server_received_at};
+        DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT version FROM pending WHERE seq=? AND session=? AND state=0"));
+        st->Bind(1, seq).BindBlob(2, session);
+        DS_ASSIGN_OR_RETURN(bool row, st->Step());
+        if (row) p.version = st->ColumnInt(0);
+        pushed->push_back(std::move(p));
+      }
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("DELETE FROM pending WHERE seq=? AND session=? AND state=0"));
+      st->Bind(1, seq).BindBlob(2, session);
+      DS_RETURN_IF_ERROR(st->Run());
+    }
+  }
+  DS_RETURN_IF_ERROR(impl.Audit("push", "", {{"mutations", acks.size()}}));
+  return txn.Commit();
+}
+
+namespace {
+
+// Records one pushed revision (see RecordPushedRevisions); false if it cannot.
+Result<bool> RecordPushedRevision(Store::Impl& impl, const PushedRevision& p) {
+  if (p.version == 0 || !IsRecordId(p.record_id) || p.rev < 1) return false;
+  int64_t prev = 0, action = 0;
+  {
+    DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT prev, action, record FROM versions WHERE seq=?"));
+    st->Bind(1, p.version);
+    DS_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row || st->ColumnBlob(2) != RawId(p.record_id)) return false;
+    prev = st->ColumnInt(0);
+    action = st->ColumnInt(1);
+  }
+  if (action != kActionAdd && action != kActionEdit && action != kActionAmend) return false;
+  // The server took the pushed changes onto its head, which was the
+  // device's base revision (rev - 1), as they were. The pushed record is
+  // then the revision only if the version it was edited from held exactly
+  // that revision (or it is a new record): a pulled version with local
+  // changes on top, or an earlier local edit the server refused or kept as a
+  // conflict, differs from the server's record in fields the push did not
+  // name. The pull brings those.
+  if (prev != 0) {
+    DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT action FROM versions WHERE seq=?"));
+    st->Bind(1, prev);
+    DS_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (!row || st->ColumnInt(0) != kActionServer) return false;
+  }
+  auto head = impl.Head(p.record_id);
+  if (head.status().code() == StatusCode::kNotFound) return false;
+  if (!head.ok()) return head.status();
+  DS_ASSIGN_OR_RETURN(Record r, impl.ReadSeq(p.record_id, head->type, p.version));
+  if (r.rev != p.rev - 1 || r.base_rev != p.rev - 1 || r.deleted) return false;
+  r.rev = p.rev;
+  r.server_received_at = p.server_received_at;
+  DS_RETURN_IF_ERROR(WriteServerRevision(impl, std::move(r)).status());
+  return true;
+}
+
+}  // namespace
+
+Result<int64_t> RecordPushedRevisions(Store& store, const std::vector<PushedRevision>& revisions) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  if (revisions.empty()) return int64_t{0};
+  DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
+  int64_t missed = 0;
+  for (const PushedRevision& p : revisions) {
+    DS_ASSIGN_OR_RETURN(bool recorded, RecordPushedRevision(impl, p));
+    if (!recorded) ++missed;
+  }
+  DS_RETURN_IF_ERROR(txn.Commit());
+  return missed;
+}
+
+}  // namespace doorstep::core

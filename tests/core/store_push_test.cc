@@ -1,0 +1,145 @@
+// The device's side of "No echo" (docs/sync.md): ApplyPushAcks hands back
+// the revisions the server says are exactly the pushed records, and
+// RecordPushedRevisions writes them as the pull would have — only on a base
+// version known to be the server's own record.
+#include <gtest/gtest.h>
+#include <unistd.h>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "doorstep/core/samples.h"
+#include "doorstep/core/store.h"
+#include "doorstep/core/store_sync.h"
+
+namespace doorstep::core {
+namespace {
+
+namespace fs = std::filesystem;
+
+class StorePushTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    ASSERT_TRUE(Initialize().ok());
+    char tmpl[] = "/tmp/doorstep-push-XXXXXX";
+    dir_ = mkdtemp(tmpl);
+    env_ = Env{&clock_, &random_, &logger_};
+    StoreOptions o;
+    o.kdf = KdfProfile::kInteractive;
+    auto s = Store::Create(dir_ + "/device.db", KeySource{&pass_, nullptr}, o, env_);
+    ASSERT_TRUE(s.ok()) << s.status().ToString();
+    store_ = std::move(s).value();
+  }
+  void TearDown() override {
+    store_.reset();
+    fs::remove_all(dir_);
+  }
+
+  // The pending mutation ids, oldest first.
+  std::vector<std::string> Pending() {
+    std::vector<std::string> ids;
+    auto p = PendingMutations(*store_, 100);
+    EXPECT_TRUE(p.ok());
+    if (p.ok()) for (const auto& m : *p) ids.push_back(m.mutation_id);
+    return ids;
+  }
+  // Acks `mutation_id` as applied at `rev` (answered with `sr` when not 0)
+  // and records what it hands back; returns how many were not recorded.
+  int64_t AckAndRecord(const std::string& mutation_id, const std::string& record_id, int64_t rev, int64_t sr,
+                       size_t expect_handed = 1) {
+    MutationAck a;
+    a.mutation_id = mutation_id;
+    a.outcome = "applied";
+    a.rev = rev;
+    a.server_received_at = sr;
+    std::vector<PushedRevision> handed;
+    EXPECT_TRUE(ApplyPushAcks(*store_, {a}, &handed).ok());
+    EXPECT_EQ(handed.size(), expect_handed);
+    for (PushedRevision& p : handed) p.record_id = record_id;  // the caller's part
+    auto missed = RecordPushedRevisions(*store_, handed);
+    EXPECT_TRUE(missed.ok()) << missed.status().ToString();
+    return missed.ok() ? *missed : -1;
+  }
+
+  std::string dir_;
+  FakeClock clock_{1'764'000'000'000};
+  SeededRandom random_{11};
+  NullLogger logger_;
+  Env env_;
+  std::string pass_ = "correct horse battery";
+  std::unique_ptr<Store> store_;
+};
+
+TEST_F(StorePushTest, AnsweredRevisionIsRecordedAndTheNextEditBuildsOnIt) {
+  auto fields = SampleFields("visit_note", clock_.NowMillis());
+  auto a = store_->Add("visit_note", "subject-1", fields, "draft");
+  ASSERT_TRUE(a.ok() && a->saved());
+  const std::string id = a->record.id;
+  EXPECT_EQ(AckAndRecord(Pending()[0], id, 1, 1'764'000'000'500), 0);
+  auto got = store_->Get(id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->rev, 1);
+  EXPECT_EQ(got->server_received_at, 1'764'000'000'500);
+  EXPECT_EQ(got->fields, fields);
+  EXPECT_EQ(got->hlc, a->record.hlc);
+  EXPECT_EQ(store_->History(id)->back().origin, "server");
+  EXPECT_EQ(store_->GetStatus()->pending, 0);
+
+  ASSERT_TRUE(store_->Edit(id, {{"location", "School"}}, std::nullopt)->saved());
+  auto p = PendingMutations(*store_, 10);
+  ASSERT_EQ(p->size(), 1u);
+  EXPECT_EQ((*p)[0].base_rev, 1);
+  EXPECT_EQ(AckAndRecord((*p)[0].mutation_id, id, 2, 1'764'000'000'900), 0);
+  EXPECT_EQ(store_->Get(id)->rev, 2);
+  EXPECT_EQ(store_->Get(id)->fields["location"], "School");
+  // An answer without the server's word hands nothing back.
+  ASSERT_TRUE(store_->Edit(id, {{"location", "Library"}}, std::nullopt)->saved());
+  EXPECT_EQ(AckAndRecord(Pending()[0], id, 3, 0, 0), 0);
+  EXPECT_EQ(store_->Get(id)->rev, 2);
+}
+
+TEST_F(StorePushTest, LaterLocalEditStaysOnTopAndIsNotABase) {
+  auto a = store_->Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
+  const std::string id = a->record.id;
+  ASSERT_TRUE(store_->Edit(id, {{"location", "School"}}, std::nullopt)->saved());
+  std::vector<std::string> ids = Pending();
+  ASSERT_EQ(ids.size(), 2u);
+  // The add's revision is recorded with the unpushed edit on top, as a pull
+  // of it would have.
+  EXPECT_EQ(AckAndRecord(ids[0], id, 1, 1'764'000'000'500), 0);
+  EXPECT_EQ(store_->Get(id)->rev, 1);
+  EXPECT_EQ(store_->Get(id)->fields["location"], "School");
+  EXPECT_EQ(store_->GetStatus()->pending, 1);
+  // The edit was made on the local add, not on a server version: even if
+  // the server said so, its record cannot be known to be the server's.
+  EXPECT_EQ(AckAndRecord(ids[1], id, 2, 1'764'000'000'900), 1);
+  EXPECT_EQ(store_->Get(id)->rev, 1);
+}
+
+TEST_F(StorePushTest, PulledVersionWithLocalChangesOnTopIsNotABase) {
+  auto a = store_->Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
+  Record server = a->record;
+  EXPECT_EQ(AckAndRecord(Pending()[0], server.id, 1, 1'764'000'000'500), 0);
+  // A local edit, then the server's newer revision pulled under it...
+  ASSERT_TRUE(store_->Edit(server.id, {{"location", "School"}}, std::nullopt)->saved());
+  server.rev = 2;
+  server.fields["purpose"] = "Statutory visit, updated by a colleague.";
+  ASSERT_TRUE(ApplyPulledBatch(*store_, {server}, {}, {}, 7).ok());
+  std::vector<std::string> ids = Pending();
+  ASSERT_EQ(ids.size(), 1u);
+  MutationAck merged;
+  merged.mutation_id = ids[0];
+  merged.outcome = "merged";
+  merged.rev = 3;
+  ASSERT_TRUE(ApplyPushAcks(*store_, {merged}).ok());
+  // ...so an edit made on that version (rev 2) starts from one that is not
+  // the server's record (it held the local edit too): even an answer of
+  // rev 3 with the server's word is not recorded.
+  ASSERT_TRUE(store_->Edit(server.id, {{"location", "Library"}}, std::nullopt)->saved());
+  EXPECT_EQ(AckAndRecord(Pending()[0], server.id, 3, 1'764'000'000'900), 1);
+  EXPECT_EQ(store_->Get(server.id)->rev, 2);
+}
+
+}  // namespace
+}  // namespace doorstep::core
