@@ -62,6 +62,7 @@ struct Figures {
   int64_t noop_bytes = 0, noop_handshake_bytes = 0, noop_round_trips = 0;
   double fields_json_bytes = 0, record_json_bytes = 0;
   double local_write_ms = 0;
+  int64_t push_pulled_back = 0;  // records the writer's incremental syncs pulled (its own echo)
 };
 
 // Seeds the server dir: two enrolment codes for one practitioner, caseload.
@@ -157,6 +158,7 @@ Status Run(const BenchSyncOptions& o, const std::string& dir, Figures* f) {
     DS_ASSIGN_OR_RETURN(sync::SyncReport p, TimedSync(*writer, env, &ms));
     if (p.pushed != changes) return InternalError("incremental push: not every change was accepted");
     push.push_back(ms);
+    f->push_pulled_back += p.pulled;
     DS_ASSIGN_OR_RETURN(sync::SyncReport q, TimedSync(*reader, env, &ms));
     if (q.pulled != changes) return InternalError("incremental pull: not every change arrived");
     pull.push_back(ms);
@@ -196,6 +198,10 @@ json ToJson(const BenchSyncOptions& o, const Figures& f) {
        static_cast<int64_t>(f.local_write_ms > 0 ? n * 1000 / f.local_write_ms : 0)},
       {"incremental_100_push_ms", round1(f.push_ms)},
       {"incremental_100_pull_ms", round1(f.pull_ms)},
+      // Records the writer pulled back in all its incremental syncs: its own
+      // edits come back only when the server could not answer that the
+      // device holds them (docs/sync.md, "No echo").
+      {"incremental_push_pulled_back", f.push_pulled_back},
       {"noop_sync_ms", round1(f.noop_ms)},
       {"noop_sync_bytes", f.noop_bytes},
       {"noop_sync_handshake_bytes", f.noop_handshake_bytes},
