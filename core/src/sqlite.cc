@@ -36,7 +36,8 @@ Status SqliteStatus(int rc, std::string_view what, sqlite3* db) {
   }
 }
 
-Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Mode mode) {
+Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Mode mode,
+                                                 const char* vfs) {
   struct stat st;
   if (mode != Mode::kCreate && ::stat(path.c_str(), &st) != 0) {
     return NotFoundError("no such file: " + path);
@@ -48,7 +49,7 @@ Result<std::unique_ptr<Database>> Database::Open(const std::string& path, Mode m
     case Mode::kReadOnly: flags |= SQLITE_OPEN_READONLY; break;
   }
   sqlite3* db = nullptr;
-  int rc = sqlite3_open_v2(path.c_str(), &db, flags, nullptr);
+  int rc = sqlite3_open_v2(path.c_str(), &db, flags, vfs);
   if (rc != SQLITE_OK) {
     Status s = SqliteStatus(rc, "cannot open " + path, db);
     sqlite3_close(db);

@@ -29,7 +29,9 @@ class Database {
  public:
   enum class Mode { kReadWrite, kCreate, kReadOnly };
   // Opens `path`. kNotFound if it does not exist and mode is not kCreate.
-  static Result<std::unique_ptr<Database>> Open(const std::string& path, Mode mode);
+  // `vfs`: a registered SQLite VFS by name (nullptr: the default).
+  static Result<std::unique_ptr<Database>> Open(const std::string& path, Mode mode,
+                                                const char* vfs = nullptr);
   ~Database();
   Database(const Database&) = delete;
   Database& operator=(const Database&) = delete;
