@@ -152,12 +152,30 @@ Status Sim::Check(SimReport* rep) {
           continue;
         }
         const core::Record& r = *it->second;
+        // The whole revision, envelope included: a device that records its
+        // own pushed revision instead of pulling it (docs/sync.md, "No
+        // echo") must end with the server's record exactly.
+        const sync::PulledRecord& sh = h.record;
+        const bool envelope = r.flags == sh.flags && r.author_id == sh.author_id && r.device_id == sh.device_id &&
+                              r.hlc == sh.hlc && r.created_at == sh.created_at && r.updated_at == sh.updated_at &&
+                              r.server_received_at == sh.server_received_at && r.base_rev == sh.base_rev &&
+                              r.schema_version == sh.schema_version && r.deleted == sh.deleted;
         if (r.rev != h.record.rev || r.status != h.record.status || r.fields != h.record.fields ||
-            r.amends != h.record.amends) {
+            r.amends != h.record.amends || !envelope) {
           same = false;
           std::string what;
           if (r.status != h.record.status) what += " status " + r.status + "/" + h.record.status;
           if (r.amends != h.record.amends) what += " amends";
+          if (r.flags != sh.flags) what += " flags";
+          if (r.author_id != sh.author_id) what += " author_id";
+          if (r.device_id != sh.device_id) what += " device_id";
+          if (r.hlc != sh.hlc) what += " hlc";
+          if (r.created_at != sh.created_at) what += " created_at";
+          if (r.updated_at != sh.updated_at) what += " updated_at";
+          if (r.server_received_at != sh.server_received_at) what += " server_received_at";
+          if (r.base_rev != sh.base_rev) what += " base_rev";
+          if (r.schema_version != sh.schema_version) what += " schema_version";
+          if (r.deleted != sh.deleted) what += " deleted";
           for (const auto& [k, v] : r.fields.items()) {
             if (!h.record.fields.contains(k) || h.record.fields[k] != v) what += " " + k;
           }

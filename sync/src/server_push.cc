@@ -163,13 +163,21 @@ bool KeepBrokenMergesAsConflicts(Env env, const SessionContext& who, const Mutat
 }
 
 // Validates the planned record, sets flags (duplicate_term included), and
-// writes the revision (if anything changed) and the conflict changes.
+// writes the revision (if anything changed, and always for a resolution) and
+// the conflict changes.
 Result<MutationResult> Commit(ServerTxn& txn, Env env, const SessionContext& who,
                               const core::RecordSchema& schema, const Mutation& m,
                               const std::optional<StoredRecord>& head, Plan plan, int64_t now) {
   MutationResult r;
   r.id = m.mutation_id;
-  bool changed = !head || plan.fields != head->record.fields || plan.status != head->record.status;
+  // A resolution that keeps the server's provisional value changes no field,
+  // but it is an event on the record (who closed the conflict, when), and the
+  // resolving device already holds it as a new version with its own author,
+  // clock and time: without a revision that device would keep that envelope
+  // while every other device holds the old head's (the sim oracle compares
+  // whole envelopes).
+  bool changed = !head || m.kind == MutationKind::kResolve || plan.fields != head->record.fields ||
+                 plan.status != head->record.status;
   if (changed) {
     core::ValidationContext vctx{std::max(now, m.updated_at)};
     core::ValidationResult vr = core::Validate(schema, plan.fields, plan.status, vctx);

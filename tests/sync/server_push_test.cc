@@ -205,6 +205,39 @@ TEST_P(ServerPushTest, OverlappingEditsMakeOneConflictThenResolve) {
   EXPECT_EQ(PushOne(mgr_, resolve).reason, "conflict_closed");
 }
 
+// Keeping the server's provisional value changes no field, but the
+// resolution is still a revision: the resolving device holds it as a new
+// version with its own author and times, and every device must end with the
+// same record (envelope included) — by pulling this revision.
+TEST_P(ServerPushTest, ResolvingWithTheServersValueIsARevision) {
+  std::string id = NewVisit();
+  std::string base = Sample("visit_note")["purpose"];
+  std::string server_text = "Unannounced visit after a school referral.\n";
+  ASSERT_EQ(PushOne(sw_, Edit(sw_, id, "visit_note", "S-1", 1, "purpose", base, server_text)).outcome,
+            Outcome::kApplied);
+  MutationResult r = PushOne(mgr_, Edit(mgr_, id, "visit_note", "S-1", 1, "purpose", base, "Planned review.\n"));
+  ASSERT_EQ(r.outcome, Outcome::kConflict);
+  ASSERT_EQ(r.conflicts.size(), 1u);
+  const StoredRecord before = Head(id);
+
+  Mutation resolve = Base(mgr_, id, "visit_note", "S-1", before.record.rev);
+  resolve.kind = MutationKind::kResolve;
+  resolve.conflict_id = r.conflicts[0];
+  resolve.path = "purpose";
+  resolve.value = server_text;  // the value the record already carries
+  resolve.updated_at = before.record.updated_at + 5000;
+  MutationResult rr = PushOne(mgr_, resolve);
+  ASSERT_EQ(rr.outcome, Outcome::kApplied) << rr.reason;
+  EXPECT_EQ(rr.rev, before.record.rev + 1);
+  const StoredRecord after = Head(id);
+  EXPECT_EQ(after.record.rev, before.record.rev + 1);
+  EXPECT_EQ(after.record.fields, before.record.fields);
+  EXPECT_EQ(after.record.author_id, "manager-1");
+  EXPECT_EQ(after.record.updated_at, resolve.updated_at);
+  EXPECT_EQ(after.mutation_id, resolve.mutation_id);
+  EXPECT_TRUE(core_->Conflicts(true)->empty());
+}
+
 TEST_P(ServerPushTest, ScalarChangedOnBothSidesConflicts) {
   std::string id = NewVisit();
   EXPECT_EQ(PushOne(sw_, Edit(sw_, id, "visit_note", "S-1", 1, "location", Sample("visit_note")["location"],
