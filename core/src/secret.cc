@@ -3,56 +3,30 @@
 #include <sodium.h>
 
 #include <cstring>
-#include <mutex>
 #include <utility>
-#include <vector>
+
+#include "secret_slab_internal.h"
 
 namespace doorstep {
 
 namespace {
 
-// Freed small secrets are wiped and kept for reuse (same size only, so the
-// block keeps sodium_malloc's layout: guard pages, canary, mlock). A server
-// makes several per connection (handshake keys, cipher states); each fresh
-// sodium_malloc/sodium_free is an mmap, mprotect, mlock and munmap, and the
-// munmap's TLB shootdown across threads dominated a server's handshakes.
-constexpr size_t kPooledMaxBytes = 64;
-constexpr size_t kPooledPerSize = 256;
+using internal::SecretSlab;
 
-struct SecretPool {
-  std::mutex mu;
-  std::vector<unsigned char*> free[kPooledMaxBytes + 1];  // by size
-};
-
-SecretPool& Pool() {
-  static SecretPool* pool = new SecretPool;  // never destroyed: used until exit
-  return *pool;
-}
-
+// Small secrets (every key Doorstep makes: 32 and 64 bytes) take a slot of
+// the process-wide slab (secret_slab_internal.h): locked, wiped on release,
+// no mmap/munmap per key. Bigger ones get their own sodium_malloc.
 unsigned char* Allocate(size_t n) {
-  if (n <= kPooledMaxBytes) {
-    SecretPool& p = Pool();
-    std::lock_guard<std::mutex> lock(p.mu);
-    if (!p.free[n].empty()) {
-      unsigned char* b = p.free[n].back();
-      p.free[n].pop_back();
-      return b;  // wiped when it was released
-    }
-  }
+  if (n <= SecretSlab::kSlotBytes) return SecretSlab::Global().Allocate();
   return static_cast<unsigned char*>(sodium_malloc(n));
 }
 
 void Release(unsigned char* b, size_t n) {
-  if (n <= kPooledMaxBytes) {
-    sodium_memzero(b, n);
-    SecretPool& p = Pool();
-    std::lock_guard<std::mutex> lock(p.mu);
-    if (p.free[n].size() < kPooledPerSize) {
-      p.free[n].push_back(b);
-      return;
-    }
+  if (n <= SecretSlab::kSlotBytes) {
+    SecretSlab::Global().Release(b);  // wipes the whole slot
+  } else {
+    sodium_free(b);  // wipes before freeing
   }
-  sodium_free(b);  // sodium_free wipes before freeing
 }
 
 }  // namespace

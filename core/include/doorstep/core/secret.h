@@ -1,6 +1,16 @@
-// SecretBytes: key material. Move-only, backed by sodium_malloc (guard pages,
-// mlock where allowed), wiped on destruction, compared in constant time, and
-// never printable. Thread safety: a value; not shared.
+// SecretBytes: key material. Move-only, always in sodium_malloc'd memory
+// (mlock'd where allowed, out of core dumps, guard pages), wiped on
+// destruction, compared in constant time, and never printable.
+//
+// Secrets of up to 64 bytes (every key Doorstep makes) share a process-wide
+// slab of fixed-size slots in a few sodium_malloc'd chunks instead of one
+// mapping each: a Noise session makes ~5 keys per side, and a mapping per
+// key (mmap, mprotect x3, mlock, then munmap with TLB shootdowns) was a
+// large share of a busy server's system calls. Each slot sits between random
+// canaries, checked when it is released (an overwrite or a double release
+// aborts, as sodium_free does); a released slot is wiped before reuse.
+// Design and trade-off: core/src/secret_slab_internal.h, docs/hardening.md.
+// Thread safety: a value; not shared (allocation itself is thread-safe).
 #ifndef DOORSTEP_CORE_SECRET_H_
 #define DOORSTEP_CORE_SECRET_H_
 
