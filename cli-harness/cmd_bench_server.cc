@@ -10,19 +10,19 @@
 // since phase 1 — exactly the --pulls records made by the other device.
 // Latencies are per session, from TCP connect (Noise handshake included) to
 // the last answer. Device sessions are threads of this process, sharing the
-// machine's cores with the server.
+// machine's cores with the server: one thread per device, made once and
+// used by both phases (bench_fleet.h).
 
 #include <algorithm>
 #include <chrono>
-#include <condition_variable>
 #include <cstdio>
 #include <fstream>
-#include <mutex>
 #include <nlohmann/json.hpp>
 #include <string>
 #include <thread>
 #include <vector>
 
+#include "bench_fleet.h"
 #include "bench_util.h"
 #include "cli.h"
 #include "commands.h"
@@ -143,41 +143,6 @@ Result<size_t> PullSession(const Target& t, const BenchDevice& d, uint64_t since
   return n;
 }
 
-// Runs `session(i)` for every device at once (threads released together);
-// returns per-session latencies (ms) and sets *wall_s.
-template <typename F>
-Result<std::vector<double>> AllAtOnce(size_t n, F session, double* wall_s) {
-  std::mutex mu;
-  std::condition_variable cv;
-  bool go = false;
-  std::vector<double> lat(n);
-  std::vector<Status> st(n);
-  std::vector<std::thread> threads;
-  threads.reserve(n);
-  for (size_t i = 0; i < n; ++i) {
-    threads.emplace_back([&, i] {
-      {
-        std::unique_lock<std::mutex> lock(mu);
-        cv.wait(lock, [&] { return go; });
-      }
-      auto t0 = SteadyClock::now();
-      st[i] = session(i);
-      lat[i] = Ms(SteadyClock::now() - t0);
-    });
-  }
-  auto start = SteadyClock::now();
-  {
-    std::lock_guard<std::mutex> lock(mu);
-    go = true;
-    start = SteadyClock::now();
-  }
-  cv.notify_all();
-  for (auto& t : threads) t.join();
-  *wall_s = Ms(SteadyClock::now() - start) / 1000.0;
-  for (const Status& s : st) DS_RETURN_IF_ERROR(s);
-  return lat;
-}
-
 Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   Env env = RealEnv();
   const int64_t now = env.clock->NowMillis();
@@ -211,9 +176,12 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
   const double cpu0 = server.CpuSeconds();
   const double client_cpu0 = OwnCpuSeconds();
   const double wchar0 = server.IoMb("wchar");
+  // Made here, as the per-phase threads were, so the push phase's client CPU
+  // still includes starting them; nothing is timed until AllAtOnce.
+  DeviceFleet fleet(devices.size());
   double push_wall = 0;
   auto push = [&](size_t i) { return PushSession(t, devices[i], devices[i].push); };
-  DS_ASSIGN_OR_RETURN(std::vector<double> push_lat, AllAtOnce(devices.size(), push, &push_wall));
+  DS_ASSIGN_OR_RETURN(std::vector<double> push_lat, fleet.AllAtOnce(push, &push_wall));
   const double rss_after_push = server.MemoryMb("VmRSS");
   const double cpu_push = server.CpuSeconds() - cpu0;
   const double client_cpu_push = OwnCpuSeconds() - client_cpu0;
@@ -248,7 +216,7 @@ Result<json> RunBench(const BenchServerArgs& a, const std::string& dir) {
     }
     return Status();
   };
-  DS_ASSIGN_OR_RETURN(std::vector<double> pull_lat, AllAtOnce(devices.size(), pull, &pull_wall));
+  DS_ASSIGN_OR_RETURN(std::vector<double> pull_lat, fleet.AllAtOnce(pull, &pull_wall));
   const double cpu_pull = server.CpuSeconds() - cpu1;
   const double client_cpu_pull = OwnCpuSeconds() - client_cpu1;
   const double hwm = server.MemoryMb("VmHWM");
