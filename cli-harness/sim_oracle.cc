@@ -156,26 +156,30 @@ Status Sim::Check(SimReport* rep) {
         // own pushed revision instead of pulling it (docs/sync.md, "No
         // echo") must end with the server's record exactly.
         const sync::PulledRecord& sh = h.record;
-        const bool envelope = r.flags == sh.flags && r.author_id == sh.author_id && r.device_id == sh.device_id &&
-                              r.hlc == sh.hlc && r.created_at == sh.created_at && r.updated_at == sh.updated_at &&
-                              r.server_received_at == sh.server_received_at && r.base_rev == sh.base_rev &&
-                              r.schema_version == sh.schema_version && r.deleted == sh.deleted;
+        // Each envelope field once: its name (for the note) and whether it matches.
+        const std::pair<const char*, bool> envelope[] = {
+            {"flags", r.flags == sh.flags},
+            {"author_id", r.author_id == sh.author_id},
+            {"device_id", r.device_id == sh.device_id},
+            {"hlc", r.hlc == sh.hlc},
+            {"created_at", r.created_at == sh.created_at},
+            {"updated_at", r.updated_at == sh.updated_at},
+            {"server_received_at", r.server_received_at == sh.server_received_at},
+            {"base_rev", r.base_rev == sh.base_rev},
+            {"schema_version", r.schema_version == sh.schema_version},
+            {"deleted", r.deleted == sh.deleted},
+        };
+        const bool envelope_same =
+            std::all_of(std::begin(envelope), std::end(envelope), [](const auto& e) { return e.second; });
         if (r.rev != h.record.rev || r.status != h.record.status || r.fields != h.record.fields ||
-            r.amends != h.record.amends || !envelope) {
+            r.amends != h.record.amends || !envelope_same) {
           same = false;
           std::string what;
           if (r.status != h.record.status) what += " status " + r.status + "/" + h.record.status;
           if (r.amends != h.record.amends) what += " amends";
-          if (r.flags != sh.flags) what += " flags";
-          if (r.author_id != sh.author_id) what += " author_id";
-          if (r.device_id != sh.device_id) what += " device_id";
-          if (r.hlc != sh.hlc) what += " hlc";
-          if (r.created_at != sh.created_at) what += " created_at";
-          if (r.updated_at != sh.updated_at) what += " updated_at";
-          if (r.server_received_at != sh.server_received_at) what += " server_received_at";
-          if (r.base_rev != sh.base_rev) what += " base_rev";
-          if (r.schema_version != sh.schema_version) what += " schema_version";
-          if (r.deleted != sh.deleted) what += " deleted";
+          for (const auto& [name, equal] : envelope) {
+            if (!equal) what += std::string(" ") + name;
+          }
           for (const auto& [k, v] : r.fields.items()) {
             if (!h.record.fields.contains(k) || h.record.fields[k] != v) what += " " + k;
           }
