@@ -134,6 +134,17 @@ double ServerProcess::MemoryMb(const std::string& field) const {
   return 0;
 }
 
+double ServerProcess::OnCpuMs() const {
+  std::error_code ec;
+  double ns = 0;
+  for (const auto& task : std::filesystem::directory_iterator("/proc/" + std::to_string(pid_) + "/task", ec)) {
+    std::ifstream in(task.path() / "schedstat");
+    double run = 0;
+    if (in >> run) ns += run;
+  }
+  return ns / 1e6;
+}
+
 double ServerProcess::CpuSeconds() const {
   std::ifstream in("/proc/" + std::to_string(pid_) + "/stat");
   std::string stat((std::istreambuf_iterator<char>(in)), std::istreambuf_iterator<char>());

@@ -79,6 +79,10 @@ class ServerProcess {
   double MemoryMb(const std::string& field) const;
   // User + system CPU seconds the process has used so far (0 if unreadable).
   double CpuSeconds() const;
+  // Milliseconds its live threads have run on a CPU so far, at nanosecond
+  // resolution (/proc/PID/task/*/schedstat; 0 if unreadable): for phases
+  // far shorter than CpuSeconds' 10 ms ticks.
+  double OnCpuMs() const;
   // A /proc/PID/io counter (e.g. "wchar": bytes written through write
   // calls), in MB (0 if unreadable).
   double IoMb(const std::string& field) const;

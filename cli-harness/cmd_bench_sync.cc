@@ -8,7 +8,7 @@
 //                 (connect, handshake, pull, apply: the whole `device sync`);
 //   incremental — the writer edits 100 records and syncs (push; it also pulls
 //                 its own new revisions back), then the reader syncs (pull);
-//                 median of 5 rounds;
+//                 median of --rounds rounds (default 5);
 //   no-op       — the reader syncs with nothing to do; median of 20.
 // Bytes are TCP payload bytes seen by the device (framing and Noise included).
 
@@ -38,13 +38,13 @@ using json = nlohmann::json;
 using SteadyClock = std::chrono::steady_clock;
 
 constexpr int kSubjects = 100;
-constexpr int kIncrementalRounds = 5;
 constexpr int kIncrementalChanges = 100;
 constexpr int kNoopRounds = 20;
 constexpr char kPractitioner[] = "worker-1";
 
 struct BenchSyncOptions {
   int64_t records = 10000;
+  int rounds = 5;  // incremental rounds (the figures are their medians)
   std::string dir;  // parent of the temporary directory
   bool json = false;
 };
@@ -63,6 +63,9 @@ struct Figures {
   double fields_json_bytes = 0, record_json_bytes = 0;
   double local_write_ms = 0;
   int64_t push_pulled_back = 0;  // records the writer's incremental syncs pulled (its own echo)
+  // CPU time of one incremental sync (medians), the device's (this process)
+  // and the server's: what the wall-clock figures cost whatever the load.
+  double push_client_cpu_ms = 0, push_server_cpu_ms = 0, pull_client_cpu_ms = 0, pull_server_cpu_ms = 0;
 };
 
 // Seeds the server dir: two enrolment codes for one practitioner, caseload.
@@ -144,9 +147,18 @@ Status Run(const BenchSyncOptions& o, const std::string& dir, Figures* f) {
   }
   f->record_json_bytes /= static_cast<double>(std::min<size_t>(ids.size(), 100));
 
-  std::vector<double> push, pull;
+  std::vector<double> push, pull, push_cpu, push_server_cpu, pull_cpu, pull_server_cpu;
+  // Runs one timed sync of `store` and the CPU both sides spent on it.
+  auto timed = [&](core::Store& store, double* ms, std::vector<double>* cpu,
+                   std::vector<double>* server_cpu) -> Result<sync::SyncReport> {
+    const double c0 = OwnCpuSeconds(), s0 = server.OnCpuMs();
+    DS_ASSIGN_OR_RETURN(sync::SyncReport r, TimedSync(store, env, ms));
+    cpu->push_back((OwnCpuSeconds() - c0) * 1000);
+    server_cpu->push_back(server.OnCpuMs() - s0);
+    return r;
+  };
   const int64_t changes = std::min<int64_t>(kIncrementalChanges, o.records);
-  for (int round = 0; round < kIncrementalRounds; ++round) {
+  for (int round = 0; round < o.rounds; ++round) {
     DS_RETURN_IF_ERROR(writer->BeginBatch());
     for (int64_t i = 0; i < changes; ++i) {
       size_t k = static_cast<size_t>((round * changes + i) % o.records);
@@ -155,16 +167,20 @@ Status Run(const BenchSyncOptions& o, const std::string& dir, Figures* f) {
     }
     DS_RETURN_IF_ERROR(writer->CommitBatch());
     double ms = 0;
-    DS_ASSIGN_OR_RETURN(sync::SyncReport p, TimedSync(*writer, env, &ms));
+    DS_ASSIGN_OR_RETURN(sync::SyncReport p, timed(*writer, &ms, &push_cpu, &push_server_cpu));
     if (p.pushed != changes) return InternalError("incremental push: not every change was accepted");
     push.push_back(ms);
     f->push_pulled_back += p.pulled;
-    DS_ASSIGN_OR_RETURN(sync::SyncReport q, TimedSync(*reader, env, &ms));
+    DS_ASSIGN_OR_RETURN(sync::SyncReport q, timed(*reader, &ms, &pull_cpu, &pull_server_cpu));
     if (q.pulled != changes) return InternalError("incremental pull: not every change arrived");
     pull.push_back(ms);
   }
   f->push_ms = Median(push);
   f->pull_ms = Median(pull);
+  f->push_client_cpu_ms = Median(push_cpu);
+  f->push_server_cpu_ms = Median(push_server_cpu);
+  f->pull_client_cpu_ms = Median(pull_cpu);
+  f->pull_server_cpu_ms = Median(pull_server_cpu);
 
   std::vector<double> noop;
   for (int i = 0; i < kNoopRounds; ++i) {
@@ -198,6 +214,10 @@ json ToJson(const BenchSyncOptions& o, const Figures& f) {
        static_cast<int64_t>(f.local_write_ms > 0 ? n * 1000 / f.local_write_ms : 0)},
       {"incremental_100_push_ms", round1(f.push_ms)},
       {"incremental_100_pull_ms", round1(f.pull_ms)},
+      {"incremental_100_push_client_cpu_ms", round1(f.push_client_cpu_ms)},
+      {"incremental_100_push_server_cpu_ms", round1(f.push_server_cpu_ms)},
+      {"incremental_100_pull_client_cpu_ms", round1(f.pull_client_cpu_ms)},
+      {"incremental_100_pull_server_cpu_ms", round1(f.pull_server_cpu_ms)},
       // Records the writer pulled back in all its incremental syncs: its own
       // edits come back only when the server could not answer that the
       // device holds them (docs/sync.md, "No echo").
@@ -265,6 +285,8 @@ void RegisterBenchSync(CLI::App& bench, int* exit_code) {
       "sync", "Sync against a server process on 127.0.0.1: first sync, incremental, no-op");
   cmd->add_option("--records", o->records, "Records in the first sync (default 10000)")
       ->check(CLI::Range(int64_t{1}, int64_t{1000000}));
+  cmd->add_option("--rounds", o->rounds, "Incremental rounds, each 100 changes pushed then pulled (default 5)")
+      ->check(CLI::Range(1, 1000));
   cmd->add_option("--dir", o->dir, "Where to make the temporary directory (default: the system's)");
   cmd->add_flag("--json", o->json, "Print one JSON document");
   cmd->callback([o, exit_code] { *exit_code = RunBenchSync(*o); });
