@@ -115,6 +115,14 @@ class Store::Impl {
   // Starts an unlocked session: the sealer, and fresh per-session id sources.
   void SetSealer(Sealer s);
   void DropSealer();
+  // The open batch was begun with synchronous=NORMAL (BeginBatchUnsynced):
+  // CommitBatch sets FULL back after it.
+  bool unsynced_batch = false;
+  // Sets synchronous=FULL back after an unsynced commit. If it cannot, later
+  // commits would silently lose their power-cut durability, so the
+  // connection is closed instead (kInternal): every later call fails until
+  // the store is opened again (which sets FULL).
+  Status RestoreFullSync();
   // Closes the connection (wiped or destroyed store); every later call fails.
   void Close() {
     DropSealer();

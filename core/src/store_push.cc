@@ -29,7 +29,10 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::ve
         // The version it pushed, for RecordPushedRevisions (the row goes now).
         // (By the row's key: a join with versions here was planned as a
         // scan of versions per ack.)
-        PushedRevision p{a.mutation_id, "", 0, a.rev, a.server_received_at};
+        PushedRevision p;
+        p.mutation_id = a.mutation_id;
+        p.rev = a.rev;
+        p.server_received_at = a.server_received_at;
         DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT version FROM pending WHERE seq=? AND session=? AND state=0"));
         st->Bind(1, seq).BindBlob(2, session);
         DS_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -76,7 +79,15 @@ Result<bool> RecordPushedRevision(Store::Impl& impl, const PushedRevision& p) {
   auto head = impl.Head(p.record_id);
   if (head.status().code() == StatusCode::kNotFound) return false;
   if (!head.ok()) return head.status();
-  DS_ASSIGN_OR_RETURN(Record r, impl.ReadSeq(p.record_id, head->type, p.version));
+  // Versions never change: the one the push read is this row's (checked:
+  // same row, record and type), so it is not opened and parsed again.
+  Record r;
+  if (p.record != nullptr && p.record_version == p.version && p.record->id == p.record_id &&
+      p.record->type == head->type) {
+    r = *p.record;
+  } else {
+    DS_ASSIGN_OR_RETURN(r, impl.ReadSeq(p.record_id, head->type, p.version));
+  }
   if (r.rev != p.rev - 1 || r.base_rev != p.rev - 1 || r.deleted) return false;
   r.rev = p.rev;
   r.server_received_at = p.server_received_at;

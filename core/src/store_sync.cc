@@ -52,6 +52,7 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
     int64_t to_seq = st.ColumnInt(5);
     std::string type = st.ColumnText(7);
     DS_ASSIGN_OR_RETURN(m.record, impl.ReadSeq(record_id, type, to_seq));
+    m.version = to_seq;
     m.base_rev = m.record.base_rev;
     nlohmann::json from_fields = nlohmann::json::object();
     if (from_seq > 0) {
@@ -263,19 +264,26 @@ Status SetLastSyncUnsynced(Store& store, int64_t at_ms) {
   if (sqlite3_get_autocommit(impl.db().raw()) == 0) return impl.SetMetaInt("last_sync_at", at_ms);
   // WAL with synchronous=NORMAL for this one commit: the write is in the WAL,
   // seen by every later reader, and reaches the disk with the next durable
-  // commit or checkpoint; only a power cut before then loses it, leaving the
-  // earlier (also true) last-sync time.
-  // If FULL cannot be restored, later commits would silently lose their
-  // power-cut durability, so the connection is closed instead: every later
-  // call fails until the store is opened again (which sets FULL).
+  // commit or checkpoint; only a power cut before then loses it.
   DS_RETURN_IF_ERROR(impl.db().ExecCached("PRAGMA synchronous=NORMAL"));
   Status s = impl.SetMetaInt("last_sync_at", at_ms);
-  Status back = impl.db().ExecCached("PRAGMA synchronous=FULL");
-  if (!back.ok()) {
-    impl.Close();
-    return InternalError("could not restore synchronous=FULL after recording the sync time (" +
-                         back.message() + "); the store was closed and must be opened again");
+  DS_RETURN_IF_ERROR(impl.RestoreFullSync());
+  return s;
+}
+
+Status BeginBatchUnsynced(Store& store) {
+  Store::Impl& impl = *store.impl();
+  DS_RETURN_IF_ERROR(impl.RequireUnlocked());
+  if (sqlite3_get_autocommit(impl.db().raw()) == 0) return FailedPreconditionError("a batch is already open");
+  // SQLite takes the safety level only outside a transaction: set before
+  // BEGIN, it holds for the batch's commit; CommitBatch sets FULL back.
+  DS_RETURN_IF_ERROR(impl.db().ExecCached("PRAGMA synchronous=NORMAL"));
+  Status s = store.BeginBatch();
+  if (!s.ok()) {
+    DS_RETURN_IF_ERROR(impl.RestoreFullSync());
+    return s;
   }
+  impl.unsynced_batch = true;
   return s;
 }
 

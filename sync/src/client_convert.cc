@@ -2,13 +2,13 @@
 
 namespace doorstep::sync {
 
-Mutation ToWireMutation(core::OutgoingMutation&& m) {
+Mutation ToWireMutation(core::OutgoingMutation& m) {
   Mutation w;
-  core::Record& r = m.record;
-  w.mutation_id = std::move(m.mutation_id);
-  w.record_id = std::move(r.id);
-  w.type = std::move(r.type);
-  w.subject_id = std::move(r.subject_id);
+  const core::Record& r = m.record;
+  w.mutation_id = m.mutation_id;
+  w.record_id = r.id;
+  w.type = r.type;
+  w.subject_id = r.subject_id;
   w.base_rev = m.base_rev;
   w.kind = m.kind == "resolve" ? MutationKind::kResolve : MutationKind::kPut;
   for (auto it = m.changes.begin(); it != m.changes.end(); ++it) {
@@ -19,19 +19,19 @@ Mutation ToWireMutation(core::OutgoingMutation&& m) {
       if (auto to = c.find("to"); to != c.end()) f.to = std::move(*to);
     }
   }
-  w.status = std::move(r.status);
+  w.status = r.status;
   w.amends = r.amends;
-  w.flags = std::move(r.flags);
+  w.flags = r.flags;
   w.schema_version = r.schema_version;
-  w.hlc = std::move(r.hlc);
+  w.hlc = r.hlc;
   w.created_at = r.created_at;
   w.updated_at = r.updated_at;
-  w.author_id = std::move(r.author_id);
-  w.device_id = std::move(r.device_id);
+  w.author_id = r.author_id;
+  w.device_id = r.device_id;
   if (w.kind == MutationKind::kResolve && m.resolve.is_object()) {
     w.conflict_id = m.resolve.value("conflict_id", "");
     w.path = m.resolve.value("path", "");
-    w.value = m.resolve.contains("value") ? m.resolve["value"] : nlohmann::json();
+    w.value = m.resolve.contains("value") ? std::move(m.resolve["value"]) : nlohmann::json();
   }
   return w;
 }

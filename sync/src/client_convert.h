@@ -8,8 +8,10 @@
 
 namespace doorstep::sync {
 
-// Moves the mutation's record and changes out of `m`.
-Mutation ToWireMutation(core::OutgoingMutation&& m);
+// Moves the mutation's changes (and a resolve's value) out of `m`; its
+// record is copied from and left whole (the session may record it: see
+// core::PushedRevision::record).
+Mutation ToWireMutation(core::OutgoingMutation& m);
 // Moves the record out of `p` (a pulled batch is applied once).
 core::Record ToCoreRecord(PulledRecord&& p);
 core::PulledConflict ToCoreConflict(const ConflictInfo& c);

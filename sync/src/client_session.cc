@@ -2,6 +2,7 @@
 #include <algorithm>
 #include <functional>
 #include <map>
+#include <memory>
 #include <string>
 #include <string_view>
 #include <unordered_map>
@@ -31,6 +32,11 @@ void Report(const SyncOptions& o, const char* phase, int64_t done, int64_t total
 // of the device process loses them, and the next session redoes them: pushes
 // are answered again by mutation id, pulls resume from the committed
 // checkpoint). A long pull commits every kCommitEveryRecords records.
+// These commits do not wait for the disk (core::BeginBatchUnsynced): all of
+// it is the server's to give back, so a power cut that rolls them back costs
+// a replay, never a word (docs/sync.md, "Device commits"). A pulled batch
+// that purges goes in a durable batch of its own: a purged child's records
+// must not come back after a power cut.
 class SessionWrites {
  public:
   explicit SessionWrites(core::Store& store) : store_(store) {}
@@ -38,11 +44,15 @@ class SessionWrites {
   SessionWrites(const SessionWrites&) = delete;
   SessionWrites& operator=(const SessionWrites&) = delete;
 
-  // Opens the batch if it is not open. A batch the caller already opened is
-  // joined (and left for the caller to commit).
-  Status Begin() {
+  // Opens the batch if it is not open: unsynced, or `durable` (an open
+  // unsynced batch is committed first, so the durable one holds only what
+  // comes after). A batch the caller already opened is joined (and left for
+  // the caller to commit).
+  Status Begin(bool durable = false) {
+    if (open_ && durable && !durable_) DS_RETURN_IF_ERROR(Commit());
     if (open_ || joined_) return Status::Ok();
-    Status s = store_.BeginBatch();
+    durable_ = durable;
+    Status s = durable ? store_.BeginBatch() : core::BeginBatchUnsynced(store_);
     if (s.code() == StatusCode::kFailedPrecondition) {
       joined_ = true;
       return Status::Ok();
@@ -62,6 +72,7 @@ class SessionWrites {
   core::Store& store_;
   bool open_ = false;
   bool joined_ = false;
+  bool durable_ = false;  // the open batch commits with synchronous=FULL
 };
 
 constexpr int64_t kCommitEveryRecords = 10000;
@@ -91,7 +102,7 @@ Result<T> Expect(MessageChannel& ch) {
 // Applies `b` (its records are moved out). The checkpoint stored is
 // `checkpoint` (the batch's, or the session's start: see RunSessionThen).
 Status ApplyBatch(core::Store& store, SessionWrites& writes, Batch& b, uint64_t checkpoint, SyncReport* report) {
-  DS_RETURN_IF_ERROR(writes.Begin());
+  DS_RETURN_IF_ERROR(writes.Begin(/*durable=*/!b.purge.empty()));
   std::vector<core::Record> records;
   records.reserve(b.records.size());
   for (PulledRecord& p : b.records) records.push_back(ToCoreRecord(std::move(p)));
@@ -168,18 +179,40 @@ struct OutgoingPush {
   std::string bytes;
 };
 
+// The records pushed and not yet answered, by mutation id: each as
+// PendingMutations read it, so that recording its revision after an applied
+// answer (core::RecordPushedRevisions) need not open and parse the version
+// again. At most kKeptRecords are kept in a session (the rest are read
+// again): a first push of many records does not hold them all in memory.
+struct KeptRecord {
+  std::shared_ptr<const core::Record> record;
+  int64_t version = 0;
+};
+struct PushedRecords {
+  std::unordered_map<std::string, KeptRecord> by_mutation;
+  size_t budget = 1024;  // records this session may still keep
+};
+
 // Splits pending mutations into push messages of at most `per_message`
 // mutations, each under the wire's byte cap. Each message is encoded once;
 // only a message over the cap is split by the size of each mutation (a
 // single huge mutation goes alone).
-// The mutations move out of `pending`.
-std::vector<OutgoingPush> SplitPushes(std::vector<core::OutgoingMutation>& pending, size_t per_message) {
+// The mutations move out of `pending`; their records go to `kept` while its
+// budget lasts.
+std::vector<OutgoingPush> SplitPushes(std::vector<core::OutgoingMutation>& pending, size_t per_message,
+                                      PushedRecords* kept) {
   constexpr size_t kCap = kMaxPushBytes * 3 / 4;
   std::vector<OutgoingPush> out;
   for (size_t at = 0; at < pending.size(); at += per_message) {
     OutgoingPush chunk;
     for (size_t i = at; i < std::min(pending.size(), at + per_message); ++i) {
-      chunk.push.m.push_back(ToWireMutation(std::move(pending[i])));
+      core::OutgoingMutation& m = pending[i];
+      chunk.push.m.push_back(ToWireMutation(m));
+      if (kept->budget > 0) {
+        --kept->budget;
+        kept->by_mutation[m.mutation_id] =
+            KeptRecord{std::make_shared<const core::Record>(std::move(m.record)), m.version};
+      }
     }
     chunk.bytes = Encode(chunk.push);
     if (chunk.bytes.size() <= kCap) {
@@ -214,7 +247,7 @@ using PushedRevisions = std::map<std::string, core::PushedRevision>;
 
 // Applies the server's answer to one push message.
 Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, const Pushed& pushed,
-               PushedRevisions* held, SyncReport* report) {
+               PushedRevisions* held, PushedRecords* kept, SyncReport* report) {
   std::unordered_map<std::string_view, std::string_view> sent;  // mutation id → record id
   for (const Mutation& m : push.m) sent.emplace(m.mutation_id, m.record_id);
   std::vector<core::MutationAck> acks;
@@ -251,9 +284,14 @@ Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, cons
     } else {
       core::PushedRevision rev = *p->second;  // a copy: the map's keys view these
       rev.record_id = record;
+      if (auto k = kept->by_mutation.find(a.mutation_id); k != kept->by_mutation.end()) {
+        rev.record = std::move(k->second.record);
+        rev.record_version = k->second.version;
+      }
       (*held)[record] = std::move(rev);
     }
   }
+  for (const Mutation& m : push.m) kept->by_mutation.erase(m.mutation_id);  // answered
   return Status::Ok();
 }
 
@@ -291,6 +329,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
   std::optional<Batch> first;
   bool pull_sent = false;
   PushedRevisions held;
+  PushedRecords kept;
   if (hello.pull) {
     DS_ASSIGN_OR_RETURN(Batch b, Expect<Batch>(ch));
     first.emplace(std::move(b));
@@ -308,7 +347,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
       // the pushes, so the server builds the batch (after the pushes commit:
       // it answers in message order) while the device applies the acks.
       const bool last = pending.size() < o.push_batch * kPushWindow;
-      std::vector<OutgoingPush> pushes = SplitPushes(pending, o.push_batch);
+      std::vector<OutgoingPush> pushes = SplitPushes(pending, o.push_batch, &kept);
       pending.clear();
       for (OutgoingPush& p : pushes) {
         DS_RETURN_IF_ERROR(ch.Send(p.bytes));
@@ -322,7 +361,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
       }
       for (const OutgoingPush& p : pushes) {
         DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
-        DS_RETURN_IF_ERROR(AckPush(store, writes, p.push, pushed, &held, &report));
+        DS_RETURN_IF_ERROR(AckPush(store, writes, p.push, pushed, &held, &kept, &report));
         done += static_cast<int64_t>(p.push.m.size());
         Report(o, "push", done, std::max(total, done));
       }

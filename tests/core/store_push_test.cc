@@ -6,6 +6,7 @@
 #include <unistd.h>
 
 #include <filesystem>
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -139,6 +140,83 @@ TEST_F(StorePushTest, PulledVersionWithLocalChangesOnTopIsNotABase) {
   ASSERT_TRUE(store_->Edit(server.id, {{"location", "Library"}}, std::nullopt)->saved());
   EXPECT_EQ(AckAndRecord(Pending()[0], server.id, 3, 1'764'000'000'900), 1);
   EXPECT_EQ(store_->Get(server.id)->rev, 2);
+}
+
+}  // namespace
+}  // namespace doorstep::core
+
+namespace doorstep::core {
+namespace {
+
+// The session hands RecordPushedRevisions the record the push read
+// (PushedRevision::record) so the version is not opened again; it is used
+// only when it is that version's row, record and type.
+TEST_F(StorePushTest, HandedRecordIsUsedOnlyForItsOwnVersion) {
+  auto fields = SampleFields("visit_note", clock_.NowMillis());
+  auto a = store_->Add("visit_note", "subject-1", fields, "draft");
+  ASSERT_TRUE(a.ok() && a->saved());
+  const std::string id = a->record.id;
+  auto pending = PendingMutations(*store_, 10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  const OutgoingMutation& m = (*pending)[0];
+  EXPECT_GT(m.version, 0);
+
+  MutationAck ack;
+  ack.mutation_id = m.mutation_id;
+  ack.outcome = "applied";
+  ack.rev = 1;
+  ack.server_received_at = 1'764'000'000'500;
+  std::vector<PushedRevision> handed;
+  ASSERT_TRUE(ApplyPushAcks(*store_, {ack}, &handed).ok());
+  ASSERT_EQ(handed.size(), 1u);
+  handed[0].record_id = id;
+  // A record that claims another row: not used (the stored fields are the
+  // version's own, not the marker's).
+  Record wrong = m.record;
+  wrong.fields["location"] = "not this version";
+  handed[0].record = std::make_shared<const Record>(wrong);
+  handed[0].record_version = m.version + 1;
+  auto missed = RecordPushedRevisions(*store_, handed);
+  ASSERT_TRUE(missed.ok()) << missed.status().ToString();
+  EXPECT_EQ(*missed, 0);
+  auto got = store_->Get(id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->rev, 1);
+  EXPECT_EQ(got->fields, fields);
+  EXPECT_EQ(got->server_received_at, 1'764'000'000'500);
+}
+
+TEST_F(StorePushTest, HandedRecordOfTheRowIsRecordedAsTheRevision) {
+  auto fields = SampleFields("visit_note", clock_.NowMillis());
+  auto a = store_->Add("visit_note", "subject-1", fields, "final");
+  ASSERT_TRUE(a.ok() && a->saved());
+  auto pending = PendingMutations(*store_, 10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 1u);
+  OutgoingMutation& m = (*pending)[0];
+  MutationAck ack;
+  ack.mutation_id = m.mutation_id;
+  ack.outcome = "applied";
+  ack.rev = 1;
+  ack.server_received_at = 1'764'000'000'700;
+  std::vector<PushedRevision> handed;
+  ASSERT_TRUE(ApplyPushAcks(*store_, {ack}, &handed).ok());
+  ASSERT_EQ(handed.size(), 1u);
+  handed[0].record_id = a->record.id;
+  handed[0].record = std::make_shared<const Record>(std::move(m.record));
+  handed[0].record_version = m.version;
+  auto missed = RecordPushedRevisions(*store_, handed);
+  ASSERT_TRUE(missed.ok()) << missed.status().ToString();
+  EXPECT_EQ(*missed, 0);
+  auto got = store_->Get(a->record.id);
+  ASSERT_TRUE(got.ok());
+  EXPECT_EQ(got->rev, 1);
+  EXPECT_EQ(got->status, "final");
+  EXPECT_EQ(got->fields, fields);
+  EXPECT_EQ(got->hlc, a->record.hlc);
+  EXPECT_EQ(got->server_received_at, 1'764'000'000'700);
+  EXPECT_EQ(store_->History(a->record.id)->back().origin, "server");
 }
 
 }  // namespace

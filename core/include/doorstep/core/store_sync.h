@@ -6,6 +6,7 @@
 #ifndef DOORSTEP_CORE_STORE_SYNC_H_
 #define DOORSTEP_CORE_STORE_SYNC_H_
 
+#include <memory>
 #include <string>
 #include <vector>
 
@@ -22,6 +23,7 @@ struct OutgoingMutation {
   std::string mutation_id;  // 32 hex, made here; the server applies it once
   std::string kind;         // "put" | "resolve"
   Record record;            // the record as this change left it (envelope + fields)
+  int64_t version = 0;      // that version's row (versions.seq)
   int64_t base_rev = 0;     // server revision the change was made against
   // put: {field: {"from": value-or-null, "to": value-or-null}} for each
   // top-level field the change touched.
@@ -51,6 +53,11 @@ struct PushedRevision {
   int64_t version = 0;     // the pushed version's row (0: not found)
   int64_t rev = 0;
   int64_t server_received_at = 0;
+  // The pushed version as the push read it (OutgoingMutation::record) and
+  // the row it was read from; used only when that row is `version`, else
+  // (or null) RecordPushedRevisions reads the version again.
+  std::shared_ptr<const Record> record;
+  int64_t record_version = 0;
 };
 
 // Applies the server's answers to a push: accepted mutations leave the queue;
@@ -109,6 +116,17 @@ Status SetLastSync(Store& store, int64_t at_ms);
 // synchronous=FULL cannot be restored afterwards, the connection is closed
 // and kInternal returned: every later call fails until the store is reopened.
 Status SetLastSyncUnsynced(Store& store, int64_t at_ms);
+// Opens a batch (Store::BeginBatch) whose commit does not wait for the
+// disk: synchronous=NORMAL until Store::CommitBatch, which sets FULL back
+// (and closes the store, kInternal, if it cannot). Only for writes the
+// server can give back: a sync session's acks and pulled batches (docs/
+// sync.md, "Device commits"). A power cut before the next durable commit or
+// checkpoint rolls them back whole (WAL); the pending mutations are pushed
+// again and answered from their ids, the pull resumes from the older
+// checkpoint. Never for a practitioner's own writes: the store has one owner
+// at a time, so none can join the batch. kFailedPrecondition if a batch is
+// already open.
+Status BeginBatchUnsynced(Store& store);
 
 // Conflicts known on this device: {"conflict_id","record_id","subject_id",
 // "state", ...body}. Decrypted: callers print them only where that is their job.
