@@ -47,8 +47,10 @@ class StorePushTest : public ::testing::Test {
   }
   // Acks `mutation_id` as applied at `rev` (answered with `sr` when not 0)
   // and records what it hands back; returns how many were not recorded.
-  int64_t AckAndRecord(const std::string& mutation_id, const std::string& record_id, int64_t rev, int64_t sr,
-                       size_t expect_handed = 1) {
+  // Acks `mutation_id` as applied at `rev` (with `sr` when not 0): what
+  // ApplyPushAcks hands back, each for `record_id` (the caller's part).
+  std::vector<PushedRevision> AckApplied(const std::string& mutation_id, const std::string& record_id, int64_t rev,
+                                         int64_t sr) {
     MutationAck a;
     a.mutation_id = mutation_id;
     a.outcome = "applied";
@@ -56,8 +58,13 @@ class StorePushTest : public ::testing::Test {
     a.server_received_at = sr;
     std::vector<PushedRevision> handed;
     EXPECT_TRUE(ApplyPushAcks(*store_, {a}, &handed).ok());
+    for (PushedRevision& p : handed) p.record_id = record_id;
+    return handed;
+  }
+  int64_t AckAndRecord(const std::string& mutation_id, const std::string& record_id, int64_t rev, int64_t sr,
+                       size_t expect_handed = 1) {
+    std::vector<PushedRevision> handed = AckApplied(mutation_id, record_id, rev, sr);
     EXPECT_EQ(handed.size(), expect_handed);
-    for (PushedRevision& p : handed) p.record_id = record_id;  // the caller's part
     auto missed = RecordPushedRevisions(*store_, handed);
     EXPECT_TRUE(missed.ok()) << missed.status().ToString();
     return missed.ok() ? *missed : -1;
@@ -142,11 +149,6 @@ TEST_F(StorePushTest, PulledVersionWithLocalChangesOnTopIsNotABase) {
   EXPECT_EQ(store_->Get(server.id)->rev, 2);
 }
 
-}  // namespace
-}  // namespace doorstep::core
-
-namespace doorstep::core {
-namespace {
 
 // The session hands RecordPushedRevisions the record the push read
 // (PushedRevision::record) so the version is not opened again; it is used
@@ -162,15 +164,8 @@ TEST_F(StorePushTest, HandedRecordIsUsedOnlyForItsOwnVersion) {
   const OutgoingMutation& m = (*pending)[0];
   EXPECT_GT(m.version, 0);
 
-  MutationAck ack;
-  ack.mutation_id = m.mutation_id;
-  ack.outcome = "applied";
-  ack.rev = 1;
-  ack.server_received_at = 1'764'000'000'500;
-  std::vector<PushedRevision> handed;
-  ASSERT_TRUE(ApplyPushAcks(*store_, {ack}, &handed).ok());
+  std::vector<PushedRevision> handed = AckApplied(m.mutation_id, id, 1, 1'764'000'000'500);
   ASSERT_EQ(handed.size(), 1u);
-  handed[0].record_id = id;
   // A record that claims another row: not used (the stored fields are the
   // version's own, not the marker's).
   Record wrong = m.record;
@@ -195,15 +190,8 @@ TEST_F(StorePushTest, HandedRecordOfTheRowIsRecordedAsTheRevision) {
   ASSERT_TRUE(pending.ok());
   ASSERT_EQ(pending->size(), 1u);
   OutgoingMutation& m = (*pending)[0];
-  MutationAck ack;
-  ack.mutation_id = m.mutation_id;
-  ack.outcome = "applied";
-  ack.rev = 1;
-  ack.server_received_at = 1'764'000'000'700;
-  std::vector<PushedRevision> handed;
-  ASSERT_TRUE(ApplyPushAcks(*store_, {ack}, &handed).ok());
+  std::vector<PushedRevision> handed = AckApplied(m.mutation_id, a->record.id, 1, 1'764'000'000'700);
   ASSERT_EQ(handed.size(), 1u);
-  handed[0].record_id = a->record.id;
   handed[0].record = std::make_shared<const Record>(std::move(m.record));
   handed[0].record_version = m.version;
   auto missed = RecordPushedRevisions(*store_, handed);
