@@ -11,6 +11,7 @@
 #include <algorithm>
 #include <cstring>
 
+#include "doorstep/core/sqlite_wal_batch_vfs.h"
 #include "store_internal.h"
 
 namespace doorstep::core {
@@ -328,7 +329,11 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const KeyS
     return InvalidArgumentError("max failed unlocks must be between 1 and 1000");
   }
   if (FileExists(path)) return InvalidArgumentError("a file already exists at " + path);
-  DS_ASSIGN_OR_RETURN(auto db, Database::Open(path, Database::Mode::kCreate));
+  // The connection gathers each commit's WAL writes into one write call
+  // (doorstep/core/sqlite_wal_batch_vfs.h; it needs synchronous=FULL, which
+  // ApplyPragmas sets and nothing changes). docs/store.md, session 9.
+  DS_ASSIGN_OR_RETURN(const char* vfs, internal::WalBatchVfs());
+  DS_ASSIGN_OR_RETURN(auto db, Database::Open(path, Database::Mode::kCreate, vfs));
   ::chmod(path.c_str(), 0600);
   auto impl = std::make_unique<Impl>(std::move(db), env);
   Status s = [&]() -> Status {
@@ -372,7 +377,8 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const KeyS
 
 Result<std::unique_ptr<Store>> Store::Open(const std::string& path, Env env) {
   if (!FileExists(path)) return NotFoundError("no store at " + path);
-  DS_ASSIGN_OR_RETURN(auto db, Database::Open(path, Database::Mode::kReadWrite));
+  DS_ASSIGN_OR_RETURN(const char* vfs, internal::WalBatchVfs());  // as in Create
+  DS_ASSIGN_OR_RETURN(auto db, Database::Open(path, Database::Mode::kReadWrite, vfs));
   auto impl = std::make_unique<Impl>(std::move(db), env);
   Status s = ApplyPragmas(impl->db());
   if (!s.ok()) {

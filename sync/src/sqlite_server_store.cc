@@ -8,7 +8,7 @@
 #include "audit_chain_internal.h"
 #include "doorstep/core/crypto.h"
 #include "sqlite_server_store_internal.h"
-#include "sqlite_wal_batch_vfs.h"
+#include "doorstep/core/sqlite_wal_batch_vfs.h"
 
 namespace doorstep::sync {
 
@@ -299,9 +299,9 @@ Result<std::unique_ptr<ServerStore>> OpenSqliteServerStore(const std::string& di
   struct stat st;
   bool exists = ::stat(path.c_str(), &st) == 0;
   if (!exists && !create) return NotFoundError("no server store in " + dir);
-  // The writer gathers each commit's WAL writes (sqlite_wal_batch_vfs.h;
+  // The writer gathers each commit's WAL writes (doorstep/core/sqlite_wal_batch_vfs.h;
   // it needs synchronous=FULL, set below and never changed).
-  DS_ASSIGN_OR_RETURN(const char* vfs, internal::WalBatchVfs());
+  DS_ASSIGN_OR_RETURN(const char* vfs, core::internal::WalBatchVfs());
   DS_ASSIGN_OR_RETURN(shared->db, core::Database::Open(path, exists ? core::Database::Mode::kReadWrite
                                                                     : core::Database::Mode::kCreate,
                                                        vfs));

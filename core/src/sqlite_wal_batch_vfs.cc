@@ -1,7 +1,7 @@
 // The WAL batching VFS (sqlite_wal_batch_vfs.h): a shim over the default VFS
 // whose files forward every call, except that a WAL file's contiguous
 // writes are gathered and written out before any other use of the file.
-#include "sqlite_wal_batch_vfs.h"
+#include "doorstep/core/sqlite_wal_batch_vfs.h"
 
 #include <sqlite3.h>
 
@@ -12,7 +12,7 @@
 #include <new>
 #include <string>
 
-namespace doorstep::sync::internal {
+namespace doorstep::core::internal {
 namespace {
 
 constexpr char kVfsName[] = "doorstep-walbatch";
@@ -27,7 +27,19 @@ struct BatchFile {
   bool wal;
   sqlite3_int64 start;  // file offset of gathered[0]
   std::string gathered;
+  // The last write was the 24-byte header of a commit frame: its page is
+  // the next write, and the gathered bytes go out right after it.
+  bool commit_frame = false;
 };
+
+// A WAL frame header (24 bytes, big-endian words) names the database's size
+// in pages after the commit in its second word on a transaction's commit
+// frame, 0 on every other frame (sqlite.org/fileformat.html, "WAL Format").
+bool IsCommitFrameHeader(const void* buf, int n, sqlite3_int64 off) {
+  if (n != 24 || off < 32) return false;  // 32: the WAL header
+  const unsigned char* h = static_cast<const unsigned char*>(buf);
+  return (h[4] | h[5] | h[6] | h[7]) != 0;
+}
 
 BatchFile* F(sqlite3_file* f) { return reinterpret_cast<BatchFile*>(f); }
 sqlite3_vfs* Real(sqlite3_vfs* v) { return static_cast<sqlite3_vfs*>(v->pAppData); }
@@ -69,7 +81,14 @@ int Write(sqlite3_file* file, const void* buf, int n, sqlite3_int64 off) {
   }
   if (f->gathered.empty()) f->start = off;
   f->gathered.append(static_cast<const char*>(buf), static_cast<size_t>(n));
-  return f->gathered.size() >= kMaxGathered ? WriteOut(f) : SQLITE_OK;
+  // A commit frame's page completes the transaction's frames: they are
+  // written out before SQLite publishes the commit to other connections
+  // (it does so once its writes return, syncing first only under
+  // synchronous=FULL), so a commit made with synchronous=NORMAL is in the
+  // file too, exactly as without this VFS.
+  const bool commit_done = f->commit_frame;
+  f->commit_frame = IsCommitFrameHeader(buf, n, off);
+  return commit_done || f->gathered.size() >= kMaxGathered ? WriteOut(f) : SQLITE_OK;
 }
 
 int Truncate(sqlite3_file* file, sqlite3_int64 size) {
@@ -206,4 +225,4 @@ Result<const char*> WalBatchVfs() {
 
 uint64_t WalBatchWrites() { return g_writes.load(std::memory_order_relaxed); }
 
-}  // namespace doorstep::sync::internal
+}  // namespace doorstep::core::internal
