@@ -78,9 +78,22 @@ class StmtRef {
 // Where a record stands: its clear row in `records`.
 struct RecordHead {
   std::string type;
+  std::string subject_id;
   int64_t local_version = 0;
   int64_t rev = 0;
+  int64_t hlc_key = 0;
   int64_t head = 0;  // versions.seq of the current version
+};
+
+// What a local record write inside a store batch has written so far, so that
+// it can take it back if it fails before its end (RecordWriteTxn; no
+// savepoint: docs/store.md, session 9).
+struct WriteUndo {
+  int64_t version_seq = 0;       // the versions row it appended (0: none yet)
+  bool record_written = false;   // the records row inserted or updated
+  std::optional<RecordHead> before;  // the records row before an update (none: a new record)
+  std::string raw_id;            // the record's id (16 bytes) once written
+  int64_t pending_seq = 0;       // the pending row it added (0: none yet)
 };
 
 class Store::Impl {
@@ -166,8 +179,9 @@ class Store::Impl {
   // `mutation` is the pending row that pushes it (0: none, a pulled version),
   // `action` what wrote it (for a local write the row is its audit entry,
   // timed now). Returns the new version's seq. Inside a transaction.
+  // `undo` (optional) is told each row as it is written.
   Result<int64_t> WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin, int64_t mutation,
-                               VersionAction action);
+                               VersionAction action, WriteUndo* undo = nullptr);
   // The seq for the next pending row: above every row present and never
   // repeated within this session. Inside a transaction.
   Result<int64_t> ReservePendingSeq();

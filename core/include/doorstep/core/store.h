@@ -137,8 +137,11 @@ class Store {
 
   // --- batches (bulk import, `doorstep bench store`; REQUIRES: unlocked) ---
   // BeginBatch() opens one SQLite transaction that later writes join (each
-  // Add/Edit stays all-or-nothing, as a savepoint); CommitBatch() makes them
-  // durable together. Destroying the store with a batch open drops the
+  // write stays all-or-nothing: a failed one leaves none of its rows and the
+  // batch goes on; an Add/Edit takes back what it wrote, other writes use a
+  // savepoint; should that fail, or SQLite roll the transaction back itself
+  // on a disk or I/O error, the whole batch is gone and CommitBatch fails);
+  // CommitBatch() makes them durable together. Destroying the store with a batch open drops the
   // batch. kFailedPrecondition if a batch is already open (Begin) or none is
   // (Commit).
   Status BeginBatch();
