@@ -167,6 +167,34 @@ TEST(SchemaHostileTest, OversizedAndInvalidText) {
   EXPECT_NO_THROW(ProblemsToJson(r.problems).dump());
 }
 
+// Text is checked eight ASCII bytes at a time: a bad sequence is found at
+// every offset (inside a word, across two, in the tail), and good
+// multi-byte text at every offset passes.
+TEST(SchemaHostileTest, InvalidUtf8IsFoundAtEveryOffset) {
+  const std::string bad[] = {"\x80", "\xC0\xAF", "\xC3\x28", "\xED\xA0\x80", "\xF5\x80\x80\x80",
+                             "\xF0\x82\x82\xAC", "\xFF"};
+  const std::string good[] = {"\xC3\xA9", "\xE2\x82\xAC", "\xF0\x9F\x98\x80", "\xED\x9F\xBF"};
+  for (size_t at = 0; at <= 24; ++at) {
+    for (size_t tail : {size_t{0}, size_t{1}, size_t{7}, size_t{9}}) {
+      for (const std::string& b : bad) {
+        json v = Sample("visit_note");
+        v["purpose"] = std::string(at, 'p') + b + std::string(tail, 'q');
+        EXPECT_ONLY_PROBLEM(Check("visit_note", v), "purpose", "type");
+      }
+      // A sequence cut short by the end of the text.
+      json v = Sample("visit_note");
+      v["purpose"] = std::string(at, 'p') + "\xE2\x82";
+      EXPECT_ONLY_PROBLEM(Check("visit_note", v), "purpose", "type");
+      for (const std::string& g : good) {
+        json ok = Sample("visit_note");
+        ok["purpose"] = std::string(at, 'p') + g + std::string(tail, 'q');
+        const auto r = Check("visit_note", ok);
+        EXPECT_TRUE(r.problems.empty()) << at << " " << tail << ": " << Describe(r);
+      }
+    }
+  }
+}
+
 TEST(SchemaHostileTest, HostileKeysAreSanitisedInPaths) {
   json v = Sample("visit_note");
   v[std::string("\xFF\xFE\x01 key")] = 1;
