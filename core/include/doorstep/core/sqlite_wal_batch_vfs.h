@@ -34,7 +34,10 @@
 
 namespace doorstep::core::internal {
 
-// The VFS's name, registered (not as the default) on the first call.
+// The name of the batching VFS layered over the process's default VFS as it
+// is now (registered, not as the default, on the first call for that VFS):
+// a connection opened with it reaches the file system as one opened on the
+// default would, a write call apart.
 Result<const char*> WalBatchVfs();
 
 // Write calls this process's WAL batch files passed to the default VFS (tests).
