@@ -330,8 +330,8 @@ Result<std::unique_ptr<Store>> Store::Create(const std::string& path, const KeyS
   }
   if (FileExists(path)) return InvalidArgumentError("a file already exists at " + path);
   // The connection gathers each commit's WAL writes into one write call
-  // (doorstep/core/sqlite_wal_batch_vfs.h; it needs synchronous=FULL, which
-  // ApplyPragmas sets and nothing changes). docs/store.md, session 9.
+  // (doorstep/core/sqlite_wal_batch_vfs.h: written out when the commit frame
+  // is, so under any synchronous setting). docs/store.md, session 9.
   DS_ASSIGN_OR_RETURN(const char* vfs, internal::WalBatchVfs());
   DS_ASSIGN_OR_RETURN(auto db, Database::Open(path, Database::Mode::kCreate, vfs));
   ::chmod(path.c_str(), 0600);

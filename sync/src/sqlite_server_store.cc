@@ -299,8 +299,7 @@ Result<std::unique_ptr<ServerStore>> OpenSqliteServerStore(const std::string& di
   struct stat st;
   bool exists = ::stat(path.c_str(), &st) == 0;
   if (!exists && !create) return NotFoundError("no server store in " + dir);
-  // The writer gathers each commit's WAL writes (doorstep/core/sqlite_wal_batch_vfs.h;
-  // it needs synchronous=FULL, set below and never changed).
+  // The writer gathers each commit's WAL writes (doorstep/core/sqlite_wal_batch_vfs.h).
   DS_ASSIGN_OR_RETURN(const char* vfs, core::internal::WalBatchVfs());
   DS_ASSIGN_OR_RETURN(shared->db, core::Database::Open(path, exists ? core::Database::Mode::kReadWrite
                                                                     : core::Database::Mode::kCreate,
