@@ -32,20 +32,21 @@ std::optional<nlohmann::json::json_pointer> PathToPointer(std::string_view path)
 
 }  // namespace
 
-Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit) {
+Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit, int64_t after) {
   Store::Impl& impl = *store.impl();
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
       "SELECT p.seq, p.session, v.record, v.action, v.prev, p.version, p.detail, r.type FROM pending p "
       "JOIN versions v ON v.seq = p.version JOIN records r ON r.id = v.record "
-      "WHERE p.state=0 ORDER BY p.seq LIMIT ?"));
-  st.Bind(1, static_cast<int64_t>(limit));
+      "WHERE p.state=0 AND p.seq > ? ORDER BY p.seq LIMIT ?"));
+  st.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
   std::vector<OutgoingMutation> out;
   while (true) {
     DS_ASSIGN_OR_RETURN(bool row, st.Step());
     if (!row) break;
     OutgoingMutation m;
-    m.mutation_id = Store::Impl::MutationId(st.ColumnBlob(1), st.ColumnInt(0));
+    m.seq = st.ColumnInt(0);
+    m.mutation_id = Store::Impl::MutationId(st.ColumnBlob(1), m.seq);
     std::string record_id = ToHex(st.ColumnBlob(2));
     m.kind = st.ColumnInt(3) == kActionResolve ? "resolve" : "put";
     int64_t from_seq = st.ColumnInt(4);

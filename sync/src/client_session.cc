@@ -1,5 +1,6 @@
 // SyncClient: the session over an open channel (hello → push → pull → bye).
 #include <algorithm>
+#include <deque>
 #include <functional>
 #include <map>
 #include <memory>
@@ -310,6 +311,7 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
   SessionWrites writes(store);
   SyncOptions o = options;
   o.push_batch = std::clamp<size_t>(o.push_batch, 1, kMaxMutationsPerPush);
+  o.first_push_batch = std::clamp<size_t>(o.first_push_batch, 1, o.push_batch);
   o.pull_batch = std::clamp<size_t>(o.pull_batch, 1, kMaxRecordsPerBatch);
   SyncReport report;
   DS_ASSIGN_OR_RETURN(core::StoreStatus st, store.GetStatus());
@@ -336,36 +338,46 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
   } else {
     // Push everything pending, in order, before any pull (and so before any
     // purge). The server applies messages in the order sent, each atomically.
+    // The queue is read a message at a time and each message sent before the
+    // next is read, so the server applies one while the device reads the
+    // next (up to kPushWindow unanswered); the first messages are small
+    // (SyncOptions::first_push_batch, doubling up to push_batch) so that the
+    // server starts at once. When the queue is read to its end, the pull goes out
+    // right behind the pushes, so the server builds the batch (after the
+    // pushes commit: it answers in message order) while the device applies
+    // the acks.
     int64_t total = st.pending, done = 0;
     Report(o, "push", 0, total);
-    for (int rounds = 0; rounds < 100000; ++rounds) {
-      if (Cancelled(o)) return AbortedError("sync cancelled");
-      DS_ASSIGN_OR_RETURN(std::vector<core::OutgoingMutation> pending,
-                          core::PendingMutations(store, o.push_batch * kPushWindow));
-      if (pending.empty()) break;
-      // All that is pending fits this round: the pull goes out right behind
-      // the pushes, so the server builds the batch (after the pushes commit:
-      // it answers in message order) while the device applies the acks.
-      const bool last = pending.size() < o.push_batch * kPushWindow;
-      std::vector<OutgoingPush> pushes = SplitPushes(pending, o.push_batch, &kept);
-      pending.clear();
-      for (OutgoingPush& p : pushes) {
-        DS_RETURN_IF_ERROR(ch.Send(p.bytes));
-        ++report.round_trips;
-        std::string().swap(p.bytes);
+    std::deque<OutgoingPush> in_flight;
+    int64_t after = 0;  // the queue is read up to this mutation's seq
+    size_t next = o.first_push_batch;
+    bool read_all = false;
+    while (true) {
+      while (!read_all && in_flight.size() < kPushWindow) {
+        if (Cancelled(o)) return AbortedError("sync cancelled");
+        DS_ASSIGN_OR_RETURN(std::vector<core::OutgoingMutation> pending, core::PendingMutations(store, next, after));
+        read_all = pending.size() < next;
+        if (pending.empty()) break;
+        after = pending.back().seq;
+        for (OutgoingPush& p : SplitPushes(pending, next, &kept)) {
+          DS_RETURN_IF_ERROR(ch.Send(p.bytes));
+          ++report.round_trips;
+          std::string().swap(p.bytes);
+          in_flight.push_back(std::move(p));
+        }
+        next = std::min(o.push_batch, next * 2);
       }
-      if (last) {
+      if (read_all && !pull_sent) {
         DS_RETURN_IF_ERROR(ch.Send(Encode(Pull{hello.since, FirstPullSize(o)})));
         ++report.round_trips;
         pull_sent = true;
       }
-      for (const OutgoingPush& p : pushes) {
-        DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
-        DS_RETURN_IF_ERROR(AckPush(store, writes, p.push, pushed, &held, &kept, &report));
-        done += static_cast<int64_t>(p.push.m.size());
-        Report(o, "push", done, std::max(total, done));
-      }
-      if (last) break;
+      if (in_flight.empty()) break;
+      DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
+      DS_RETURN_IF_ERROR(AckPush(store, writes, in_flight.front().push, pushed, &held, &kept, &report));
+      done += static_cast<int64_t>(in_flight.front().push.m.size());
+      in_flight.pop_front();
+      Report(o, "push", done, std::max(total, done));
     }
   }
   // The revisions the answers said this device holds are recorded now, after

@@ -4,7 +4,8 @@
 // the server down, its store is opened here and checked:
 //   - every mutation the device saw acknowledged (it left the device's queue)
 //     has its stored outcome on the server: none lost;
-//   - each push message (the client's batches of kPushBatch, in queue order)
+//   - each push message (the client's batches: 16, then doubling up to
+//     kPushBatch, in queue order)
 //     is on the server whole or not at all: no half-applied batch (counting
 //     only mutations this round's sync could apply: one already applied in
 //     an earlier round and left unacknowledged by its kill is a replay, and
@@ -197,9 +198,11 @@ TEST(ServerCrashTest, KilledWhileApplyingPushesLosesNothing) {
         ASSERT_TRUE(r.ok());
         ASSERT_TRUE(r->has_value()) << "round " << round << ": acknowledged mutation " << id << " lost";
       }
-      // The client pushes the queue in order, kPushBatch at a time.
-      for (size_t start = 0; start < before.size(); start += kPushBatch) {
-        size_t end = std::min(before.size(), start + kPushBatch), present = 0, replayed = 0;
+      // The client pushes the queue in order: so.first_push_batch, then
+      // twice as many a message, up to kPushBatch (SyncOptions).
+      for (size_t start = 0, size = so.first_push_batch; start < before.size();
+           start += size, size = std::min(kPushBatch, size * 2)) {
+        size_t end = std::min(before.size(), start + size), present = 0, replayed = 0;
         for (size_t i = start; i < end; ++i) {
           auto r = (*txn)->GetMutationResult(before[i]);
           ASSERT_TRUE(r.ok());

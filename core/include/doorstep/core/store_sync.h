@@ -24,6 +24,7 @@ struct OutgoingMutation {
   std::string kind;         // "put" | "resolve"
   Record record;            // the record as this change left it (envelope + fields)
   int64_t version = 0;      // that version's row (versions.seq)
+  int64_t seq = 0;          // its place in the queue (PendingMutations' `after`)
   int64_t base_rev = 0;     // server revision the change was made against
   // put: {field: {"from": value-or-null, "to": value-or-null}} for each
   // top-level field the change touched.
@@ -32,8 +33,10 @@ struct OutgoingMutation {
   nlohmann::json resolve;
 };
 
-// Up to `limit` pending mutations, oldest first.
-Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit);
+// Up to `limit` pending mutations, oldest first; with `after`, only those
+// queued after the one whose OutgoingMutation::seq it is (a push that reads
+// the queue a message at a time, sending each before reading the next).
+Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit, int64_t after = 0);
 
 struct MutationAck {
   std::string mutation_id;

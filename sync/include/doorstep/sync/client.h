@@ -40,6 +40,10 @@ using ProgressFn = std::function<void(const SyncProgress&)>;
 
 struct SyncOptions {
   size_t push_batch = 256;    // mutations per push message (≤ 256)
+  // The first push message's mutations (1 ≤ it ≤ push_batch); each next one
+  // holds twice as many, up to push_batch. Small first messages let the
+  // server start applying while the device reads the rest of its queue.
+  size_t first_push_batch = 16;
   size_t pull_batch = 2000;   // records per pulled batch (≤ 2000); the first asks for ≤ 250, ramping up
   int timeout_ms = 30000;     // per network operation
   ProgressFn progress;        // optional
