@@ -60,53 +60,62 @@ std::string IntegrityCheck(Database& db) {
   return st->ColumnText(0);
 }
 
-TEST(SqliteWalBatchVfsTest, ACommitsFramesReachTheFileInAFewWrites) {
-  auto vfs = internal::WalBatchVfs();
-  ASSERT_TRUE(vfs.ok());
-  std::string dir = MakeTempDir();
-  ASSERT_FALSE(dir.empty());
-  auto db = OpenDb(dir + "/t.db", *vfs);
-  ASSERT_NE(db, nullptr);
-  ASSERT_TRUE(db->Exec("CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT NOT NULL)").ok());
+// A database in a temporary directory: `writer_` through the batching VFS
+// (table t made), `reader_` another connection on the default VFS.
+class SqliteWalBatchVfsTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    auto vfs = internal::WalBatchVfs();
+    ASSERT_TRUE(vfs.ok()) << vfs.status().ToString();
+    dir_ = MakeTempDir();
+    ASSERT_FALSE(dir_.empty());
+    const std::string path = dir_ + "/t.db";
+    writer_ = OpenDb(path, *vfs);
+    ASSERT_NE(writer_, nullptr);
+    ASSERT_TRUE(writer_->Exec("CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT NOT NULL)").ok());
+    reader_ = OpenDb(path, nullptr);
+    ASSERT_NE(reader_, nullptr);
+  }
+  void TearDown() override {
+    reader_.reset();
+    writer_.reset();
+    if (!dir_.empty()) std::filesystem::remove_all(dir_);
+  }
+
+  std::string dir_;
+  std::unique_ptr<Database> writer_, reader_;
+};
+
+TEST_F(SqliteWalBatchVfsTest, ACommitsFramesReachTheFileInAFewWrites) {
   uint64_t before = internal::WalBatchWrites();
-  InsertRows(*db, 0, 1000, true);  // ~500 frames: ~1,000 writes without the VFS
+  InsertRows(*writer_, 0, 1000, true);  // ~500 frames: ~1,000 writes without the VFS
   uint64_t writes = internal::WalBatchWrites() - before;
   EXPECT_GE(writes, 1u);
   EXPECT_LE(writes, 30u);
-  EXPECT_EQ(Count(*db), 1000);
+  EXPECT_EQ(Count(*writer_), 1000);
 }
 
-TEST(SqliteWalBatchVfsTest, OtherConnectionsAndReopeningReadTheSame) {
-  auto vfs = internal::WalBatchVfs();
-  ASSERT_TRUE(vfs.ok());
-  std::string dir = MakeTempDir();
-  ASSERT_FALSE(dir.empty());
-  std::string path = dir + "/t.db";
-  auto writer = OpenDb(path, *vfs);
-  ASSERT_NE(writer, nullptr);
-  ASSERT_TRUE(writer->Exec("CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT NOT NULL)").ok());
-  auto reader = OpenDb(path, nullptr);
-  ASSERT_NE(reader, nullptr);
+TEST_F(SqliteWalBatchVfsTest, OtherConnectionsAndReopeningReadTheSame) {
   // A tiny cache: the big transactions spill pages into the WAL before
   // their commit and read them back.
-  ASSERT_TRUE(writer->Exec("PRAGMA cache_size=20").ok());
-  InsertRows(*writer, 0, 2000, true);
-  EXPECT_EQ(Count(*reader), 2000);
-  InsertRows(*writer, 2000, 4000, false);  // spilled, then rolled back
-  EXPECT_EQ(Count(*reader), 2000);
-  InsertRows(*writer, 4000, 5000, true);
-  EXPECT_EQ(Count(*reader), 3000);
-  EXPECT_EQ(Count(*writer), 3000);
+  ASSERT_TRUE(writer_->Exec("PRAGMA cache_size=20").ok());
+  InsertRows(*writer_, 0, 2000, true);
+  EXPECT_EQ(Count(*reader_), 2000);
+  InsertRows(*writer_, 2000, 4000, false);  // spilled, then rolled back
+  EXPECT_EQ(Count(*reader_), 2000);
+  InsertRows(*writer_, 4000, 5000, true);
+  EXPECT_EQ(Count(*reader_), 3000);
+  EXPECT_EQ(Count(*writer_), 3000);
   // The other connection checkpoints (as the store's checkpointer does),
   // and the writer goes on (the WAL restarts from its beginning).
-  ASSERT_TRUE(reader->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
-  InsertRows(*writer, 5000, 5500, true);
-  EXPECT_EQ(Count(*reader), 3500);
-  EXPECT_EQ(Count(*reader, "length(v) != 1500"), 0);
-  EXPECT_EQ(IntegrityCheck(*reader), "ok");
-  reader.reset();
-  writer.reset();
-  auto again = OpenDb(path, nullptr);
+  ASSERT_TRUE(reader_->Exec("PRAGMA wal_checkpoint(TRUNCATE)").ok());
+  InsertRows(*writer_, 5000, 5500, true);
+  EXPECT_EQ(Count(*reader_), 3500);
+  EXPECT_EQ(Count(*reader_, "length(v) != 1500"), 0);
+  EXPECT_EQ(IntegrityCheck(*reader_), "ok");
+  reader_.reset();
+  writer_.reset();
+  auto again = OpenDb(dir_ + "/t.db", nullptr);
   ASSERT_NE(again, nullptr);
   EXPECT_EQ(Count(*again), 3500);
   EXPECT_EQ(IntegrityCheck(*again), "ok");
@@ -117,28 +126,17 @@ TEST(SqliteWalBatchVfsTest, OtherConnectionsAndReopeningReadTheSame) {
 // reach the file when the commit frame is written, not at the next sync: a
 // connection on the default VFS reads them at once, and the process's own
 // buffer holds nothing once a commit has returned.
-TEST(SqliteWalBatchVfsTest, ACommitWithoutSyncIsWrittenOutBeforeItIsSeen) {
-  auto vfs = internal::WalBatchVfs();
-  ASSERT_TRUE(vfs.ok());
-  std::string dir = MakeTempDir();
-  ASSERT_FALSE(dir.empty());
-  std::string path = dir + "/t.db";
-  auto writer = OpenDb(path, *vfs);
-  ASSERT_NE(writer, nullptr);
-  ASSERT_TRUE(writer->Exec("CREATE TABLE t(k TEXT PRIMARY KEY, v TEXT NOT NULL)").ok());
-  auto reader = OpenDb(path, nullptr);
-  ASSERT_NE(reader, nullptr);
-  ASSERT_TRUE(writer->Exec("PRAGMA synchronous=NORMAL").ok());
+TEST_F(SqliteWalBatchVfsTest, ACommitWithoutSyncIsWrittenOutBeforeItIsSeen) {
+  ASSERT_TRUE(writer_->Exec("PRAGMA synchronous=NORMAL").ok());
   for (int round = 0; round < 20; ++round) {
     uint64_t before = internal::WalBatchWrites();
-    InsertRows(*writer, round * 3, round * 3 + 3, true);  // a few frames, no sync
+    InsertRows(*writer_, round * 3, round * 3 + 3, true);  // a few frames, no sync
     EXPECT_GE(internal::WalBatchWrites() - before, 1u) << "round " << round;
     EXPECT_LE(internal::WalBatchWrites() - before, 2u) << "round " << round;
-    EXPECT_EQ(Count(*reader), round * 3 + 3) << "round " << round;
-    EXPECT_EQ(Count(*reader, "length(v) != 1500"), 0) << "round " << round;
+    EXPECT_EQ(Count(*reader_), round * 3 + 3) << "round " << round;
+    EXPECT_EQ(Count(*reader_, "length(v) != 1500"), 0) << "round " << round;
   }
-  EXPECT_EQ(IntegrityCheck(*reader), "ok");
-  std::filesystem::remove_all(dir);
+  EXPECT_EQ(IntegrityCheck(*reader_), "ok");
 }
 
 }  // namespace
