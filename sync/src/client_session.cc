@@ -182,24 +182,22 @@ struct OutgoingPush {
 
 // The records pushed and not yet answered, by mutation id: each as
 // PendingMutations read it, so that recording its revision after an applied
-// answer (core::RecordPushedRevisions) need not open and parse the version
-// again. At most kKeptRecords are kept in a session (the rest are read
-// again): a first push of many records does not hold them all in memory.
+// answer (core::RecordPushedRevisions, in AckPush) need not open and parse
+// the version again. Only the unanswered messages' records are held (at
+// most kPushWindow messages).
 struct KeptRecord {
   std::shared_ptr<const core::Record> record;
   int64_t version = 0;
 };
 struct PushedRecords {
   std::unordered_map<std::string, KeptRecord> by_mutation;
-  size_t budget = 1024;  // records this session may still keep
 };
 
 // Splits pending mutations into push messages of at most `per_message`
 // mutations, each under the wire's byte cap. Each message is encoded once;
 // only a message over the cap is split by the size of each mutation (a
 // single huge mutation goes alone).
-// The mutations move out of `pending`; their records go to `kept` while its
-// budget lasts.
+// The mutations move out of `pending`; their records go to `kept`.
 std::vector<OutgoingPush> SplitPushes(std::vector<core::OutgoingMutation>& pending, size_t per_message,
                                       PushedRecords* kept) {
   constexpr size_t kCap = kMaxPushBytes * 3 / 4;
@@ -209,11 +207,8 @@ std::vector<OutgoingPush> SplitPushes(std::vector<core::OutgoingMutation>& pendi
     for (size_t i = at; i < std::min(pending.size(), at + per_message); ++i) {
       core::OutgoingMutation& m = pending[i];
       chunk.push.m.push_back(ToWireMutation(m));
-      if (kept->budget > 0) {
-        --kept->budget;
-        kept->by_mutation[m.mutation_id] =
-            KeptRecord{std::make_shared<const core::Record>(std::move(m.record)), m.version};
-      }
+      kept->by_mutation[m.mutation_id] =
+          KeptRecord{std::make_shared<const core::Record>(std::move(m.record)), m.version};
     }
     chunk.bytes = Encode(chunk.push);
     if (chunk.bytes.size() <= kCap) {
@@ -239,16 +234,20 @@ std::vector<OutgoingPush> SplitPushes(std::vector<core::OutgoingMutation>& pendi
   return out;
 }
 
-// The session's last answer about each record, when it was an applied put
-// whose revision the device may record itself (MutationResult::
-// server_received_at): record id → that revision. The server keeps the same
-// account of its answers (PullCursor::held) and leaves exactly these out of
-// the session's pulls.
-using PushedRevisions = std::map<std::string, core::PushedRevision>;
-
-// Applies the server's answer to one push message.
+// Applies the server's answer to one push message, then records the
+// revisions it says this device holds (an applied put whose revision is the
+// pushed record: MutationResult::server_received_at) with
+// core::RecordPushedRevisions — at once, while the server applies the later
+// messages, and before any pulled batch (the server leaves these revisions
+// out of the session's pulls: PullCursor::held). Per record, the answer's
+// last word counts: a later change of the record in the same message has
+// left the queue with this ack, so recording the earlier one would show the
+// record without it; a later change in a later message is still queued, so
+// the recorded revision carries it on top, as a pull of it would. A revision
+// not recorded sets *missed: the session then keeps the checkpoint where it
+// found it, and the next session's pull (which leaves nothing out) brings it.
 Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, const Pushed& pushed,
-               PushedRevisions* held, PushedRecords* kept, SyncReport* report) {
+               PushedRecords* kept, bool* missed, SyncReport* report) {
   std::unordered_map<std::string_view, std::string_view> sent;  // mutation id → record id
   for (const Mutation& m : push.m) sent.emplace(m.mutation_id, m.record_id);
   std::vector<core::MutationAck> acks;
@@ -277,11 +276,12 @@ Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, cons
   // record replaces what an earlier one said.
   std::unordered_map<std::string_view, core::PushedRevision*> by_mutation;
   for (core::PushedRevision& p : revisions) by_mutation.emplace(p.mutation_id, &p);
+  std::map<std::string, core::PushedRevision> held;  // record id → its revision
   for (const core::MutationAck& a : acks) {
     const std::string record(sent[a.mutation_id]);
     auto p = a.server_received_at != 0 ? by_mutation.find(a.mutation_id) : by_mutation.end();
     if (p == by_mutation.end()) {
-      held->erase(record);
+      held.erase(record);
     } else {
       core::PushedRevision rev = *p->second;  // a copy: the map's keys view these
       rev.record_id = record;
@@ -289,10 +289,16 @@ Status AckPush(core::Store& store, SessionWrites& writes, const Push& push, cons
         rev.record = std::move(k->second.record);
         rev.record_version = k->second.version;
       }
-      (*held)[record] = std::move(rev);
+      held[record] = std::move(rev);
     }
   }
   for (const Mutation& m : push.m) kept->by_mutation.erase(m.mutation_id);  // answered
+  if (held.empty()) return Status::Ok();
+  std::vector<core::PushedRevision> record;
+  record.reserve(held.size());
+  for (auto& [id, rev] : held) record.push_back(std::move(rev));
+  DS_ASSIGN_OR_RETURN(int64_t not_recorded, core::RecordPushedRevisions(store, record));
+  if (not_recorded > 0) *missed = true;
   return Status::Ok();
 }
 
@@ -330,8 +336,8 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
 
   std::optional<Batch> first;
   bool pull_sent = false;
-  PushedRevisions held;
   PushedRecords kept;
+  bool keep_checkpoint = false;  // a held revision was not recorded (AckPush)
   if (hello.pull) {
     DS_ASSIGN_OR_RETURN(Batch b, Expect<Batch>(ch));
     first.emplace(std::move(b));
@@ -374,25 +380,11 @@ Result<SyncReport> RunSessionThen(core::Store& store, MessageChannel& ch, const 
       }
       if (in_flight.empty()) break;
       DS_ASSIGN_OR_RETURN(Pushed pushed, Expect<Pushed>(ch));
-      DS_RETURN_IF_ERROR(AckPush(store, writes, in_flight.front().push, pushed, &held, &kept, &report));
+      DS_RETURN_IF_ERROR(AckPush(store, writes, in_flight.front().push, pushed, &kept, &keep_checkpoint, &report));
       done += static_cast<int64_t>(in_flight.front().push.m.size());
       in_flight.pop_front();
       Report(o, "push", done, std::max(total, done));
     }
-  }
-  // The revisions the answers said this device holds are recorded now, after
-  // every answer (so a later change of the same record, answered too, is not
-  // put on top of them) and before any batch (which leaves them out). One
-  // not recorded keeps the checkpoint where the session found it: the next
-  // session's pull (which leaves nothing out) brings it.
-  bool keep_checkpoint = false;
-  if (!held.empty()) {
-    std::vector<core::PushedRevision> revisions;
-    revisions.reserve(held.size());
-    for (auto& [record, rev] : held) revisions.push_back(std::move(rev));
-    DS_RETURN_IF_ERROR(writes.Begin());
-    DS_ASSIGN_OR_RETURN(int64_t missed, core::RecordPushedRevisions(store, revisions));
-    keep_checkpoint = missed > 0;
   }
   DS_RETURN_IF_ERROR(
       PullLoop(store, writes, ch, o, &report, std::move(first), hello.since, pull_sent, keep_checkpoint));

@@ -205,6 +205,44 @@ TEST_F(SyncEchoTest, TwoEditsOfOneRecordInOneSyncComeBackMerged) {
   EXPECT_EQ(*core::Checkpoint(*phone), static_cast<int64_t>(ServerMaxSeq()));
 }
 
+// The revisions of an answer are recorded as it comes, while the server
+// applies the later push messages (16 mutations, then 32, ...): a record
+// changed again in a later message is recorded with that change on top, as
+// a pull would have written it, and the later change's own answer (merged:
+// its base is the first change's) comes back by the pull.
+TEST_F(SyncEchoTest, ChangesOfOneRecordInTwoMessagesComeBackAsTheServerHasThem) {
+  auto phone = KeptDevice("phone", "worker-1");
+  ASSERT_TRUE(phone);
+  ASSERT_TRUE(core_->Assign("worker-1", "subject-A").ok());
+  std::vector<std::string> ids = AddNotes(*phone, 32);
+  Sync(*phone);
+  EditNotes(*phone, {ids[0]}, "One");
+  EditNotes(*phone, std::vector<std::string>(ids.begin() + 1, ids.end()), "Middle");
+  EditNotes(*phone, {ids[0]}, "Two");  // the 33rd mutation: the second message
+  sync::SyncReport r = Sync(*phone);
+  EXPECT_EQ(r.pushed, 33);
+  EXPECT_EQ(r.pulled, 1);
+  ExpectSameAsServer(*phone, ids[0], 3);
+  EXPECT_EQ(phone->Get(ids[0])->fields["location"], "Two " + ids[0].substr(0, 4));
+  for (size_t i = 1; i < ids.size(); ++i) ExpectSameAsServer(*phone, ids[i], 2);
+  EXPECT_EQ(phone->GetStatus()->pending, 0);
+  EXPECT_EQ(*core::Checkpoint(*phone), static_cast<int64_t>(ServerMaxSeq()));
+  // The first answer's revision was recorded before the second message was
+  // answered: in the history, rev 2 from the server, with "Two" (still
+  // queued then) on top.
+  auto history = phone->History(ids[0]);
+  ASSERT_TRUE(history.ok());
+  bool recorded = false;
+  for (const core::HistoryEntry& h : *history) {
+    if (h.origin == "server" && h.rev == 2) {
+      recorded = true;
+      EXPECT_EQ(h.fields["location"], "Two " + ids[0].substr(0, 4));
+    }
+  }
+  EXPECT_TRUE(recorded) << "rev 2 of the twice-changed record was not recorded from its answer";
+  EXPECT_EQ(Sync(*phone).pulled, 0);
+}
+
 TEST_F(SyncEchoTest, LostAnswerIsAnsweredAgainAndRecorded) {
   auto phone = KeptDevice("phone", "worker-1");
   ASSERT_TRUE(phone);
