@@ -8,11 +8,9 @@
 #include <algorithm>
 #include <atomic>
 #include <cstring>
-#include <memory>
 #include <mutex>
 #include <new>
 #include <string>
-#include <vector>
 
 namespace doorstep::core::internal {
 namespace {
@@ -22,6 +20,7 @@ constexpr char kVfsName[] = "doorstep-walbatch";
 constexpr size_t kMaxGathered = 1u << 20;
 
 std::atomic<uint64_t> g_writes{0};
+std::atomic<uint64_t> g_syncs{0};
 
 struct BatchFile {
   sqlite3_file base;  // first: SQLite sees this
@@ -102,6 +101,7 @@ int Truncate(sqlite3_file* file, sqlite3_int64 size) {
 int Sync(sqlite3_file* file, int flags) {
   BatchFile* f = F(file);
   if (int rc = WriteOut(f); rc != SQLITE_OK) return rc;
+  g_syncs.fetch_add(1, std::memory_order_relaxed);
   return f->real->pMethods->xSync(f->real, flags);
 }
 
@@ -190,62 +190,43 @@ int CurrentTimeInt64(sqlite3_vfs* v, sqlite3_int64* out) {
   return Real(v)->xCurrentTimeInt64(Real(v), out);
 }
 
-// One batching VFS per VFS it is layered over: the process's default when
-// WalBatchVfs() is called (a test may make a forwarding VFS the default for
-// a while). Registered once each and never unregistered (connections opened
-// through one may outlive a later change of the default).
-struct Layer {
-  sqlite3_vfs* real;
-  int real_size;        // real->szOsFile when registered
-  std::string real_name;
-  std::string name;
-  sqlite3_vfs vfs;
-};
-std::mutex g_mu;
-std::vector<std::unique_ptr<Layer>>* g_layers = new std::vector<std::unique_ptr<Layer>>();  // never freed
+sqlite3_vfs g_vfs;
+std::once_flag g_once;
+int g_registered = SQLITE_ERROR;
 
 }  // namespace
 
 Result<const char*> WalBatchVfs() {
-  std::lock_guard<std::mutex> lock(g_mu);
-  sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
-  if (real == nullptr || real->iVersion < 2) return InternalError("no usable default SQLite VFS to layer the WAL batching VFS over");
-  if (real->xOpen == Open) return real->zName;  // the default is a batching VFS already
-  for (const auto& l : *g_layers) {
-    if (l->real == real && l->real_size == real->szOsFile && l->real_name == real->zName) return l->name.c_str();
-  }
-  auto l = std::make_unique<Layer>();
-  l->real = real;
-  l->real_size = real->szOsFile;
-  l->real_name = real->zName;
-  l->name = g_layers->empty() ? std::string(kVfsName) : std::string(kVfsName) + "-" + std::to_string(g_layers->size());
-  sqlite3_vfs& v = l->vfs;
-  v = sqlite3_vfs{};
-  v.iVersion = 2;
-  v.szOsFile = static_cast<int>(sizeof(BatchFile)) + real->szOsFile;
-  v.mxPathname = real->mxPathname;
-  v.zName = l->name.c_str();
-  v.pAppData = real;
-  v.xOpen = Open;
-  v.xDelete = Delete;
-  v.xAccess = Access;
-  v.xFullPathname = FullPathname;
-  v.xDlOpen = DlOpen;
-  v.xDlError = DlError;
-  v.xDlSym = DlSym;
-  v.xDlClose = DlClose;
-  v.xRandomness = Randomness;
-  v.xSleep = Sleep;
-  v.xCurrentTime = CurrentTime;
-  v.xGetLastError = GetLastError;
-  v.xCurrentTimeInt64 = CurrentTimeInt64;
-  if (sqlite3_vfs_register(&v, /*makeDflt=*/0) != SQLITE_OK) {
-    return InternalError("cannot register the WAL batching SQLite VFS");
-  }
-  g_layers->push_back(std::move(l));
-  return g_layers->back()->name.c_str();
+  std::call_once(g_once, [] {
+    sqlite3_vfs* real = sqlite3_vfs_find(nullptr);
+    if (real == nullptr || real->iVersion < 2) return;
+    g_vfs = sqlite3_vfs{};
+    g_vfs.iVersion = 2;
+    g_vfs.szOsFile = static_cast<int>(sizeof(BatchFile)) + real->szOsFile;
+    g_vfs.mxPathname = real->mxPathname;
+    g_vfs.zName = kVfsName;
+    g_vfs.pAppData = real;
+    g_vfs.xOpen = Open;
+    g_vfs.xDelete = Delete;
+    g_vfs.xAccess = Access;
+    g_vfs.xFullPathname = FullPathname;
+    g_vfs.xDlOpen = DlOpen;
+    g_vfs.xDlError = DlError;
+    g_vfs.xDlSym = DlSym;
+    g_vfs.xDlClose = DlClose;
+    g_vfs.xRandomness = Randomness;
+    g_vfs.xSleep = Sleep;
+    g_vfs.xCurrentTime = CurrentTime;
+    g_vfs.xGetLastError = GetLastError;
+    g_vfs.xCurrentTimeInt64 = CurrentTimeInt64;
+    g_registered = sqlite3_vfs_register(&g_vfs, /*makeDflt=*/0);
+  });
+  if (g_registered != SQLITE_OK) return InternalError("cannot register the WAL batching SQLite VFS");
+  return kVfsName;
 }
 
 uint64_t WalBatchWrites() { return g_writes.load(std::memory_order_relaxed); }
+
+uint64_t WalBatchSyncs() { return g_syncs.load(std::memory_order_relaxed); }
 
 }  // namespace doorstep::core::internal

@@ -34,14 +34,14 @@
 
 namespace doorstep::core::internal {
 
-// The name of the batching VFS layered over the process's default VFS as it
-// is now (registered, not as the default, on the first call for that VFS):
-// a connection opened with it reaches the file system as one opened on the
-// default would, a write call apart.
+// The VFS's name, registered (not as the default) on the first call.
 Result<const char*> WalBatchVfs();
 
 // Write calls this process's WAL batch files passed to the default VFS (tests).
 uint64_t WalBatchWrites();
+// Sync calls they passed on, of the WAL and the database file alike (tests:
+// a device store's connection opens through this VFS).
+uint64_t WalBatchSyncs();
 
 }  // namespace doorstep::core::internal
 
