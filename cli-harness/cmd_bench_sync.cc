@@ -6,8 +6,9 @@
 //                 in one batch beforehand, untimed);
 //   first sync  — a fresh second device of the same practitioner pulls all N
 //                 (connect, handshake, pull, apply: the whole `device sync`);
-//   incremental — the writer edits 100 records and syncs (push; it also pulls
-//                 its own new revisions back), then the reader syncs (pull);
+//   incremental — the writer edits 100 records and syncs (push; its own
+//                 revisions are not pulled back: docs/sync.md, "No echo"),
+//                 then the reader syncs (pull);
 //                 median of --rounds rounds (default 5);
 //   no-op       — the reader syncs with nothing to do; median of 20.
 // Bytes are TCP payload bytes seen by the device (framing and Noise included).
