@@ -21,6 +21,10 @@ namespace doorstep::core {
 
 inline constexpr int kStoreFormat = 3;
 
+// AddMany prepares records on a second thread from this many records on
+// (fewer: one at a time, a thread costs more than it saves).
+inline constexpr size_t kAddManyPipelineMin = 32;
+
 // The readable audit log: the audit table's entries (everything but record
 // writes, and record writes migrated from format 2 that no version row
 // holds) and every local add/edit/amend version row. Order by at_ms.
@@ -162,6 +166,9 @@ class Store::Impl {
 
   // The next HLC stamp for a local write (recovers the last one lazily).
   Result<std::string> NextHlc();
+  // Recovers the last stamp now if not yet done (reads the connection), so
+  // that NextHlc then touches only the clock (AddMany's preparing thread).
+  Status RecoverHlc();
 
   // The clear row of record `id`; kNotFound if there is none.
   Result<RecordHead> Head(std::string_view id);
@@ -182,6 +189,14 @@ class Store::Impl {
   // `undo` (optional) is told each row as it is written.
   Result<int64_t> WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin, int64_t mutation,
                                VersionAction action, WriteUndo* undo = nullptr);
+  // WriteVersion's two halves. SealVersion writes r's body into `*body`
+  // (plaintext scratch, wiped and cleared however it returns) and seals it
+  // into `*sealed`; it touches neither the connection nor the clock, so
+  // AddMany runs it on its preparing thread. InsertVersion writes the
+  // sealed body as WriteVersion does, `at_ms` being the audit time.
+  Status SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed);
+  Result<int64_t> InsertVersion(const Record& r, std::string_view sealed, int64_t prev_seq, int64_t mutation,
+                                VersionAction action, int64_t at_ms, WriteUndo* undo = nullptr);
   // The seq for the next pending row: above every row present and never
   // repeated within this session. Inside a transaction.
   Result<int64_t> ReservePendingSeq();
@@ -195,6 +210,11 @@ class Store::Impl {
 
   std::string device_id;
   std::string author_id;  // practitioner id once enrolled ("" before)
+
+  // Scratch buffers for a record version's plaintext body (wiped after each
+  // use) and its sealed body, reused so a loop of writes allocates them once.
+  std::string* body_scratch() { return &body_buf_; }
+  std::string* sealed_scratch() { return &sealed_buf_; }
 
  private:
   std::unique_ptr<Database> db_;

@@ -1,8 +1,12 @@
 // Store: writing and reading records. Each write — the record's new version,
 // its pending sync mutation and its audit entry — commits in one transaction.
 #include <algorithm>
+#include <condition_variable>
+#include <exception>
+#include <mutex>
 #include <optional>
 #include <set>
+#include <thread>
 #include <utility>
 
 #include <sodium.h>
@@ -25,6 +29,11 @@ Status CheckStatusValue(std::string_view status) {
 }  // namespace
 
 Result<std::string> Store::Impl::NextHlc() {
+  DS_RETURN_IF_ERROR(RecoverHlc());
+  return hlc_->Now().Encode();
+}
+
+Status Store::Impl::RecoverHlc() {
   if (!hlc_) {
     // Recover the last stamp issued here so clocks never run backwards
     // across restarts, even if the wall clock did.
@@ -45,7 +54,7 @@ Result<std::string> Store::Impl::NextHlc() {
     }
     hlc_.emplace(env_.clock, device_id, last);
   }
-  return hlc_->Now().Encode();
+  return Status::Ok();
 }
 
 Result<RecordHead> Store::Impl::Head(std::string_view id) {
@@ -113,33 +122,39 @@ Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
 
 Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin,
                                           int64_t mutation, VersionAction action, WriteUndo* undo) {
-  Status sealed = InternalError("record body not sealed");
-  {
-    // The plaintext is wiped however this block is left (AppendJson throws
-    // on text that is not UTF-8, which validation has already refused).
-    struct Wipe {
-      std::string* s;
-      ~Wipe() {
-        sodium_memzero(s->data(), s->size());
-        s->clear();
-      }
-    } wipe{&body_buf_};
-    EncodeVersionBody(r, origin, device_id, &body_buf_);
-    DS_RETURN_IF_ERROR(RequireUnlocked());
-    // Sealed into a buffer kept by the store: a bulk write allocates it once.
-    sealed = sealer_->SealTo(body_buf_, RecordAd(r.id, r.type, r.local_version), &sealed_buf_);
-  }
-  if (!sealed.ok()) return sealed;
+  // Sealed into a buffer kept by the store: a bulk write allocates it once.
+  DS_RETURN_IF_ERROR(SealVersion(r, origin, &body_buf_, &sealed_buf_));
+  return InsertVersion(r, sealed_buf_, prev_seq, mutation, action, env_.clock->NowMillis(), undo);
+}
+
+Status Store::Impl::SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed) {
+  // The plaintext is wiped however this is left (AppendJson throws on text
+  // that is not UTF-8, which validation has already refused).
+  struct Wipe {
+    std::string* s;
+    ~Wipe() {
+      sodium_memzero(s->data(), s->size());
+      s->clear();
+    }
+  } wipe{body};
+  EncodeVersionBody(r, origin, device_id, body);
+  DS_RETURN_IF_ERROR(RequireUnlocked());
+  return sealer_->SealTo(*body, RecordAd(r.id, r.type, r.local_version), sealed);
+}
+
+Result<int64_t> Store::Impl::InsertVersion(const Record& r, std::string_view sealed_body, int64_t prev_seq,
+                                           int64_t mutation, VersionAction action, int64_t at_ms,
+                                           WriteUndo* undo) {
   if (!IsRecordId(r.id)) return InvalidArgumentError("record id must be 32 hex characters");
   const std::string raw_id = RawId(r.id);
   {
     // The version row is also a local write's audit entry: action and time.
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
         "INSERT INTO versions(record, local_version, prev, mutation, action, at_ms, body) VALUES(?,?,?,?,?,?,?)"));
-    // Bound without copies: raw_id, sealed_buf_ and r outlive Run(), which
+    // Bound without copies: raw_id, sealed_body and r outlive Run(), which
     // resets and clears the bindings.
     ins->BindBlobStatic(1, raw_id).Bind(2, r.local_version).Bind(3, prev_seq).Bind(4, mutation).Bind(5, action)
-        .Bind(6, env_.clock->NowMillis()).BindBlobStatic(7, sealed_buf_);
+        .Bind(6, at_ms).BindBlobStatic(7, sealed_body);
     DS_RETURN_IF_ERROR(ins->Run());
   }
   int64_t seq = db_->LastInsertRowId();
@@ -314,6 +329,175 @@ Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r) {
 
 }  // namespace
 
+namespace {
+
+// A new record on its way through Add or AddMany.
+struct NewAdd {
+  Record r;
+  WriteOutcome out;   // flags and problems; the record goes in once written
+  int64_t at_ms = 0;  // its version row's audit time
+};
+
+// Add's arguments, checked before anything is made or written.
+Status CheckAddArgs(std::string_view type, std::string_view subject_id, const nlohmann::json& fields,
+                    std::string_view status) {
+  DS_RETURN_IF_ERROR(CheckStatusValue(status));
+  if (!IsOpaqueId(subject_id)) {
+    return InvalidArgumentError("subject id must be 1-64 characters of A-Z a-z 0-9 . _ -");
+  }
+  if (!fields.is_object()) return InvalidArgumentError("fields must be a JSON object");
+  if (SchemaRegistry::Default().Find(type) == nullptr) {
+    return InvalidArgumentError("unknown record type '" + std::string(type) + "'");
+  }
+  return Status::Ok();
+}
+
+// Makes the record (a new id, the envelope, the clock's time) and validates
+// it; when valid, stamps it (HLC) and seals its first version into
+// `*sealed` (`*body`: plaintext scratch, wiped). A refused record gets its
+// problems in a->out and nothing else. Reads the connection only for a
+// pep_update (its duplicate-term flag).
+Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_view type,
+                  std::string_view subject_id, nlohmann::json&& fields, std::string_view status, std::string* body,
+                  std::string* sealed, NewAdd* a) {
+  Record& r = a->r;
+  r.id = impl.NewId();
+  r.type = std::string(type);
+  r.subject_id = std::string(subject_id);
+  r.status = std::string(status);
+  r.fields = std::move(fields);
+  r.author_id = impl.author_id;
+  r.device_id = device_id;
+  r.local_version = 1;
+  const int64_t now = impl.env().clock->NowMillis();
+  r.created_at = now;
+  r.updated_at = now;
+  DS_ASSIGN_OR_RETURN(ValidationResult v, CheckRecord(impl, r));
+  a->out.flags = v.flags;
+  if (!v.ok()) {
+    a->out.problems = std::move(v.problems);
+    return Status::Ok();
+  }
+  DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
+  DS_RETURN_IF_ERROR(impl.SealVersion(r, "local", body, sealed));
+  a->at_ms = impl.env().clock->NowMillis();
+  return Status::Ok();
+}
+
+// Writes a prepared record's rows — its version (and audit entry), its
+// records row and its pending mutation — in `txn`, which undoes them if the
+// write fails part way.
+Status InsertAdd(Store::Impl& impl, const NewAdd& a, std::string_view sealed, RecordWriteTxn& txn) {
+  DS_ASSIGN_OR_RETURN(int64_t mutation, impl.ReservePendingSeq());
+  DS_ASSIGN_OR_RETURN(int64_t seq, impl.InsertVersion(a.r, sealed, 0, mutation, kActionAdd, a.at_ms, txn.undo()));
+  DS_RETURN_IF_ERROR(impl.AddPending(mutation, seq, nullptr));
+  txn.undo()->pending_seq = mutation;
+  return Status::Ok();
+}
+
+// AddMany's two threads. The preparing thread runs PrepareAdd on the
+// records in order (validation, HLC stamp, body, sealing: the CPU work that
+// does not touch the connection) while the calling thread writes the ones
+// already sealed (SQLite). Each side owns its half of Store::Impl while the
+// pipeline runs: the preparing thread the id stream, the clock and HLC, the
+// sealer and the environment's clock; the calling thread the connection,
+// its statements and the pending counter. Records, outcomes and sealed
+// bodies pass from one to the other under `mu_`.
+class AddPipeline {
+ public:
+  // At most this many records sealed and not yet written (their sealed
+  // bodies are kept in a ring of this many buffers).
+  static constexpr size_t kWindow = 256;
+
+  AddPipeline(Store::Impl& impl, const std::string& device_id, std::vector<NewRecord>& in,
+              std::vector<NewAdd>& adds)
+      : impl_(impl), device_id_(device_id), in_(in), adds_(adds), sealed_(kWindow) {}
+  ~AddPipeline() { Stop(); }
+  AddPipeline(const AddPipeline&) = delete;
+  AddPipeline& operator=(const AddPipeline&) = delete;
+
+  void Start() {
+    thread_ = std::thread([this] { Prepare(); });
+  }
+  // Stops the preparing thread (it ends after its current record) and joins it.
+  void Stop() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      stopping_ = true;
+    }
+    cv_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  // Waits until record `i` is prepared; its preparation's status.
+  Status WaitPrepared(size_t i) {
+    if (i < prepared_seen_) return Status::Ok();
+    std::unique_lock<std::mutex> lock(mu_);
+    writer_waiting_ = true;
+    cv_.wait(lock, [&] { return prepared_ > i || failed_; });
+    writer_waiting_ = false;
+    prepared_seen_ = prepared_;
+    if (i < prepared_) return Status::Ok();
+    return error_;  // record i failed (the preparing thread stopped there)
+  }
+  std::string_view Sealed(size_t i) const { return sealed_[i % kWindow]; }
+  // Record `i` is written: its sealed buffer may take another record.
+  void Written(size_t i) {
+    std::lock_guard<std::mutex> lock(mu_);
+    written_ = i + 1;
+    if (preparer_waiting_) cv_.notify_all();
+  }
+
+ private:
+  void Prepare() {
+    std::string body;
+    body.reserve(2048);
+    for (size_t i = 0; i < in_.size(); ++i) {
+      {
+        std::unique_lock<std::mutex> lock(mu_);
+        preparer_waiting_ = true;
+        cv_.wait(lock, [&] { return stopping_ || i < written_ + kWindow; });
+        preparer_waiting_ = false;
+        if (stopping_) return;
+      }
+      Status s = Status::Ok();
+      try {
+        NewRecord& n = in_[i];
+        s = PrepareAdd(impl_, device_id_, n.type, n.subject_id, std::move(n.fields), n.status, &body,
+                       &sealed_[i % kWindow], &adds_[i]);
+      } catch (const std::exception& e) {
+        s = InternalError(std::string("preparing a record: ") + e.what());
+      }
+      std::lock_guard<std::mutex> lock(mu_);
+      if (!s.ok()) {
+        failed_ = true;
+        error_ = std::move(s);
+      } else {
+        prepared_ = i + 1;
+      }
+      if (writer_waiting_) cv_.notify_all();
+      if (failed_) return;
+    }
+  }
+
+  Store::Impl& impl_;
+  const std::string& device_id_;
+  std::vector<NewRecord>& in_;
+  std::vector<NewAdd>& adds_;
+  std::vector<std::string> sealed_;
+  std::thread thread_;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t prepared_ = 0;       // records [0, prepared_) are prepared
+  size_t written_ = 0;        // records [0, written_) are written
+  bool failed_ = false;       // the record at prepared_ failed: error_
+  Status error_ = Status::Ok();
+  bool stopping_ = false;
+  bool writer_waiting_ = false, preparer_waiting_ = false;
+  size_t prepared_seen_ = 0;  // the calling thread's last look at prepared_
+};
+
+}  // namespace
+
 Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_id,
                                 const nlohmann::json& fields, std::string_view status) {
   return Add(type, subject_id, nlohmann::json(fields), status);
@@ -322,38 +506,73 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
 Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_id, nlohmann::json&& fields,
                                 std::string_view status) {
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
-  DS_RETURN_IF_ERROR(CheckStatusValue(status));
-  if (!IsOpaqueId(subject_id)) {
-    return InvalidArgumentError("subject id must be 1-64 characters of A-Z a-z 0-9 . _ -");
-  }
-  if (!fields.is_object()) return InvalidArgumentError("fields must be a JSON object");
-  Record r;
-  r.id = impl_->NewId();
-  r.type = std::string(type);
-  r.subject_id = std::string(subject_id);
-  r.status = std::string(status);
-  r.fields = std::move(fields);
-  r.author_id = impl_->author_id;
-  r.device_id = device_id_;
-  r.local_version = 1;
-  int64_t now = impl_->env().clock->NowMillis();
-  r.created_at = now;
-  r.updated_at = now;
-  WriteOutcome out;
+  DS_RETURN_IF_ERROR(CheckAddArgs(type, subject_id, fields, status));
+  NewAdd a;
   DS_ASSIGN_OR_RETURN(RecordWriteTxn txn, RecordWriteTxn::Begin(*impl_));
-  DS_ASSIGN_OR_RETURN(ValidationResult v, CheckRecord(*impl_, r));
-  out.flags = v.flags;
-  if (!v.ok()) {
-    out.problems = std::move(v.problems);
-    return out;
-  }
-  DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
-  DS_ASSIGN_OR_RETURN(int64_t mutation, impl_->ReservePendingSeq());
-  DS_ASSIGN_OR_RETURN(int64_t seq, impl_->WriteVersion(r, 0, "local", mutation, kActionAdd, txn.undo()));
-  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, seq, nullptr));
-  txn.undo()->pending_seq = mutation;
+  // Sealed into buffers kept by the store: a loop of Adds allocates them once.
+  DS_RETURN_IF_ERROR(PrepareAdd(*impl_, device_id_, type, subject_id, std::move(fields), status,
+                                impl_->body_scratch(), impl_->sealed_scratch(), &a));
+  if (!a.out.saved()) return std::move(a.out);
+  DS_RETURN_IF_ERROR(InsertAdd(*impl_, a, *impl_->sealed_scratch(), txn));
   DS_RETURN_IF_ERROR(txn.Commit());
-  out.record = std::move(r);
+  a.out.record = std::move(a.r);
+  return std::move(a.out);
+}
+
+Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records) {
+  DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
+  bool reads_store = false;
+  for (size_t i = 0; i < records.size(); ++i) {
+    const NewRecord& n = records[i];
+    if (Status s = CheckAddArgs(n.type, n.subject_id, n.fields, n.status); !s.ok()) {
+      return s.Annotate("records[" + std::to_string(i) + "]");
+    }
+    reads_store = reads_store || n.type == "pep_update";
+  }
+  // Outside a batch, one transaction of their own: all of them or none.
+  std::optional<Transaction> own;
+  if (sqlite3_get_autocommit(impl_->db().raw()) != 0) {
+    DS_ASSIGN_OR_RETURN(Transaction t, Transaction::Begin(impl_->db()));
+    own.emplace(std::move(t));
+  }
+  std::vector<NewAdd> adds(records.size());
+  // A pep_update's check reads the store (the subject's other PEP updates,
+  // the ones just written included), so a call holding one, or too few
+  // records to gain from a second thread, goes one record at a time.
+  const bool pipelined = !reads_store && records.size() >= kAddManyPipelineMin;
+  std::optional<AddPipeline> pipeline;
+  if (pipelined) {
+    DS_RETURN_IF_ERROR(impl_->RecoverHlc());  // reads the connection: before the thread starts
+    pipeline.emplace(*impl_, device_id_, records, adds);
+    pipeline->Start();
+  }
+  for (size_t i = 0; i < records.size(); ++i) {
+    NewAdd& a = adds[i];
+    Status s = Status::Ok();
+    std::string_view sealed;
+    if (pipelined) {
+      s = pipeline->WaitPrepared(i);
+      sealed = pipeline->Sealed(i);
+    } else {
+      NewRecord& n = records[i];
+      s = PrepareAdd(*impl_, device_id_, n.type, n.subject_id, std::move(n.fields), n.status,
+                     impl_->body_scratch(), impl_->sealed_scratch(), &a);
+      sealed = *impl_->sealed_scratch();
+    }
+    if (s.ok() && a.out.saved()) {
+      Result<RecordWriteTxn> txn = RecordWriteTxn::Begin(*impl_);
+      s = txn.ok() ? InsertAdd(*impl_, a, sealed, *txn) : txn.status();
+      if (s.ok()) s = txn->Commit();
+    }
+    if (pipelined) pipeline->Written(i);
+    if (!s.ok()) return s.Annotate("records[" + std::to_string(i) + "]");
+    if (a.out.saved()) a.out.record = std::move(a.r);
+  }
+  if (pipeline) pipeline->Stop();
+  if (own) DS_RETURN_IF_ERROR(own->Commit());
+  std::vector<WriteOutcome> out;
+  out.reserve(adds.size());
+  for (NewAdd& a : adds) out.push_back(std::move(a.out));
   return out;
 }
 

@@ -1,4 +1,5 @@
-// Record writes inside a store batch (docs/store.md, session 9): a write opens
+// Record writes inside a store batch (docs/store.md, session 9), and
+// Store::AddMany (session 10). Inside a batch a write opens
 // no savepoint, so one that fails after writing some of its rows takes them
 // back itself; the batch then holds every row of each write that succeeded
 // and none of the one that failed, and goes on. If taking them back fails
@@ -10,6 +11,7 @@
 #include <filesystem>
 #include <memory>
 #include <string>
+#include <vector>
 
 #include "doorstep/core/samples.h"
 #include "doorstep/core/sqlite.h"
@@ -211,6 +213,169 @@ TEST_F(StoreBatchTest, OutsideABatchAFailedAddLeavesNothing) {
   ASSERT_TRUE(AddOne(*s).ok());
   s.reset();
   ExpectConsistent(1);
+}
+
+
+// --- AddMany: as many Adds, in one transaction, prepared on a second thread ---
+
+// A visit note (record i of a call) and, at the positions in `refused`, one
+// that validation refuses (a visit that ends before it starts).
+std::vector<NewRecord> Notes(size_t n, const std::vector<size_t>& refused = {}) {
+  std::vector<NewRecord> out;
+  for (size_t i = 0; i < n; ++i) {
+    nlohmann::json f = SampleFields("visit_note", 1'764'000'000'000);
+    f["location"] = "Family home " + std::to_string(i);
+    if (std::find(refused.begin(), refused.end(), i) != refused.end()) f["visit_end"] = "2020-01-01T00:00:00Z";
+    out.push_back(NewRecord{"visit_note", i % 3 == 0 ? "S-ONE" : "S-TWO", std::move(f), i % 2 ? "final" : "draft"});
+  }
+  return out;
+}
+
+// Every clear column and sealed byte the record writes left in a store file.
+std::vector<std::string> Rows(const std::string& path) {
+  std::vector<std::string> rows;
+  auto db = Database::Open(path, Database::Mode::kReadWrite);
+  EXPECT_TRUE(db.ok());
+  for (const char* sql :
+       {"SELECT quote(id)||'|'||type||'|'||subject_id||'|'||local_version||'|'||rev||'|'||hlc_key||'|'||head "
+        "FROM records ORDER BY id",
+        "SELECT seq||'|'||quote(record)||'|'||local_version||'|'||prev||'|'||mutation||'|'||action||'|'||at_ms||'|'||"
+        "quote(body) FROM versions ORDER BY seq",
+        "SELECT seq||'|'||version||'|'||quote(session)||'|'||state||'|'||quote(detail) FROM pending ORDER BY seq"}) {
+    auto st = Statement::Prepare(**db, sql);
+    EXPECT_TRUE(st.ok()) << sql;
+    while (true) {
+      auto row = st->Step();
+      EXPECT_TRUE(row.ok());
+      if (!row.ok() || !*row) break;
+      rows.push_back(st->ColumnText(0));
+    }
+  }
+  return rows;
+}
+
+TEST_F(StoreBatchTest, AddManyWritesExactlyWhatAsManyAddsWrite) {
+  // Two stores made from the same seeds (same data key, id stream, nonces
+  // and clock): one gets 600 Adds, the other one AddMany of the same records
+  // (more than the pipeline's window of sealed records), two of them refused.
+  const std::vector<size_t> refused = {5, 400};
+  FakeClock clock1{1'764'000'000'000}, clock2{1'764'000'000'000};
+  SeededRandom random1{9}, random2{9};
+  Env env1{&clock1, &random1, &logger_}, env2{&clock2, &random2, &logger_};
+  const std::string path1 = dir_ + "/one.db", path2 = dir_ + "/many.db";
+  auto open = [this](const std::string& path, Env& env) -> std::unique_ptr<Store> {
+    EXPECT_TRUE(Store::Create(path, KeySource{nullptr, &*key_}, StoreOptions{}, env).ok());
+    auto s = Store::Open(path, env);
+    EXPECT_TRUE(s.ok());
+    EXPECT_TRUE((*s)->Unlock(KeySource{nullptr, &*key_}).ok());
+    return std::move(*s);
+  };
+  std::unique_ptr<Store> one = open(path1, env1);
+  std::unique_ptr<Store> many = open(path2, env2);
+  ASSERT_TRUE(one && many);
+
+  std::vector<NewRecord> in = Notes(600, refused);
+  std::vector<WriteOutcome> expected;
+  ASSERT_TRUE(one->BeginBatch().ok());
+  for (const NewRecord& n : in) {
+    auto w = one->Add(n.type, n.subject_id, n.fields, n.status);
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    expected.push_back(std::move(*w));
+  }
+  ASSERT_TRUE(one->CommitBatch().ok());
+  auto got = many->AddMany(std::move(in));  // outside a batch: one of its own
+  ASSERT_TRUE(got.ok()) << got.status().ToString();
+  ASSERT_EQ(got->size(), expected.size());
+  for (size_t i = 0; i < expected.size(); ++i) {
+    const WriteOutcome& e = expected[i];
+    const WriteOutcome& g = (*got)[i];
+    EXPECT_EQ(g.saved(), e.saved()) << i;
+    EXPECT_EQ(g.flags, e.flags) << i;
+    ASSERT_EQ(g.problems.size(), e.problems.size()) << i;
+    for (size_t k = 0; k < e.problems.size(); ++k) EXPECT_EQ(g.problems[k].message, e.problems[k].message);
+    EXPECT_EQ(RecordToJson(g.record), RecordToJson(e.record)) << i;
+  }
+  EXPECT_FALSE((*got)[5].saved());
+  EXPECT_FALSE((*got)[400].saved());
+  EXPECT_TRUE((*got)[6].saved());
+  // The files hold the same rows, byte for byte (sealed bodies included).
+  one.reset();
+  many.reset();
+  EXPECT_EQ(Rows(path1), Rows(path2));
+  EXPECT_EQ(Rows(path2).size(), 3u * 598u);
+}
+
+TEST_F(StoreBatchTest, AddManyOutsideABatchSavesAllOrNothing) {
+  // Record 100's pending row fails: the call's own transaction is rolled back.
+  Sql("CREATE TRIGGER fail BEFORE INSERT ON pending WHEN NEW.seq = 101 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  std::unique_ptr<Store> s = OpenUnlocked();
+  auto w = s->AddMany(Notes(300));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("records[100]"), std::string::npos) << w.status().ToString();
+  auto listed = s->List({});
+  ASSERT_TRUE(listed.ok());
+  EXPECT_EQ(listed->size(), 0u);
+  // The store goes on.
+  auto again = s->AddMany(Notes(50));
+  ASSERT_TRUE(again.ok()) << again.status().ToString();
+  s.reset();
+  ExpectConsistent(50);
+}
+
+TEST_F(StoreBatchTest, AddManyInsideABatchKeepsTheRecordsBeforeAFailure) {
+  // Record 40's records row fails after its version row is written.
+  Sql("CREATE TRIGGER fail BEFORE INSERT ON records WHEN (SELECT max(mutation) FROM versions) = 41 "
+      "BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  std::unique_ptr<Store> s = OpenUnlocked();
+  ASSERT_TRUE(s->BeginBatch().ok());
+  auto w = s->AddMany(Notes(200));
+  ASSERT_FALSE(w.ok());
+  EXPECT_NE(w.status().message().find("records[40]"), std::string::npos) << w.status().ToString();
+  ASSERT_TRUE(s->CommitBatch().ok());
+  s.reset();
+  ExpectConsistent(40);
+  EXPECT_EQ(Count("SELECT count(*) FROM versions"), 40);
+  EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE action='add'"), 40);
+}
+
+TEST_F(StoreBatchTest, AddManyChecksEveryRecordsArgumentsBeforeWriting) {
+  std::unique_ptr<Store> s = OpenUnlocked();
+  for (auto spoil : std::vector<void (*)(NewRecord&)>{
+           [](NewRecord& n) { n.type = "case_note"; },
+           [](NewRecord& n) { n.subject_id = "S ONE"; },
+           [](NewRecord& n) { n.status = "closed"; },
+           [](NewRecord& n) { n.fields = nlohmann::json::array(); }}) {
+    std::vector<NewRecord> in = Notes(100);
+    spoil(in[77]);
+    auto w = s->AddMany(std::move(in));
+    ASSERT_FALSE(w.ok());
+    EXPECT_EQ(w.status().code(), StatusCode::kInvalidArgument);
+    EXPECT_NE(w.status().message().find("records[77]"), std::string::npos) << w.status().ToString();
+  }
+  s.reset();
+  ExpectConsistent(0);
+}
+
+TEST_F(StoreBatchTest, AddManyFlagsADuplicatePepTermWithinTheCall) {
+  // A pep_update's duplicate-term check reads the subject's other PEP
+  // updates, the ones earlier in the same call included.
+  std::unique_ptr<Store> s = OpenUnlocked();
+  std::vector<NewRecord> in = Notes(40);
+  nlohmann::json pep = SampleFields("pep_update", 1'764'000'000'000);
+  in.insert(in.begin() + 10, NewRecord{"pep_update", "S-PEP", pep, "draft"});
+  in.push_back(NewRecord{"pep_update", "S-PEP", pep, "draft"});
+  auto w = s->AddMany(std::move(in));
+  ASSERT_TRUE(w.ok()) << w.status().ToString();
+  ASSERT_EQ(w->size(), 42u);
+  auto has = [](const WriteOutcome& o, const std::string& flag) {
+    return std::find(o.flags.begin(), o.flags.end(), flag) != o.flags.end();
+  };
+  EXPECT_TRUE((*w)[10].saved());
+  EXPECT_FALSE(has((*w)[10], kFlagDuplicateTerm));
+  EXPECT_TRUE((*w)[41].saved());
+  EXPECT_TRUE(has((*w)[41], kFlagDuplicateTerm));
+  s.reset();
+  ExpectConsistent(42);
 }
 
 }  // namespace
