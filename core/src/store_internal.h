@@ -61,6 +61,15 @@ std::string RawId(std::string_view hex);
 // not decode. The text stamp is the exact order (Store::List sorts by it).
 int64_t HlcKey(std::string_view hlc);
 
+// The clear keys of a record version's rows: the record id's 16 bytes and
+// the HLC stamp's sortable key.
+struct VersionKeys {
+  std::string raw_id;
+  int64_t hlc_key = 0;
+};
+// kInvalidArgument if r.id is not a record id.
+Result<VersionKeys> VersionKeysOf(const Record& r);
+
 // A cached statement in use; reset (bindings cleared, read released) when the
 // use ends, so the next user finds it fresh.
 class StmtRef {
@@ -194,9 +203,10 @@ class Store::Impl {
   // into `*sealed`; it touches neither the connection nor the clock, so
   // AddMany runs it on its preparing thread. InsertVersion writes the
   // sealed body as WriteVersion does, `at_ms` being the audit time.
+  // `keys` are r's (VersionKeysOf), worked out beforehand by the caller.
   Status SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed);
-  Result<int64_t> InsertVersion(const Record& r, std::string_view sealed, int64_t prev_seq, int64_t mutation,
-                                VersionAction action, int64_t at_ms, WriteUndo* undo = nullptr);
+  Result<int64_t> InsertVersion(const Record& r, const VersionKeys& keys, std::string_view sealed, int64_t prev_seq,
+                                int64_t mutation, VersionAction action, int64_t at_ms, WriteUndo* undo = nullptr);
   // The seq for the next pending row: above every row present and never
   // repeated within this session. Inside a transaction.
   Result<int64_t> ReservePendingSeq();

@@ -1,6 +1,7 @@
 // Store: writing and reading records. Each write — the record's new version,
 // its pending sync mutation and its audit entry — commits in one transaction.
 #include <algorithm>
+#include <atomic>
 #include <condition_variable>
 #include <exception>
 #include <mutex>
@@ -124,7 +125,13 @@ Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std
                                           int64_t mutation, VersionAction action, WriteUndo* undo) {
   // Sealed into a buffer kept by the store: a bulk write allocates it once.
   DS_RETURN_IF_ERROR(SealVersion(r, origin, &body_buf_, &sealed_buf_));
-  return InsertVersion(r, sealed_buf_, prev_seq, mutation, action, env_.clock->NowMillis(), undo);
+  DS_ASSIGN_OR_RETURN(VersionKeys keys, VersionKeysOf(r));
+  return InsertVersion(r, keys, sealed_buf_, prev_seq, mutation, action, env_.clock->NowMillis(), undo);
+}
+
+Result<VersionKeys> VersionKeysOf(const Record& r) {
+  if (!IsRecordId(r.id)) return InvalidArgumentError("record id must be 32 hex characters");
+  return VersionKeys{RawId(r.id), HlcKey(r.hlc)};
 }
 
 Status Store::Impl::SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed) {
@@ -142,11 +149,10 @@ Status Store::Impl::SealVersion(const Record& r, std::string_view origin, std::s
   return sealer_->SealTo(*body, RecordAd(r.id, r.type, r.local_version), sealed);
 }
 
-Result<int64_t> Store::Impl::InsertVersion(const Record& r, std::string_view sealed_body, int64_t prev_seq,
-                                           int64_t mutation, VersionAction action, int64_t at_ms,
+Result<int64_t> Store::Impl::InsertVersion(const Record& r, const VersionKeys& keys, std::string_view sealed_body,
+                                           int64_t prev_seq, int64_t mutation, VersionAction action, int64_t at_ms,
                                            WriteUndo* undo) {
-  if (!IsRecordId(r.id)) return InvalidArgumentError("record id must be 32 hex characters");
-  const std::string raw_id = RawId(r.id);
+  const std::string& raw_id = keys.raw_id;
   {
     // The version row is also a local write's audit entry: action and time.
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
@@ -165,7 +171,7 @@ Result<int64_t> Store::Impl::InsertVersion(const Record& r, std::string_view sea
   if (prev_seq != 0) {
     DS_ASSIGN_OR_RETURN(StmtRef up, Stmt(
         "UPDATE records SET local_version=?, rev=?, hlc_key=?, subject_id=?, head=? WHERE id=?"));
-    up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, HlcKey(r.hlc)).BindStatic(4, r.subject_id).Bind(5, seq)
+    up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, keys.hlc_key).BindStatic(4, r.subject_id).Bind(5, seq)
         .BindBlobStatic(6, raw_id);
     DS_RETURN_IF_ERROR(up->Run());
     if (db_->Changes() != 1) return NotFoundError("no record " + r.id);
@@ -174,7 +180,7 @@ Result<int64_t> Store::Impl::InsertVersion(const Record& r, std::string_view sea
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
         "INSERT INTO records(id, type, subject_id, local_version, rev, hlc_key, head) VALUES(?,?,?,?,?,?,?)"));
     ins->BindBlobStatic(1, raw_id).BindStatic(2, r.type).BindStatic(3, r.subject_id).Bind(4, r.local_version)
-        .Bind(5, r.rev).Bind(6, HlcKey(r.hlc)).Bind(7, seq);
+        .Bind(5, r.rev).Bind(6, keys.hlc_key).Bind(7, seq);
     DS_RETURN_IF_ERROR(ins->Run());
     if (undo != nullptr) undo->record_written = true;
   }
@@ -207,7 +213,7 @@ Status Store::Impl::AddPending(int64_t seq, int64_t to_seq, const nlohmann::json
   // state 0: pending, 1: rejected. Record, kind and from-version are the
   // version row's (record, action, prev).
   DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT INTO pending(seq, version, session, state, detail) VALUES(?,?,?,0,?)"));
-  st->Bind(1, seq).Bind(2, to_seq).BindBlob(3, mutation_prefix_);
+  st->Bind(1, seq).Bind(2, to_seq).BindBlobStatic(3, mutation_prefix_);  // outlives Run()
   if (sealed.empty()) st->BindNull(4); else st->BindBlob(4, sealed);
   return st->Run();
 }
@@ -331,11 +337,11 @@ Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r) {
 
 namespace {
 
-// A new record on its way through Add or AddMany.
-struct NewAdd {
-  Record r;
-  WriteOutcome out;   // flags and problems; the record goes in once written
-  int64_t at_ms = 0;  // its version row's audit time
+// What writing a prepared new record needs beside the record and its sealed
+// body: the rows' clear keys and the audit time.
+struct AddRow {
+  VersionKeys keys;
+  int64_t at_ms = 0;
 };
 
 // Add's arguments, checked before anything is made or written.
@@ -352,15 +358,15 @@ Status CheckAddArgs(std::string_view type, std::string_view subject_id, const nl
   return Status::Ok();
 }
 
-// Makes the record (a new id, the envelope, the clock's time) and validates
-// it; when valid, stamps it (HLC) and seals its first version into
-// `*sealed` (`*body`: plaintext scratch, wiped). A refused record gets its
-// problems in a->out and nothing else. Reads the connection only for a
-// pep_update (its duplicate-term flag).
+// Makes the record in out->record (a new id, the envelope, the clock's time)
+// and validates it; when valid, stamps it (HLC), seals its first version
+// into `*sealed` (`*body`: plaintext scratch, wiped) and fills `*row`. A
+// refused record leaves out->record empty and its problems in `*out`.
+// Reads the connection only for a pep_update (its duplicate-term flag).
 Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_view type,
                   std::string_view subject_id, nlohmann::json&& fields, std::string_view status, std::string* body,
-                  std::string* sealed, NewAdd* a) {
-  Record& r = a->r;
+                  std::string* sealed, WriteOutcome* out, AddRow* row) {
+  Record& r = out->record;
   r.id = impl.NewId();
   r.type = std::string(type);
   r.subject_id = std::string(subject_id);
@@ -373,23 +379,27 @@ Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_v
   r.created_at = now;
   r.updated_at = now;
   DS_ASSIGN_OR_RETURN(ValidationResult v, CheckRecord(impl, r));
-  a->out.flags = v.flags;
+  out->flags = v.flags;
   if (!v.ok()) {
-    a->out.problems = std::move(v.problems);
+    out->problems = std::move(v.problems);
+    r = Record();
     return Status::Ok();
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
   DS_RETURN_IF_ERROR(impl.SealVersion(r, "local", body, sealed));
-  a->at_ms = impl.env().clock->NowMillis();
+  DS_ASSIGN_OR_RETURN(row->keys, VersionKeysOf(r));
+  row->at_ms = impl.env().clock->NowMillis();
   return Status::Ok();
 }
 
 // Writes a prepared record's rows — its version (and audit entry), its
 // records row and its pending mutation — in `txn`, which undoes them if the
 // write fails part way.
-Status InsertAdd(Store::Impl& impl, const NewAdd& a, std::string_view sealed, RecordWriteTxn& txn) {
+Status InsertAdd(Store::Impl& impl, const Record& r, const AddRow& row, std::string_view sealed,
+                 RecordWriteTxn& txn) {
   DS_ASSIGN_OR_RETURN(int64_t mutation, impl.ReservePendingSeq());
-  DS_ASSIGN_OR_RETURN(int64_t seq, impl.InsertVersion(a.r, sealed, 0, mutation, kActionAdd, a.at_ms, txn.undo()));
+  DS_ASSIGN_OR_RETURN(int64_t seq,
+                      impl.InsertVersion(r, row.keys, sealed, 0, mutation, kActionAdd, row.at_ms, txn.undo()));
   DS_RETURN_IF_ERROR(impl.AddPending(mutation, seq, nullptr));
   txn.undo()->pending_seq = mutation;
   return Status::Ok();
@@ -399,19 +409,22 @@ Status InsertAdd(Store::Impl& impl, const NewAdd& a, std::string_view sealed, Re
 // records in order (validation, HLC stamp, body, sealing: the CPU work that
 // does not touch the connection) while the calling thread writes the ones
 // already sealed (SQLite). Each side owns its half of Store::Impl while the
-// pipeline runs: the preparing thread the id stream, the clock and HLC, the
-// sealer and the environment's clock; the calling thread the connection,
-// its statements and the pending counter. Records, outcomes and sealed
-// bodies pass from one to the other under `mu_`.
+// pipeline runs: the preparing thread the id stream, the HLC, the sealer and
+// the environment's clock; the calling thread the connection, its
+// statements and the pending counter. A record passes from one to the other
+// through `prepared_` (release/acquire); a thread sleeps on `cv_` only when
+// it has caught up with the other, which then wakes it (the *_waiting_ flags
+// and the counters are sequentially consistent, so one of the two always
+// sees the other's store).
 class AddPipeline {
  public:
   // At most this many records sealed and not yet written (their sealed
-  // bodies are kept in a ring of this many buffers).
+  // bodies and rows are kept in rings of this many).
   static constexpr size_t kWindow = 256;
 
   AddPipeline(Store::Impl& impl, const std::string& device_id, std::vector<NewRecord>& in,
-              std::vector<NewAdd>& adds)
-      : impl_(impl), device_id_(device_id), in_(in), adds_(adds), sealed_(kWindow) {}
+              std::vector<WriteOutcome>& out)
+      : impl_(impl), device_id_(device_id), in_(in), out_(out), sealed_(kWindow), rows_(kWindow) {}
   ~AddPipeline() { Stop(); }
   AddPipeline(const AddPipeline&) = delete;
   AddPipeline& operator=(const AddPipeline&) = delete;
@@ -430,21 +443,23 @@ class AddPipeline {
   }
   // Waits until record `i` is prepared; its preparation's status.
   Status WaitPrepared(size_t i) {
-    if (i < prepared_seen_) return Status::Ok();
+    if (i < prepared_.load(std::memory_order_acquire)) return Status::Ok();
     std::unique_lock<std::mutex> lock(mu_);
     writer_waiting_ = true;
     cv_.wait(lock, [&] { return prepared_ > i || failed_; });
     writer_waiting_ = false;
-    prepared_seen_ = prepared_;
-    if (i < prepared_) return Status::Ok();
-    return error_;  // record i failed (the preparing thread stopped there)
+    if (prepared_ > i) return Status::Ok();
+    return error_;  // record i failed: the preparing thread stopped there
   }
   std::string_view Sealed(size_t i) const { return sealed_[i % kWindow]; }
-  // Record `i` is written: its sealed buffer may take another record.
+  const AddRow& Row(size_t i) const { return rows_[i % kWindow]; }
+  // Record `i` is written: its ring slots may take another record.
   void Written(size_t i) {
-    std::lock_guard<std::mutex> lock(mu_);
     written_ = i + 1;
-    if (preparer_waiting_) cv_.notify_all();
+    if (preparer_waiting_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+    }
   }
 
  private:
@@ -452,7 +467,7 @@ class AddPipeline {
     std::string body;
     body.reserve(2048);
     for (size_t i = 0; i < in_.size(); ++i) {
-      {
+      if (stopping_.load(std::memory_order_relaxed) || i >= written_ + kWindow) {
         std::unique_lock<std::mutex> lock(mu_);
         preparer_waiting_ = true;
         cv_.wait(lock, [&] { return stopping_ || i < written_ + kWindow; });
@@ -463,18 +478,20 @@ class AddPipeline {
       try {
         NewRecord& n = in_[i];
         s = PrepareAdd(impl_, device_id_, n.type, n.subject_id, std::move(n.fields), n.status, &body,
-                       &sealed_[i % kWindow], &adds_[i]);
+                       &sealed_[i % kWindow], &out_[i], &rows_[i % kWindow]);
       } catch (const std::exception& e) {
         s = InternalError(std::string("preparing a record: ") + e.what());
       }
-      std::lock_guard<std::mutex> lock(mu_);
-      if (!s.ok()) {
-        failed_ = true;
-        error_ = std::move(s);
-      } else {
+      if (s.ok()) {
         prepared_ = i + 1;
+      } else {
+        error_ = std::move(s);
+        failed_ = true;
       }
-      if (writer_waiting_) cv_.notify_all();
+      if (writer_waiting_) {
+        std::lock_guard<std::mutex> lock(mu_);
+        cv_.notify_all();
+      }
       if (failed_) return;
     }
   }
@@ -482,18 +499,18 @@ class AddPipeline {
   Store::Impl& impl_;
   const std::string& device_id_;
   std::vector<NewRecord>& in_;
-  std::vector<NewAdd>& adds_;
+  std::vector<WriteOutcome>& out_;
   std::vector<std::string> sealed_;
+  std::vector<AddRow> rows_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
-  size_t prepared_ = 0;       // records [0, prepared_) are prepared
-  size_t written_ = 0;        // records [0, written_) are written
-  bool failed_ = false;       // the record at prepared_ failed: error_
+  std::atomic<size_t> prepared_{0};  // records [0, prepared_) are prepared
+  std::atomic<size_t> written_{0};   // records [0, written_) are written
+  std::atomic<bool> failed_{false};  // the record at prepared_ failed: error_ (set before)
   Status error_ = Status::Ok();
-  bool stopping_ = false;
-  bool writer_waiting_ = false, preparer_waiting_ = false;
-  size_t prepared_seen_ = 0;  // the calling thread's last look at prepared_
+  std::atomic<bool> stopping_{false};
+  std::atomic<bool> writer_waiting_{false}, preparer_waiting_{false};
 };
 
 }  // namespace
@@ -507,16 +524,16 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
                                 std::string_view status) {
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   DS_RETURN_IF_ERROR(CheckAddArgs(type, subject_id, fields, status));
-  NewAdd a;
+  WriteOutcome out;
+  AddRow row;
   DS_ASSIGN_OR_RETURN(RecordWriteTxn txn, RecordWriteTxn::Begin(*impl_));
   // Sealed into buffers kept by the store: a loop of Adds allocates them once.
   DS_RETURN_IF_ERROR(PrepareAdd(*impl_, device_id_, type, subject_id, std::move(fields), status,
-                                impl_->body_scratch(), impl_->sealed_scratch(), &a));
-  if (!a.out.saved()) return std::move(a.out);
-  DS_RETURN_IF_ERROR(InsertAdd(*impl_, a, *impl_->sealed_scratch(), txn));
+                                impl_->body_scratch(), impl_->sealed_scratch(), &out, &row));
+  if (!out.saved()) return out;
+  DS_RETURN_IF_ERROR(InsertAdd(*impl_, out.record, row, *impl_->sealed_scratch(), txn));
   DS_RETURN_IF_ERROR(txn.Commit());
-  a.out.record = std::move(a.r);
-  return std::move(a.out);
+  return out;
 }
 
 Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records) {
@@ -535,7 +552,7 @@ Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records)
     DS_ASSIGN_OR_RETURN(Transaction t, Transaction::Begin(impl_->db()));
     own.emplace(std::move(t));
   }
-  std::vector<NewAdd> adds(records.size());
+  std::vector<WriteOutcome> out(records.size());
   // A pep_update's check reads the store (the subject's other PEP updates,
   // the ones just written included), so a call holding one, or too few
   // records to gain from a second thread, goes one record at a time.
@@ -543,36 +560,34 @@ Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records)
   std::optional<AddPipeline> pipeline;
   if (pipelined) {
     DS_RETURN_IF_ERROR(impl_->RecoverHlc());  // reads the connection: before the thread starts
-    pipeline.emplace(*impl_, device_id_, records, adds);
+    pipeline.emplace(*impl_, device_id_, records, out);
     pipeline->Start();
   }
+  AddRow serial_row;
   for (size_t i = 0; i < records.size(); ++i) {
-    NewAdd& a = adds[i];
     Status s = Status::Ok();
     std::string_view sealed;
+    const AddRow* row = &serial_row;
     if (pipelined) {
       s = pipeline->WaitPrepared(i);
       sealed = pipeline->Sealed(i);
+      row = &pipeline->Row(i);
     } else {
       NewRecord& n = records[i];
       s = PrepareAdd(*impl_, device_id_, n.type, n.subject_id, std::move(n.fields), n.status,
-                     impl_->body_scratch(), impl_->sealed_scratch(), &a);
+                     impl_->body_scratch(), impl_->sealed_scratch(), &out[i], &serial_row);
       sealed = *impl_->sealed_scratch();
     }
-    if (s.ok() && a.out.saved()) {
+    if (s.ok() && out[i].saved()) {
       Result<RecordWriteTxn> txn = RecordWriteTxn::Begin(*impl_);
-      s = txn.ok() ? InsertAdd(*impl_, a, sealed, *txn) : txn.status();
+      s = txn.ok() ? InsertAdd(*impl_, out[i].record, *row, sealed, *txn) : txn.status();
       if (s.ok()) s = txn->Commit();
     }
     if (pipelined) pipeline->Written(i);
     if (!s.ok()) return s.Annotate("records[" + std::to_string(i) + "]");
-    if (a.out.saved()) a.out.record = std::move(a.r);
   }
   if (pipeline) pipeline->Stop();
   if (own) DS_RETURN_IF_ERROR(own->Commit());
-  std::vector<WriteOutcome> out;
-  out.reserve(adds.size());
-  for (NewAdd& a : adds) out.push_back(std::move(a.out));
   return out;
 }
 
