@@ -69,7 +69,8 @@ Status ApplyPragmas(Database& db) {
   // to the WAL and writing them again (docs/store.md, "Page cache").
   return db.Exec(
       "PRAGMA journal_mode=WAL; PRAGMA synchronous=FULL; PRAGMA secure_delete=ON;"
-      "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=-8192;");
+      "PRAGMA temp_store=MEMORY; PRAGMA foreign_keys=ON; PRAGMA cache_size=-" +
+      std::to_string(kStorePageCacheKiB) + ";");
 }
 
 std::string RandomHex(Random& random, size_t bytes) {

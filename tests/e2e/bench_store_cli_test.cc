@@ -19,7 +19,8 @@ TEST(BenchStoreCliTest, JsonHasEveryFigure) {
   for (const char* k :
        {"bulk_ratio", "commit_ratio", "seal_open_1k_us", "bulk_records_per_s", "commit_p50_us",
         "commit_p99_us", "open_unlock_ms", "kdf_ms", "plain_bulk_records_per_s",
-        "plain_commit_p50_us", "plain_commit_p99_us", "record_bytes"}) {
+        "plain_commit_p50_us", "plain_commit_p99_us", "record_bytes", "bulk_cpu_ratio",
+        "bulk_ratio_plain_same_cache", "plain_same_cache_bulk_records_per_s"}) {
     ASSERT_TRUE(j.contains(k) && j[k].is_number()) << k << " in " << r.out;
     EXPECT_GT(j[k].get<double>(), 0) << k;
   }

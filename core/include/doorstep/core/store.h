@@ -35,6 +35,9 @@ struct KeySource {
   const SecretBytes* keystore_key = nullptr;
 };
 
+// The page cache of a store's connection, in KiB (docs/store.md, "Page cache").
+inline constexpr int kStorePageCacheKiB = 8192;
+
 struct StoreOptions {
   KdfProfile kdf = KdfProfile::kModerate;
   int max_failed_unlocks = 10;  // consecutive wrong unlocks before the store wipes itself
