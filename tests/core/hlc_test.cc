@@ -23,6 +23,11 @@ TEST(HlcStampTest, EncodeFormat) {
   HlcStamp max{kHlcMaxPhysicalMs, std::numeric_limits<uint32_t>::max(),
                std::string(64, 'f')};
   EXPECT_EQ(max.Encode().size(), kHlcMaxEncodedChars);
+  EXPECT_EQ(max.Encode(), "9999999999999-ffffffff-" + std::string(64, 'f'));
+  EXPECT_EQ((HlcStamp{1234, 0xdeadbeef, "x-1"}.Encode()), "0000000001234-deadbeef-x-1");
+  // Out-of-range times are clamped, as Decode's range requires.
+  EXPECT_EQ((HlcStamp{-5, 1, "d"}.Encode()), "0000000000000-00000001-d");
+  EXPECT_EQ((HlcStamp{kHlcMaxPhysicalMs + 1, 1, "d"}.Encode()), "9999999999999-00000001-d");
 }
 
 TEST(HlcStampTest, RoundTrip) {
