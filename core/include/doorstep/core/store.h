@@ -145,7 +145,8 @@ class Store {
   // fields object is checked before anything is written (kInvalidArgument
   // naming "records[i]"). Any other error stops the call and names the
   // record: outside a batch nothing is saved; inside one, the records before
-  // it stay in the batch (as after as many Adds) and that record leaves no row.
+  // it stay in the batch (as after as many Adds) and that record leaves no row
+  // (unless SQLite rolled the whole batch back itself: see BeginBatch).
   // Quicker than as many Adds for a bulk import: a second thread validates,
   // stamps and seals the next records while this one writes (a call with a
   // pep_update, whose check reads the store, goes one record at a time).
