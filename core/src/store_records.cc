@@ -4,6 +4,7 @@
 #include <atomic>
 #include <condition_variable>
 #include <exception>
+#include <new>
 #include <mutex>
 #include <optional>
 #include <set>
@@ -479,8 +480,12 @@ class AddPipeline {
         NewRecord& n = in_[i];
         s = PrepareAdd(impl_, device_id_, n.type, n.subject_id, std::move(n.fields), n.status, &body,
                        &sealed_[i % kWindow], &out_[i], &rows_[i % kWindow]);
-      } catch (const std::exception& e) {
-        s = InternalError(std::string("preparing a record: ") + e.what());
+      } catch (const std::bad_alloc&) {
+        s = ResourceExhaustedError("out of memory preparing a record");
+      } catch (...) {
+        // Not what(): it may quote the record's content. Nothing may leave
+        // this thread's function by an exception.
+        s = InternalError("unexpected exception preparing a record");
       }
       if (s.ok()) {
         prepared_ = i + 1;

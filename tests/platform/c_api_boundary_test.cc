@@ -10,6 +10,9 @@
 #include <new>
 #include <stdexcept>
 #include <string>
+#include <utility>
+
+#include <nlohmann/json.hpp>
 
 #include "capi_internal.h"
 #include "capi_json.h"
@@ -187,6 +190,102 @@ TEST(CApiErrorTest, ProblemListTooLongForTheBufferIsTruncatedAsValidJson) {
   std::vector<core::Problem> few = {
       {"visit_type", "required", "Visit type: required."}};
   EXPECT_EQ(nlohmann::json::parse(ProblemsForError(few, 4095)).size(), 1u);
+}
+
+
+// ds_record_put_many: 40 records (enough for AddMany's second thread), one of
+// them refused: each gets its own entry, the rest are saved together.
+std::string ManyRecords(size_t n, size_t refused) {
+  nlohmann::json arr = nlohmann::json::array();
+  for (size_t i = 0; i < n; ++i) {
+    nlohmann::json f = nlohmann::json::parse(kFields);
+    f["location"] = "Family home " + std::to_string(i);
+    if (i == refused) f["visit_end"] = "2025-03-10T09:00:00+00:00";  // before the start
+    arr.push_back({{"type", "visit_note"}, {"subject_id", "case-many"}, {"fields", f}});
+  }
+  return arr.dump();
+}
+
+TEST_F(CApiBoundaryTest, PutManyReportsEachRecordAndRefusesBadInputWhole) {
+  ds_error err{};
+  ds_store_t* s = ds_store_create(Path("m.db").c_str(), "pw", nullptr, 0,
+                                  R"({"kdf":"interactive"})", &err);
+  ASSERT_NE(s, nullptr) << err.message;
+  char* out = ds_record_put_many(s, ManyRecords(40, 7).c_str(), &err);
+  ASSERT_NE(out, nullptr) << err.message;
+  nlohmann::json j = nlohmann::json::parse(out);
+  ds_string_free(out);
+  ASSERT_TRUE(j.is_array());
+  ASSERT_EQ(j.size(), 40u);
+  for (size_t i = 0; i < j.size(); ++i) {
+    if (i == 7) {
+      EXPECT_EQ(j[i].value("ok", true), false);
+      EXPECT_FALSE(j[i]["problems"].empty());
+      EXPECT_FALSE(j[i].contains("record"));
+    } else {
+      EXPECT_EQ(j[i].value("ok", false), true) << i;
+      EXPECT_EQ(j[i]["record"].value("subject_id", ""), "case-many") << i;
+    }
+  }
+  char* list = ds_record_list(s, nullptr, &err);
+  ASSERT_NE(list, nullptr) << err.message;
+  EXPECT_EQ(nlohmann::json::parse(list).size(), 39u);
+  ds_string_free(list);
+
+  // Bad input: the message names the entry, and nothing is saved.
+  nlohmann::json bad = nlohmann::json::parse(ManyRecords(40, 99));
+  bad[3].erase("type");
+  bad[5]["status"] = 1;
+  for (const std::string& in : {std::string("{}"), std::string("[1]"), bad.dump(), std::string("not json")}) {
+    err = ds_error{};
+    EXPECT_EQ(ds_record_put_many(s, in.c_str(), &err), nullptr) << in;
+    EXPECT_EQ(err.code, DS_ERR_INVALID_ARGUMENT) << in;
+  }
+  EXPECT_NE(std::string(err.message).find("records"), std::string::npos) << err.message;
+  err = ds_error{};
+  EXPECT_EQ(ds_record_put_many(s, bad.dump().c_str(), &err), nullptr);
+  EXPECT_NE(std::string(err.message).find("records[3].type"), std::string::npos) << err.message;
+  bad = nlohmann::json::parse(ManyRecords(40, 99));
+  bad[30]["type"] = "case_note";
+  err = ds_error{};
+  EXPECT_EQ(ds_record_put_many(s, bad.dump().c_str(), &err), nullptr);
+  EXPECT_EQ(err.code, DS_ERR_INVALID_ARGUMENT);
+  EXPECT_NE(std::string(err.message).find("records[30]"), std::string::npos) << err.message;
+  list = ds_record_list(s, nullptr, &err);
+  ASSERT_NE(list, nullptr) << err.message;
+  EXPECT_EQ(nlohmann::json::parse(list).size(), 39u);
+  ds_string_free(list);
+  ds_store_close(s);
+}
+
+TEST_F(CApiBoundaryTest, ExceptionWhilePreparingManyRecordsBecomesAnError) {
+  // AddMany's second thread reads the Clock; what it throws must come back as
+  // an error (never terminate the process, never quote what()), and the
+  // call's transaction saves nothing.
+  ds_error err{};
+  ds_store_t* s = ds_store_create(Path("b.db").c_str(), "pw", nullptr, 0,
+                                  R"({"kdf":"interactive"})", &err);
+  ASSERT_NE(s, nullptr) << err.message;
+  const std::string many = ManyRecords(40, 99);
+  for (auto [fault, code] : {std::pair{Fault::kRuntimeError, DS_ERR_INTERNAL},
+                             std::pair{Fault::kBadAlloc, DS_ERR_RESOURCE_EXHAUSTED},
+                             std::pair{Fault::kInt, DS_ERR_INTERNAL}}) {
+    clock_.fault = fault;
+    err = ds_error{};
+    EXPECT_EQ(ds_record_put_many(s, many.c_str(), &err), nullptr);
+    EXPECT_EQ(err.code, code) << err.message;
+    EXPECT_EQ(std::string(err.message).find("secret words"), std::string::npos) << err.message;
+  }
+  clock_.fault = Fault::kNone;
+  char* list = ds_record_list(s, nullptr, &err);
+  ASSERT_NE(list, nullptr) << err.message;
+  EXPECT_STREQ(list, "[]");
+  ds_string_free(list);
+  char* out = ds_record_put_many(s, many.c_str(), &err);
+  ASSERT_NE(out, nullptr) << err.message;
+  EXPECT_EQ(nlohmann::json::parse(out).size(), 40u);
+  ds_string_free(out);
+  ds_store_close(s);
 }
 
 }  // namespace

@@ -262,6 +262,15 @@ DS_JNI(jbyteArray, nativeRecordPut)
   });
 }
 
+DS_JNI(jbyteArray, nativeRecordPutMany)
+(JNIEnv* env, jclass, jlong h, jbyteArray records) {
+  return Guard(env, jbyteArray(nullptr), [&] {
+    Bytes r(env, records);
+    ds_error err;
+    return Out(env, ds_record_put_many(Store(h), r.str(), &err), err);
+  });
+}
+
 DS_JNI(jbyteArray, nativeRecordEdit)
 (JNIEnv* env, jclass, jlong h, jbyteArray id, jbyteArray changes,
  jbyteArray status) {

@@ -60,6 +60,53 @@ char* ds_record_put(ds_store_t* store, const char* type, const char* subject_id,
   });
 }
 
+char* ds_record_put_many(ds_store_t* store, const char* records_json,
+                         ds_error* err) {
+  return Boundary(err, static_cast<char*>(nullptr), [&]() -> Result<char*> {
+    StoreCall call(store);
+    DS_RETURN_IF_ERROR(call.status());
+    DS_ASSIGN_OR_RETURN(nlohmann::json in, ParseJson(records_json, "records"));
+    if (!in.is_array()) return InvalidArgumentError("records must be a JSON array");
+    std::vector<core::NewRecord> records;
+    records.reserve(in.size());
+    for (size_t i = 0; i < in.size(); ++i) {
+      nlohmann::json& e = in[i];
+      const std::string at = "records[" + std::to_string(i) + "]";
+      if (!e.is_object()) return InvalidArgumentError(at + " must be a JSON object");
+      for (auto it = e.begin(); it != e.end(); ++it) {
+        if (it.key() != "type" && it.key() != "subject_id" && it.key() != "fields" &&
+            it.key() != "status") {
+          return InvalidArgumentError(at + ": unknown key '" + it.key() +
+                                      "' (type, subject_id, fields, status)");
+        }
+      }
+      for (const char* key : {"type", "subject_id"}) {
+        if (!e.contains(key) || !e[key].is_string()) {
+          return InvalidArgumentError(at + "." + key + " must be a string");
+        }
+      }
+      if (!e.contains("fields")) return InvalidArgumentError(at + ".fields is required");
+      if (e.contains("status") && !e["status"].is_string()) {
+        return InvalidArgumentError(at + ".status must be a string");
+      }
+      records.push_back(core::NewRecord{e["type"].get<std::string>(), e["subject_id"].get<std::string>(),
+                                        std::move(e["fields"]),
+                                        e.contains("status") ? e["status"].get<std::string>() : "draft"});
+    }
+    DS_ASSIGN_OR_RETURN(std::vector<core::WriteOutcome> outs,
+                        call.store().AddMany(std::move(records)));
+    nlohmann::json out = nlohmann::json::array();
+    for (const core::WriteOutcome& w : outs) {
+      if (w.saved()) {
+        out.push_back({{"ok", true}, {"record", core::RecordToJson(w.record)}});
+      } else {
+        out.push_back(ValidationToJson(w.problems, w.flags));
+      }
+    }
+    return CopyOut(Dump(out));
+  });
+}
+
 char* ds_record_edit(ds_store_t* store, const char* id,
                      const char* changes_json, const char* status,
                      ds_error* err) {

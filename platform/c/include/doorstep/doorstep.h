@@ -185,6 +185,18 @@ DS_API char* ds_record_put(ds_store_t* store, const char* type,
                            const char* subject_id, const char* fields_json,
                            const char* status, ds_error* err);
 
+/* Adds many new records in one call (a bulk import), in one transaction.
+ * `records_json` is a JSON array of objects {"type", "subject_id", "fields",
+ * "status" (optional: "draft")}. Returns a JSON array in the same order
+ * (caller frees): {"ok":true,"record":{…}} for each record saved (the record
+ * as ds_record_put returns it), {"ok":false,"problems":[…],"flags":[…]} for
+ * each one validation refused (not saved; the others are). NULL:
+ * DS_ERR_INVALID_ARGUMENT (not JSON, not an array, an entry that is not such
+ * an object, an unknown type or a bad subject id; the message names
+ * records[i]); then, as on any other error, nothing is saved. */
+DS_API char* ds_record_put_many(ds_store_t* store, const char* records_json,
+                                ds_error* err);
+
 /* Edits record `id`: `changes_json` is an object of changed fields (a null
  * value removes a field); `status` NULL keeps it, or "final" (never back to
  * draft). Editing a final record makes an amendment. Returns the record as

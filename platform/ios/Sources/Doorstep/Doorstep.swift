@@ -13,7 +13,7 @@
 //   ds_store_unlock    store.unlock(...)            ds_conflicts_list  store.conflictsList(openOnly:)
 //   ds_store_passwd    store.passwd(...)            ds_conflict_resolve store.conflictResolve(...)
 //   ds_store_wipe      store.wipe()                 ds_cancel_*        Task cancellation of sync
-//   ds_store_close     store.close() / deinit
+//   ds_store_close     store.close() / deinit      ds_record_put_many store.recordPutMany(recordsJSON:)
 //   ds_store_status    store.status()
 //
 // Thread safety: as the C ABI — calls on one store are serialised inside it.
@@ -153,6 +153,12 @@ public final class Doorstep: @unchecked Sendable {
       Doorstep.withCStrings(status, nil, nil) { st, _, _ in ds_record_put(handle, t, s, f, st, &err) }
     }
     return try Doorstep.take(r, &err)
+  }
+
+  public func recordPutMany(recordsJSON: String) throws -> String {
+    var err = ds_error()
+    return try Doorstep.take(
+      Doorstep.withCStrings(recordsJSON, nil, nil) { r, _, _ in ds_record_put_many(handle, r, &err) }, &err)
   }
 
   public func recordEdit(id: String, changesJSON: String, status: String? = nil) throws -> String {

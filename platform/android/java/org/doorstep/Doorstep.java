@@ -26,6 +26,7 @@ import java.util.concurrent.atomic.AtomicLong;
  *   ds_store_close        store.close()
  *   ds_store_status       store.status()
  *   ds_record_put         store.recordPut(type, subjectId, fieldsJson, status)
+ *   ds_record_put_many    store.recordPutMany(recordsJson)
  *   ds_record_edit        store.recordEdit(id, changesJson, status)
  *   ds_record_get         store.recordGet(id)
  *   ds_record_list        store.recordList(filterJson)
@@ -178,6 +179,10 @@ public final class Doorstep implements AutoCloseable {
         utf8(status)));
   }
 
+  public String recordPutMany(String recordsJson) throws DoorstepException {
+    return str(nativeRecordPutMany(handle.get(), utf8(recordsJson)));
+  }
+
   public String recordEdit(String id, String changesJson, String status)
       throws DoorstepException {
     return str(nativeRecordEdit(handle.get(), utf8(id), utf8(changesJson), utf8(status)));
@@ -257,6 +262,8 @@ public final class Doorstep implements AutoCloseable {
   private static native byte[] nativeRecordPut(long h, byte[] type, byte[] subject, byte[] fields,
       byte[] status) throws DoorstepException;
   private static native byte[] nativeRecordEdit(long h, byte[] id, byte[] changes, byte[] status)
+      throws DoorstepException;
+  private static native byte[] nativeRecordPutMany(long h, byte[] records)
       throws DoorstepException;
   private static native byte[] nativeRecordGet(long h, byte[] id) throws DoorstepException;
   private static native byte[] nativeRecordList(long h, byte[] filter) throws DoorstepException;
