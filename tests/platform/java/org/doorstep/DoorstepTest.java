@@ -95,6 +95,32 @@ public class DoorstepTest {
   }
 
   @Test
+  public void putManyAddsEveryRecordInOneCall() throws DoorstepException {
+    StringBuilder records = new StringBuilder("[");
+    for (int i = 0; i < 40; i++) {
+      if (i > 0) records.append(',');
+      records.append("{\"type\":\"visit_note\",\"subject_id\":\"case-010\",\"fields\":")
+          .append(visitNote("Entry " + i)).append('}');
+    }
+    records.append(",{\"type\":\"visit_note\",\"subject_id\":\"case-010\",")
+        .append("\"fields\":{\"visit_type\":\"nope\"}}]");
+    try (Doorstep store = Doorstep.create(path("m.db"), "pin 1234".toCharArray(), null, OPTIONS)) {
+      String out = store.recordPutMany(records.toString());
+      assertTrue(out.startsWith("["));
+      assertEquals(40, out.split("\"ok\":true", -1).length - 1);
+      assertEquals(1, out.split("\"ok\":false", -1).length - 1);
+      assertTrue(store.status().contains("\"records\":40"));
+      try {
+        store.recordPutMany("[{\"type\":\"visit_note\"}]");
+        fail("an entry without subject_id must throw");
+      } catch (DoorstepException e) {
+        assertEquals(Doorstep.ERR_INVALID_ARGUMENT, e.getCode());
+        assertTrue(e.getMessage().contains("records[0]"));
+      }
+    }
+  }
+
+  @Test
   public void errorsCarryTheirCode() throws DoorstepException {
     try (Doorstep store = Doorstep.create(path("b.db"), "right".toCharArray(), null, OPTIONS)) {
       try {
