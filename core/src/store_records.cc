@@ -122,6 +122,15 @@ Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
   return r;
 }
 
+namespace {
+
+// Points a record's row at a new head (InsertVersion), or back at its old
+// one (RecordWriteTxn's undo): one statement, cached once.
+constexpr char kUpdateRecordRowSql[] =
+    "UPDATE records SET local_version=?, rev=?, hlc_key=?, subject_id=?, head=? WHERE id=?";
+
+}  // namespace
+
 Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin,
                                           int64_t mutation, VersionAction action, WriteUndo* undo) {
   // Sealed into a buffer kept by the store: a bulk write allocates it once.
@@ -170,8 +179,7 @@ Result<int64_t> Store::Impl::InsertVersion(const Record& r, const VersionKeys& k
     undo->raw_id = raw_id;
   }
   if (prev_seq != 0) {
-    DS_ASSIGN_OR_RETURN(StmtRef up, Stmt(
-        "UPDATE records SET local_version=?, rev=?, hlc_key=?, subject_id=?, head=? WHERE id=?"));
+    DS_ASSIGN_OR_RETURN(StmtRef up, Stmt(kUpdateRecordRowSql));
     up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, keys.hlc_key).BindStatic(4, r.subject_id).Bind(5, seq)
         .BindBlobStatic(6, raw_id);
     DS_RETURN_IF_ERROR(up->Run());
@@ -286,7 +294,7 @@ class RecordWriteTxn {
         ok = run("DELETE FROM records WHERE id=?", [&](Statement& st) { st.BindBlobStatic(1, u.raw_id); });
       } else {
         const RecordHead& b = *u.before;
-        ok = run("UPDATE records SET local_version=?, rev=?, hlc_key=?, subject_id=?, head=? WHERE id=?",
+        ok = run(kUpdateRecordRowSql,
                  [&](Statement& st) {
                    st.Bind(1, b.local_version).Bind(2, b.rev).Bind(3, b.hlc_key).BindStatic(4, b.subject_id)
                        .Bind(5, b.head).BindBlobStatic(6, u.raw_id);
@@ -338,9 +346,9 @@ Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r) {
 
 namespace {
 
-// What writing a prepared new record needs beside the record and its sealed
-// body: the rows' clear keys and the audit time.
-struct AddRow {
+// What writing a sealed local version needs beside the record and its
+// sealed body: the rows' clear keys and the audit time.
+struct WriteRow {
   VersionKeys keys;
   int64_t at_ms = 0;
 };
@@ -359,6 +367,15 @@ Status CheckAddArgs(std::string_view type, std::string_view subject_id, const nl
   return Status::Ok();
 }
 
+// Seals local write `r` (stamped) into `*sealed` (`*body`: plaintext
+// scratch, wiped) and fills `*row`; reads the clock, not the connection.
+Status SealLocalWrite(Store::Impl& impl, const Record& r, std::string* body, std::string* sealed, WriteRow* row) {
+  DS_RETURN_IF_ERROR(impl.SealVersion(r, "local", body, sealed));
+  DS_ASSIGN_OR_RETURN(row->keys, VersionKeysOf(r));
+  row->at_ms = impl.env().clock->NowMillis();
+  return Status::Ok();
+}
+
 // Makes the record in out->record (a new id, the envelope, the clock's time)
 // and validates it; when valid, stamps it (HLC), seals its first version
 // into `*sealed` (`*body`: plaintext scratch, wiped) and fills `*row`. A
@@ -366,7 +383,7 @@ Status CheckAddArgs(std::string_view type, std::string_view subject_id, const nl
 // Reads the connection only for a pep_update (its duplicate-term flag).
 Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_view type,
                   std::string_view subject_id, nlohmann::json&& fields, std::string_view status, std::string* body,
-                  std::string* sealed, WriteOutcome* out, AddRow* row) {
+                  std::string* sealed, WriteOutcome* out, WriteRow* row) {
   Record& r = out->record;
   r.id = impl.NewId();
   r.type = std::string(type);
@@ -387,20 +404,18 @@ Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_v
     return Status::Ok();
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
-  DS_RETURN_IF_ERROR(impl.SealVersion(r, "local", body, sealed));
-  DS_ASSIGN_OR_RETURN(row->keys, VersionKeysOf(r));
-  row->at_ms = impl.env().clock->NowMillis();
-  return Status::Ok();
+  return SealLocalWrite(impl, r, body, sealed, row);
 }
 
-// Writes a prepared record's rows — its version (and audit entry), its
-// records row and its pending mutation — in `txn`, which undoes them if the
-// write fails part way.
-Status InsertAdd(Store::Impl& impl, const Record& r, const AddRow& row, std::string_view sealed,
-                 RecordWriteTxn& txn) {
+// Writes a sealed local write's rows — its version (and audit entry) after
+// version `prev_seq` (0: a new record), its records row and its pending
+// mutation — in `txn`, which undoes them if the write fails part way. Add,
+// AddMany and Edit all write through it.
+Status InsertLocalWrite(Store::Impl& impl, const Record& r, const WriteRow& row, std::string_view sealed,
+                        int64_t prev_seq, VersionAction action, RecordWriteTxn& txn) {
   DS_ASSIGN_OR_RETURN(int64_t mutation, impl.ReservePendingSeq());
   DS_ASSIGN_OR_RETURN(int64_t seq,
-                      impl.InsertVersion(r, row.keys, sealed, 0, mutation, kActionAdd, row.at_ms, txn.undo()));
+                      impl.InsertVersion(r, row.keys, sealed, prev_seq, mutation, action, row.at_ms, txn.undo()));
   DS_RETURN_IF_ERROR(impl.AddPending(mutation, seq, nullptr));
   txn.undo()->pending_seq = mutation;
   return Status::Ok();
@@ -453,7 +468,7 @@ class AddPipeline {
     return error_;  // record i failed: the preparing thread stopped there
   }
   std::string_view Sealed(size_t i) const { return sealed_[i % kWindow]; }
-  const AddRow& Row(size_t i) const { return rows_[i % kWindow]; }
+  const WriteRow& Row(size_t i) const { return rows_[i % kWindow]; }
   // Record `i` is written: its ring slots may take another record.
   void Written(size_t i) {
     written_ = i + 1;
@@ -506,7 +521,7 @@ class AddPipeline {
   std::vector<NewRecord>& in_;
   std::vector<WriteOutcome>& out_;
   std::vector<std::string> sealed_;
-  std::vector<AddRow> rows_;
+  std::vector<WriteRow> rows_;
   std::thread thread_;
   std::mutex mu_;
   std::condition_variable cv_;
@@ -530,13 +545,13 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   DS_RETURN_IF_ERROR(CheckAddArgs(type, subject_id, fields, status));
   WriteOutcome out;
-  AddRow row;
+  WriteRow row;
   DS_ASSIGN_OR_RETURN(RecordWriteTxn txn, RecordWriteTxn::Begin(*impl_));
   // Sealed into buffers kept by the store: a loop of Adds allocates them once.
   DS_RETURN_IF_ERROR(PrepareAdd(*impl_, device_id_, type, subject_id, std::move(fields), status,
                                 impl_->body_scratch(), impl_->sealed_scratch(), &out, &row));
   if (!out.saved()) return out;
-  DS_RETURN_IF_ERROR(InsertAdd(*impl_, out.record, row, *impl_->sealed_scratch(), txn));
+  DS_RETURN_IF_ERROR(InsertLocalWrite(*impl_, out.record, row, *impl_->sealed_scratch(), 0, kActionAdd, txn));
   DS_RETURN_IF_ERROR(txn.Commit());
   return out;
 }
@@ -568,11 +583,11 @@ Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records)
     pipeline.emplace(*impl_, device_id_, records, out);
     pipeline->Start();
   }
-  AddRow serial_row;
+  WriteRow serial_row;
   for (size_t i = 0; i < records.size(); ++i) {
     Status s = Status::Ok();
     std::string_view sealed;
-    const AddRow* row = &serial_row;
+    const WriteRow* row = &serial_row;
     if (pipelined) {
       s = pipeline->WaitPrepared(i);
       sealed = pipeline->Sealed(i);
@@ -585,7 +600,7 @@ Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records)
     }
     if (s.ok() && out[i].saved()) {
       Result<RecordWriteTxn> txn = RecordWriteTxn::Begin(*impl_);
-      s = txn.ok() ? InsertAdd(*impl_, out[i].record, *row, sealed, *txn) : txn.status();
+      s = txn.ok() ? InsertLocalWrite(*impl_, out[i].record, *row, sealed, 0, kActionAdd, *txn) : txn.status();
       if (s.ok()) s = txn->Commit();
     }
     if (pipelined) pipeline->Written(i);
@@ -646,12 +661,11 @@ Result<WriteOutcome> Store::Edit(std::string_view id, const nlohmann::json& chan
     return out;
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
-  DS_ASSIGN_OR_RETURN(int64_t mutation, impl_->ReservePendingSeq());
+  WriteRow row;
+  DS_RETURN_IF_ERROR(SealLocalWrite(*impl_, r, impl_->body_scratch(), impl_->sealed_scratch(), &row));
   txn.undo()->before = head;
-  DS_ASSIGN_OR_RETURN(int64_t seq, impl_->WriteVersion(r, head.head, "local", mutation,
-                                                       was_final ? kActionAmend : kActionEdit, txn.undo()));
-  DS_RETURN_IF_ERROR(impl_->AddPending(mutation, seq, nullptr));
-  txn.undo()->pending_seq = mutation;
+  DS_RETURN_IF_ERROR(InsertLocalWrite(*impl_, r, row, *impl_->sealed_scratch(), head.head,
+                                      was_final ? kActionAmend : kActionEdit, txn));
   DS_RETURN_IF_ERROR(txn.Commit());
   out.record = std::move(r);
   return out;
