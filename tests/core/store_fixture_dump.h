@@ -2,7 +2,7 @@
 // every history version, the pending mutations, conflicts and status — plus
 // its audit log read straight from the file, as one JSON value. The store
 // migration test compares a migrated store with what the fixture's generator
-// (tests/core/fixtures/make_format2_store.cc, built against the format-2 code)
+// (tests/core/fixtures/make_fixture_store.cc, built against the format-2 code)
 // saw before migration. Test-only.
 #ifndef DOORSTEP_TESTS_CORE_STORE_FIXTURE_DUMP_H_
 #define DOORSTEP_TESTS_CORE_STORE_FIXTURE_DUMP_H_

@@ -1,5 +1,5 @@
 // Store format 2 → 3: a format-2 store made by the format-2 code
-// (tests/core/fixtures/format2.db, from fixtures/make_format2_store.cc) is
+// (tests/core/fixtures/format2.db, from fixtures/make_fixture_store.cc) is
 // opened by the current code, which migrates it; every record, history
 // version, pending and rejected mutation, conflict, the status and the audit
 // log must be what the format-2 code showed (fixtures/format2.json), and the
