@@ -17,9 +17,11 @@
 namespace doorstep::core {
 namespace {
 
-// Store format 3 (docs/store.md). A record write adds one versions row (its
-// sealed body and its audit entry), one pending row, and inserts or updates
-// its records row and that row's subject index entry: four b-trees.
+// Store format 4 (docs/store.md). A record write adds one versions row (its
+// sealed body, its audit entry and its queued mutation) and inserts or
+// updates its records row and that row's subject index entry: three b-trees.
+// `pending` holds rejected mutations and those queued before format 4.
+// session and pdetail come after body: format 3 → 4 adds them in place.
 constexpr char kSchemaSql[] = R"sql(
 CREATE TABLE meta(key TEXT PRIMARY KEY, value BLOB) WITHOUT ROWID;
 CREATE TABLE records(
@@ -39,7 +41,9 @@ CREATE TABLE versions(
   mutation INTEGER NOT NULL,
   action INTEGER NOT NULL,
   at_ms INTEGER NOT NULL,
-  body BLOB NOT NULL);
+  body BLOB NOT NULL,
+  session BLOB,
+  pdetail BLOB);
 CREATE TABLE pending(
   seq INTEGER PRIMARY KEY,
   version INTEGER NOT NULL,
@@ -171,12 +175,12 @@ Result<StmtRef> Store::Impl::Stmt(const char* sql) {
 
 Store::Impl::Impl(std::unique_ptr<Database> db, Env env) : db_(std::move(db)), env_(env) {
   // Any end of a transaction (commit, rollback, automatic rollback) lets
-  // other handles write again: ReservePendingSeq must query afresh.
+  // other handles write again: ReserveVersionSeq must query afresh.
   sqlite3_commit_hook(db_->raw(), [](void* self) {
-    static_cast<Impl*>(self)->pending_seq_current_ = false;
+    static_cast<Impl*>(self)->version_seq_current_ = false;
     return 0;  // let the commit proceed
   }, this);
-  sqlite3_rollback_hook(db_->raw(), [](void* self) { static_cast<Impl*>(self)->pending_seq_current_ = false; }, this);
+  sqlite3_rollback_hook(db_->raw(), [](void* self) { static_cast<Impl*>(self)->version_seq_current_ = false; }, this);
 }
 
 void Store::Impl::SetSealer(Sealer s) {
@@ -185,8 +189,8 @@ void Store::Impl::SetSealer(Sealer s) {
   id_counter_ = 0;
   mutation_prefix_.assign(12, '\0');
   env_.random->Fill(mutation_prefix_.data(), mutation_prefix_.size());
-  next_pending_seq_ = 0;
-  pending_seq_current_ = false;
+  next_version_seq_ = 0;
+  version_seq_current_ = false;
 }
 
 void Store::Impl::DropSealer() {
@@ -392,6 +396,13 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, Env env) {
     // Format 2 → 3 in one transaction, before any key is given (docs/store.md).
     Status m = MigrateFormat2To3(impl->db());
     if (!m.ok()) return m.Annotate("migrating " + path + " from store format 2 to 3");
+    format = impl->GetMetaInt("format", -1);
+    if (!format.ok()) return format.status();
+  }
+  if (*format == 3) {
+    // Format 3 → 4, the same way (a crash between the two leaves format 3).
+    Status m = MigrateFormat3To4(impl->db());
+    if (!m.ok()) return m.Annotate("migrating " + path + " from store format 3 to 4");
     format = impl->GetMetaInt("format", -1);
     if (!format.ok()) return format.status();
   }

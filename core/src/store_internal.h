@@ -19,7 +19,7 @@
 
 namespace doorstep::core {
 
-inline constexpr int kStoreFormat = 3;
+inline constexpr int kStoreFormat = 4;
 
 // AddMany prepares records on a second thread from this many records on
 // (fewer: one at a time, a thread costs more than it saves).
@@ -100,19 +100,17 @@ struct RecordHead {
 
 // What a local record write inside a store batch has written so far, so that
 // it can take it back if it fails before its end (RecordWriteTxn; no
-// savepoint: docs/store.md, session 9).
+// savepoint: docs/store.md, session 9). Its last statement, the records
+// row's insert or update, is undone by SQLite itself if it fails, so only
+// the version row written before it can need taking back.
 struct WriteUndo {
-  int64_t version_seq = 0;       // the versions row it appended (0: none yet)
-  bool record_written = false;   // the records row inserted or updated
-  std::optional<RecordHead> before;  // the records row before an update (none: a new record)
-  std::string raw_id;            // the record's id (16 bytes) once written
-  int64_t pending_seq = 0;       // the pending row it added (0: none yet)
+  int64_t version_seq = 0;  // the versions row it appended (0: none yet)
 };
 
 class Store::Impl {
  public:
   // Registers commit and rollback hooks on the connection (see
-  // pending_seq_current_).
+  // version_seq_current_).
   Impl(std::unique_ptr<Database> db, Env env);
   ~Impl() { Close(); }
 
@@ -164,8 +162,9 @@ class Store::Impl {
   // keyed from env().random, so no system call per record.
   std::string NewId();
   // A mutation id (32 hex): a 96-bit random per-session prefix (`prefix`,
-  // 12 bytes) and the pending row's sequence number (so an ack finds its row
-  // without an index; ids never repeat: see docs/store.md).
+  // 12 bytes) and the mutation's seq — from store format 4 its version's
+  // seq, so an ack finds its row without an index (ids never repeat: see
+  // docs/store.md).
   static std::string MutationId(std::string_view prefix, int64_t seq);
   // This session's prefix (12 bytes).
   const std::string& mutation_prefix() const { return mutation_prefix_; }
@@ -192,28 +191,32 @@ class Store::Impl {
   Result<Record> ReadCurrent(std::string_view id);
   // Appends `r` (r.local_version already bumped) as a new sealed version
   // after version `prev_seq` (0: a new record) and makes it current;
-  // `mutation` is the pending row that pushes it (0: none, a pulled version),
-  // `action` what wrote it (for a local write the row is its audit entry,
-  // timed now). Returns the new version's seq. Inside a transaction.
-  // `undo` (optional) is told each row as it is written.
-  Result<int64_t> WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin, int64_t mutation,
-                               VersionAction action, WriteUndo* undo = nullptr);
+  // `action` is what wrote it. A local write (add, edit, amend, resolve) is
+  // queued for push in its own row: its mutation is the version's seq, and
+  // `detail` (a resolve's payload; null: none) is sealed into the row. For a
+  // local write the row is also its audit entry, timed now. Returns the new
+  // version's seq. Inside a transaction.
+  Result<int64_t> WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin, VersionAction action,
+                               const nlohmann::json* detail = nullptr);
   // WriteVersion's two halves. SealVersion writes r's body into `*body`
   // (plaintext scratch, wiped and cleared however it returns) and seals it
   // into `*sealed`; it touches neither the connection nor the clock, so
   // AddMany runs it on its preparing thread. InsertVersion writes the
   // sealed body as WriteVersion does, `at_ms` being the audit time.
   // `keys` are r's (VersionKeysOf), worked out beforehand by the caller.
+  // `undo` (optional) is told each row as it is written.
   Status SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed);
   Result<int64_t> InsertVersion(const Record& r, const VersionKeys& keys, std::string_view sealed, int64_t prev_seq,
-                                int64_t mutation, VersionAction action, int64_t at_ms, WriteUndo* undo = nullptr);
-  // The seq for the next pending row: above every row present and never
-  // repeated within this session. Inside a transaction.
-  Result<int64_t> ReservePendingSeq();
-  // Queues pending mutation `seq` that pushes version `to_seq` (it goes from
-  // that version's `prev`; its record is the version's); `detail` (if not
-  // null) is sealed. Inside a transaction.
-  Status AddPending(int64_t seq, int64_t to_seq, const nlohmann::json& detail);
+                                VersionAction action, int64_t at_ms, WriteUndo* undo = nullptr,
+                                const nlohmann::json* detail = nullptr);
+  // The seq for the next version row (and its mutation, if a local write):
+  // above every row present and every seq the queue has passed
+  // (meta queue_from), and never repeated within this session. Inside a
+  // transaction.
+  Result<int64_t> ReserveVersionSeq();
+  // meta queue_from: no version row below it is queued (docs/store.md,
+  // "Store format 4"). 1 if absent.
+  Result<int64_t> QueueFrom();
   // Appends an audit entry that is not a record write (detail sealed).
   // Inside a transaction.
   Status Audit(std::string_view action, std::string_view record_id, const nlohmann::json& detail);
@@ -240,14 +243,14 @@ class Store::Impl {
   std::string body_buf_;
   // WriteVersion's sealed body (not secret), reused for the same reason.
   std::string sealed_buf_;
-  int64_t next_pending_seq_ = 0;  // 0: not yet known this session
-  // True from ReservePendingSeq's query of the pending table until the
-  // transaction it ran in ends (the connection's commit and rollback hooks
-  // clear it, automatic rollbacks included). While it is true this
-  // connection holds the write lock, so no other handle can have added a
-  // pending row and next_pending_seq_ alone is right: a batch of writes
-  // queries the table once, not once per write.
-  bool pending_seq_current_ = false;
+  int64_t next_version_seq_ = 0;  // 0: not yet known this session
+  // True from ReserveVersionSeq's query of the file until the transaction
+  // it ran in ends (the connection's commit and rollback hooks clear it,
+  // automatic rollbacks included). While it is true this connection holds
+  // the write lock, so no other handle can have added a version row and
+  // next_version_seq_ alone is right: a batch of writes queries the file
+  // once, not once per write.
+  bool version_seq_current_ = false;
 };
 
 // Writes server revision `r` (a pulled record, or one a push's answer
@@ -265,6 +268,11 @@ Result<bool> WriteServerRevision(Store::Impl& impl, Record r);
 // already did. kCorruption if the format-2 rows are inconsistent (the file
 // is then left as it was).
 Status MigrateFormat2To3(Database& db);
+// Migrates a format-3 store file to format 4 in one transaction: the
+// versions table gains its queue columns (no row is rewritten; mutations
+// queued before stay in `pending`) and meta gains queue_from. A no-op if
+// another connection already did.
+Status MigrateFormat3To4(Database& db);
 
 // Writes it into `*body` (cleared first; a caller may reuse one buffer, and
 // wipes it after use).

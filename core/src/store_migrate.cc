@@ -1,7 +1,8 @@
-// Store format 2 → 3 (docs/store.md, "Store format 3"), run by Store::Open
-// before any key is given: every sealed column keeps its bytes and its
-// associated data (which names record ids as hex text), so only clear columns
-// move. One transaction: a process killed half way leaves format 2.
+// Store format 2 → 3 (docs/store.md, "Store format 3") and 3 → 4 ("Store
+// format 4"), run by Store::Open before any key is given: every sealed column
+// keeps its bytes and its associated data (which names record ids as hex
+// text), so only clear columns move. One transaction each: a process killed
+// half way leaves the format it began from.
 #include <sqlite3.h>
 
 #include <chrono>
@@ -135,9 +136,9 @@ void MaybeHoldForTest() {
 // file is inconsistent: kCorruption. A full disk, a busy or failing file
 // stay what they are (kUnavailable: the migration, rolled back, runs again
 // at the next open).
-Status AsCorruption(const Status& s) {
+Status AsCorruption(const Status& s, int from_format = 2) {
   if (s.code() != StatusCode::kInternal && s.code() != StatusCode::kInvalidArgument) return s;
-  return CorruptionError("the format-2 store could not be migrated: " + s.message());
+  return CorruptionError("the format-" + std::to_string(from_format) + " store could not be migrated: " + s.message());
 }
 
 }  // namespace
@@ -168,11 +169,33 @@ Status MigrateFormat2To3(Database& db) {
   }
   DS_RETURN_IF_ERROR(AsCorruption(db.Exec(kSwapSql)));
   DS_RETURN_IF_ERROR(db.Exec(kAuditLogViewSql));
+  DS_RETURN_IF_ERROR(db.Exec("UPDATE meta SET value=CAST('3' AS BLOB) WHERE key='format'"));
+  MaybeHoldForTest();
+  return txn.Commit();
+}
+
+Status MigrateFormat3To4(Database& db) {
+  DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
   {
-    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db, "UPDATE meta SET value=? WHERE key='format'"));
-    st.BindBlob(1, std::to_string(kStoreFormat));
-    DS_RETURN_IF_ERROR(st.Run());
+    // Another connection may have migrated the file since we read the format.
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db, "SELECT value FROM meta WHERE key='format'"));
+    DS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) return CorruptionError("the store has no format");
+    if (st.ColumnBlob(0) != "3") return Status::Ok();
   }
+  // The queue columns go after body, so no row is rewritten: a row written
+  // before reads them as NULL (not queued in its row). Mutations queued
+  // before stay in `pending` (their ids name pending seqs, not version
+  // seqs), and queue_from starts above every version and pending seq, so
+  // every later mutation's seq is above theirs and the queue keeps its order.
+  DS_RETURN_IF_ERROR(AsCorruption(db.Exec(R"sql(
+ALTER TABLE main.versions ADD COLUMN session BLOB;
+ALTER TABLE main.versions ADD COLUMN pdetail BLOB;
+INSERT INTO main.meta(key, value)
+  SELECT 'queue_from', CAST(CAST(max(coalesce((SELECT max(seq) FROM main.versions), 0),
+                                     coalesce((SELECT max(seq) FROM main.pending), 0)) + 1 AS TEXT) AS BLOB);
+UPDATE main.meta SET value=CAST('4' AS BLOB) WHERE key='format';
+)sql"), 3));
   MaybeHoldForTest();
   return txn.Commit();
 }

@@ -2,48 +2,110 @@
 // the revisions a push's answer lets the device record itself instead of
 // pulling them back (docs/sync.md, "No echo").
 #include "doorstep/core/store_sync.h"
+
+#include <algorithm>
+
 #include "store_internal.h"
 
 namespace doorstep::core {
+
+namespace {
+
+// Takes the version rows `ended` (seqs at or above `queue_from`) off the
+// queue. Pushes go in seq order and are answered whole, so they are usually
+// the queue's oldest: queue_from then moves past them and no row is
+// rewritten. One answered ahead of a mutation still queued (an answer lost
+// part way, a retry) has its row's session cleared instead.
+Status EndQueuedMutations(Store::Impl& impl, int64_t queue_from, std::vector<int64_t> ended) {
+  if (ended.empty()) return Status::Ok();
+  std::sort(ended.begin(), ended.end());
+  int64_t from = ended.back() + 1;  // if every queued row from queue_from on has ended
+  {
+    DS_ASSIGN_OR_RETURN(StmtRef st,
+                        impl.Stmt("SELECT seq FROM versions WHERE seq >= ? AND session IS NOT NULL ORDER BY seq"));
+    st->Bind(1, queue_from);
+    while (true) {
+      DS_ASSIGN_OR_RETURN(bool row, st->Step());
+      if (!row) break;
+      int64_t seq = st->ColumnInt(0);
+      if (!std::binary_search(ended.begin(), ended.end(), seq)) {
+        from = seq;  // the oldest mutation still queued
+        break;
+      }
+    }
+  }
+  for (auto it = std::lower_bound(ended.begin(), ended.end(), from); it != ended.end(); ++it) {
+    DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("UPDATE versions SET session=NULL, pdetail=NULL WHERE seq=?"));
+    st->Bind(1, *it);
+    DS_RETURN_IF_ERROR(st->Run());
+  }
+  if (from == queue_from) return Status::Ok();
+  return impl.SetMetaInt("queue_from", from);
+}
+
+}  // namespace
 
 Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::vector<PushedRevision>* pushed) {
   Store::Impl& impl = *store.impl();
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
   DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
+  DS_ASSIGN_OR_RETURN(const int64_t queue_from, impl.QueueFrom());
+  // The version rows whose queued mutation this answer ends (store format 4).
+  std::vector<int64_t> ended;
   for (const MutationAck& a : acks) {
     // The mutation id names its row (Store::Impl::MutationId): no index
     // needed. An id that cannot be ours matches no row (seq 0).
     std::string session;
     int64_t seq = 0;
     if (!Store::Impl::ParseMutationId(a.mutation_id, &session, &seq)) seq = 0;
+    // Queued in its version row (the mutation is the version's seq), or
+    // else, if it was queued before format 4, in `pending`.
+    bool in_version = false;
+    if (seq >= queue_from && std::find(ended.begin(), ended.end(), seq) == ended.end()) {
+      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT 1 FROM versions WHERE seq=?1 AND mutation=?1 AND session=?2"));
+      st->Bind(1, seq).BindBlob(2, session);
+      DS_ASSIGN_OR_RETURN(in_version, st->Step());
+    }
     if (a.outcome == "rejected") {
       nlohmann::json d = {{"reason", a.reason}};
       DS_ASSIGN_OR_RETURN(std::string sealed, impl.Seal(d.dump(), "ds1|pending|" + a.mutation_id));
+      // A rejected mutation is kept in `pending` (state 1) until the
+      // practitioner acts.
       DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt(
-          "UPDATE pending SET state=1, detail=? WHERE seq=? AND session=? AND state=0"));
+          in_version ? "INSERT INTO pending(seq, version, session, state, detail) VALUES(?2, ?2, ?3, 1, ?1)"
+                     : "UPDATE pending SET state=1, detail=?1 WHERE seq=?2 AND session=?3 AND state=0"));
       st->BindBlob(1, sealed).Bind(2, seq).BindBlob(3, session);
       DS_RETURN_IF_ERROR(st->Run());
       DS_RETURN_IF_ERROR(impl.Audit("push_rejected", "", {{"mutation_id", a.mutation_id}}));
     } else {
       if (pushed != nullptr && a.outcome == "applied" && a.server_received_at > 0) {
-        // The version it pushed, for RecordPushedRevisions (the row goes now).
-        // (By the row's key: a join with versions here was planned as a
-        // scan of versions per ack.)
+        // The version it pushed, for RecordPushedRevisions. (By the row's
+        // key: a join with versions here was planned as a scan of versions
+        // per ack.)
         PushedRevision p;
         p.mutation_id = a.mutation_id;
         p.rev = a.rev;
         p.server_received_at = a.server_received_at;
-        DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT version FROM pending WHERE seq=? AND session=? AND state=0"));
-        st->Bind(1, seq).BindBlob(2, session);
-        DS_ASSIGN_OR_RETURN(bool row, st->Step());
-        if (row) p.version = st->ColumnInt(0);
+        if (in_version) {
+          p.version = seq;
+        } else {
+          DS_ASSIGN_OR_RETURN(StmtRef st,
+                              impl.Stmt("SELECT version FROM pending WHERE seq=? AND session=? AND state=0"));
+          st->Bind(1, seq).BindBlob(2, session);
+          DS_ASSIGN_OR_RETURN(bool row, st->Step());
+          if (row) p.version = st->ColumnInt(0);
+        }
         pushed->push_back(std::move(p));
       }
-      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("DELETE FROM pending WHERE seq=? AND session=? AND state=0"));
-      st->Bind(1, seq).BindBlob(2, session);
-      DS_RETURN_IF_ERROR(st->Run());
+      if (!in_version) {
+        DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("DELETE FROM pending WHERE seq=? AND session=? AND state=0"));
+        st->Bind(1, seq).BindBlob(2, session);
+        DS_RETURN_IF_ERROR(st->Run());
+      }
     }
+    if (in_version) ended.push_back(seq);
   }
+  DS_RETURN_IF_ERROR(EndQueuedMutations(impl, queue_from, std::move(ended)));
   DS_RETURN_IF_ERROR(impl.Audit("push", "", {{"mutations", acks.size()}}));
   return txn.Commit();
 }

@@ -1,5 +1,6 @@
 // Store: writing and reading records. Each write — the record's new version,
-// its pending sync mutation and its audit entry — commits in one transaction.
+// which is also its queued sync mutation and its audit entry, and its
+// records row — commits in one transaction.
 #include <algorithm>
 #include <atomic>
 #include <condition_variable>
@@ -124,19 +125,18 @@ Result<Record> Store::Impl::ReadCurrent(std::string_view id) {
 
 namespace {
 
-// Points a record's row at a new head (InsertVersion), or back at its old
-// one (RecordWriteTxn's undo): one statement, cached once.
+// Points a record's row at a new head (InsertVersion).
 constexpr char kUpdateRecordRowSql[] =
     "UPDATE records SET local_version=?, rev=?, hlc_key=?, subject_id=?, head=? WHERE id=?";
 
 }  // namespace
 
 Result<int64_t> Store::Impl::WriteVersion(const Record& r, int64_t prev_seq, std::string_view origin,
-                                          int64_t mutation, VersionAction action, WriteUndo* undo) {
+                                          VersionAction action, const nlohmann::json* detail) {
   // Sealed into a buffer kept by the store: a bulk write allocates it once.
   DS_RETURN_IF_ERROR(SealVersion(r, origin, &body_buf_, &sealed_buf_));
   DS_ASSIGN_OR_RETURN(VersionKeys keys, VersionKeysOf(r));
-  return InsertVersion(r, keys, sealed_buf_, prev_seq, mutation, action, env_.clock->NowMillis(), undo);
+  return InsertVersion(r, keys, sealed_buf_, prev_seq, action, env_.clock->NowMillis(), nullptr, detail);
 }
 
 Result<VersionKeys> VersionKeysOf(const Record& r) {
@@ -160,71 +160,74 @@ Status Store::Impl::SealVersion(const Record& r, std::string_view origin, std::s
 }
 
 Result<int64_t> Store::Impl::InsertVersion(const Record& r, const VersionKeys& keys, std::string_view sealed_body,
-                                           int64_t prev_seq, int64_t mutation, VersionAction action, int64_t at_ms,
-                                           WriteUndo* undo) {
+                                           int64_t prev_seq, VersionAction action, int64_t at_ms, WriteUndo* undo,
+                                           const nlohmann::json* detail) {
   const std::string& raw_id = keys.raw_id;
+  DS_ASSIGN_OR_RETURN(int64_t seq, ReserveVersionSeq());
+  // A local write is queued for push in its own row (format 4): its
+  // mutation is this seq, `session` this session's mutation-id prefix.
+  const bool queued = action == kActionAdd || action == kActionEdit || action == kActionAmend ||
+                      action == kActionResolve;
+  std::string sealed_detail;
+  if (queued && detail != nullptr) {
+    DS_ASSIGN_OR_RETURN(sealed_detail, Seal(detail->dump(), "ds1|pending|" + MutationId(mutation_prefix_, seq)));
+  }
   {
     // The version row is also a local write's audit entry: action and time.
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
-        "INSERT INTO versions(record, local_version, prev, mutation, action, at_ms, body) VALUES(?,?,?,?,?,?,?)"));
-    // Bound without copies: raw_id, sealed_body and r outlive Run(), which
-    // resets and clears the bindings.
-    ins->BindBlobStatic(1, raw_id).Bind(2, r.local_version).Bind(3, prev_seq).Bind(4, mutation).Bind(5, action)
-        .Bind(6, at_ms).BindBlobStatic(7, sealed_body);
+        "INSERT INTO versions(seq, record, local_version, prev, mutation, action, at_ms, body, session, pdetail) "
+        "VALUES(?,?,?,?,?,?,?,?,?,?)"));
+    // Bound without copies: raw_id, sealed_body, r, the prefix and the
+    // detail outlive Run(), which resets and clears the bindings.
+    ins->Bind(1, seq).BindBlobStatic(2, raw_id).Bind(3, r.local_version).Bind(4, prev_seq).Bind(5, queued ? seq : 0)
+        .Bind(6, action).Bind(7, at_ms).BindBlobStatic(8, sealed_body);
+    if (queued) ins->BindBlobStatic(9, mutation_prefix_); else ins->BindNull(9);
+    if (sealed_detail.empty()) ins->BindNull(10); else ins->BindBlobStatic(10, sealed_detail);
     DS_RETURN_IF_ERROR(ins->Run());
   }
-  int64_t seq = db_->LastInsertRowId();
-  if (undo != nullptr) {
-    undo->version_seq = seq;
-    undo->raw_id = raw_id;
-  }
+  if (undo != nullptr) undo->version_seq = seq;
+  // The records row last (WriteUndo relies on it).
   if (prev_seq != 0) {
     DS_ASSIGN_OR_RETURN(StmtRef up, Stmt(kUpdateRecordRowSql));
     up->Bind(1, r.local_version).Bind(2, r.rev).Bind(3, keys.hlc_key).BindStatic(4, r.subject_id).Bind(5, seq)
         .BindBlobStatic(6, raw_id);
     DS_RETURN_IF_ERROR(up->Run());
     if (db_->Changes() != 1) return NotFoundError("no record " + r.id);
-    if (undo != nullptr) undo->record_written = true;
   } else {
     DS_ASSIGN_OR_RETURN(StmtRef ins, Stmt(
         "INSERT INTO records(id, type, subject_id, local_version, rev, hlc_key, head) VALUES(?,?,?,?,?,?,?)"));
     ins->BindBlobStatic(1, raw_id).BindStatic(2, r.type).BindStatic(3, r.subject_id).Bind(4, r.local_version)
         .Bind(5, r.rev).Bind(6, keys.hlc_key).Bind(7, seq);
     DS_RETURN_IF_ERROR(ins->Run());
-    if (undo != nullptr) undo->record_written = true;
   }
   return seq;
 }
 
-Result<int64_t> Store::Impl::ReservePendingSeq() {
-  // The row's seq never repeats within a session (mutation ids embed it);
-  // it also stays above every row present, even one another handle wrote.
+Result<int64_t> Store::Impl::ReserveVersionSeq() {
+  // The seq never repeats within a session (mutation ids embed it); it also
+  // stays above every row present, even one another handle wrote, and at or
+  // above queue_from: a version below it would count as pushed (a purge can
+  // delete the newest rows, so the rows alone do not give that).
   int64_t seq = 0;
-  if (!pending_seq_current_) {
-    DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT coalesce(max(seq), 0) + 1 FROM pending"));
+  if (!version_seq_current_) {
+    DS_ASSIGN_OR_RETURN(StmtRef st, Stmt(
+        "SELECT max(coalesce((SELECT max(seq) FROM versions), 0) + 1,"
+        " coalesce((SELECT CAST(value AS INTEGER) FROM meta WHERE key='queue_from'), 1))"));
     DS_ASSIGN_OR_RETURN(bool row, st->Step());
     seq = row ? st->ColumnInt(0) : 1;
     // Callers reserve inside a write transaction: until it ends, only this
-    // connection adds pending rows.
-    pending_seq_current_ = sqlite3_get_autocommit(db_->raw()) == 0;
+    // connection adds version rows.
+    version_seq_current_ = sqlite3_get_autocommit(db_->raw()) == 0;
   }
-  seq = std::max(seq, next_pending_seq_);
-  if (seq > 0xffffffffLL) return ResourceExhaustedError("the pending mutation counter is exhausted");
-  next_pending_seq_ = seq + 1;
+  seq = std::max(seq, next_version_seq_);
+  if (seq > 0xffffffffLL) return ResourceExhaustedError("the version counter is exhausted");
+  next_version_seq_ = seq + 1;
   return seq;
 }
 
-Status Store::Impl::AddPending(int64_t seq, int64_t to_seq, const nlohmann::json& detail) {
-  std::string sealed;
-  if (!detail.is_null()) {
-    DS_ASSIGN_OR_RETURN(sealed, Seal(detail.dump(), "ds1|pending|" + MutationId(mutation_prefix_, seq)));
-  }
-  // state 0: pending, 1: rejected. Record, kind and from-version are the
-  // version row's (record, action, prev).
-  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT INTO pending(seq, version, session, state, detail) VALUES(?,?,?,0,?)"));
-  st->Bind(1, seq).Bind(2, to_seq).BindBlobStatic(3, mutation_prefix_);  // outlives Run()
-  if (sealed.empty()) st->BindNull(4); else st->BindBlob(4, sealed);
-  return st->Run();
+Result<int64_t> Store::Impl::QueueFrom() {
+  DS_ASSIGN_OR_RETURN(int64_t from, GetMetaInt("queue_from", 1));
+  return std::max<int64_t>(from, 1);
 }
 
 Status Store::Impl::Audit(std::string_view action, std::string_view record_id, const nlohmann::json& detail) {
@@ -239,14 +242,14 @@ Status Store::Impl::Audit(std::string_view action, std::string_view record_id, c
 
 namespace {
 
-// The transaction of one Add or Edit: its version row (its audit entry), the
-// records row and the pending row commit or roll back together.
+// The transaction of one Add or Edit: its version row (its audit entry and
+// queued mutation) and the records row commit or roll back together.
 // Outside a batch it is a Transaction (BEGIN IMMEDIATE ... COMMIT). Inside a
 // batch it opens no savepoint: SQLite copies every page a savepoint's
 // statements change into its statement journal first (4 KB per b-tree leaf,
-// four leaves per write), about a sixth of a bulk write's CPU. Instead a
-// write that fails after writing a row takes its rows back itself (`undo`
-// lists them), so the batch holds all of it or none, as with the savepoint;
+// three leaves per write), about a sixth of a bulk write's CPU. Instead a
+// write that fails after writing its version row takes it back itself
+// (`undo`), so the batch holds all of it or none, as with the savepoint;
 // if taking them back fails too, the whole batch is rolled back (CommitBatch
 // then fails). A failure that makes SQLite roll back the transaction itself
 // (disk full, I/O error) ends the batch the same way, with or without a
@@ -286,22 +289,7 @@ class RecordWriteTxn {
       return (*st)->Run().ok() && db.Changes() == 1;
     };
     bool ok = true;
-    if (u.pending_seq != 0) {
-      ok = run("DELETE FROM pending WHERE seq=?", [&](Statement& st) { st.Bind(1, u.pending_seq); });
-    }
-    if (ok && u.record_written) {
-      if (!u.before) {
-        ok = run("DELETE FROM records WHERE id=?", [&](Statement& st) { st.BindBlobStatic(1, u.raw_id); });
-      } else {
-        const RecordHead& b = *u.before;
-        ok = run(kUpdateRecordRowSql,
-                 [&](Statement& st) {
-                   st.Bind(1, b.local_version).Bind(2, b.rev).Bind(3, b.hlc_key).BindStatic(4, b.subject_id)
-                       .Bind(5, b.head).BindBlobStatic(6, u.raw_id);
-                 });
-      }
-    }
-    if (ok && u.version_seq != 0) {
+    if (u.version_seq != 0) {
       ok = run("DELETE FROM versions WHERE seq=?", [&](Statement& st) { st.Bind(1, u.version_seq); });
     }
     if (!ok) (void)db.Exec("ROLLBACK");  // all of the batch rather than part of this write
@@ -407,18 +395,13 @@ Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_v
   return SealLocalWrite(impl, r, body, sealed, row);
 }
 
-// Writes a sealed local write's rows — its version (and audit entry) after
-// version `prev_seq` (0: a new record), its records row and its pending
-// mutation — in `txn`, which undoes them if the write fails part way. Add,
-// AddMany and Edit all write through it.
+// Writes a sealed local write's rows — its version (its audit entry and
+// queued mutation) after version `prev_seq` (0: a new record) and its
+// records row — in `txn`, which undoes them if the write fails part way.
+// Add, AddMany and Edit all write through it.
 Status InsertLocalWrite(Store::Impl& impl, const Record& r, const WriteRow& row, std::string_view sealed,
                         int64_t prev_seq, VersionAction action, RecordWriteTxn& txn) {
-  DS_ASSIGN_OR_RETURN(int64_t mutation, impl.ReservePendingSeq());
-  DS_ASSIGN_OR_RETURN(int64_t seq,
-                      impl.InsertVersion(r, row.keys, sealed, prev_seq, mutation, action, row.at_ms, txn.undo()));
-  DS_RETURN_IF_ERROR(impl.AddPending(mutation, seq, nullptr));
-  txn.undo()->pending_seq = mutation;
-  return Status::Ok();
+  return impl.InsertVersion(r, row.keys, sealed, prev_seq, action, row.at_ms, txn.undo()).status();
 }
 
 // AddMany's two threads. The preparing thread runs PrepareAdd on the
@@ -427,7 +410,7 @@ Status InsertLocalWrite(Store::Impl& impl, const Record& r, const WriteRow& row,
 // already sealed (SQLite). Each side owns its half of Store::Impl while the
 // pipeline runs: the preparing thread the id stream, the HLC, the sealer and
 // the environment's clock; the calling thread the connection, its
-// statements and the pending counter. A record passes from one to the other
+// statements and the version counter. A record passes from one to the other
 // through `prepared_` (release/acquire); a thread sleeps on `cv_` only when
 // it has caught up with the other, which then wakes it (the *_waiting_ flags
 // and the counters are sequentially consistent, so one of the two always
@@ -663,7 +646,6 @@ Result<WriteOutcome> Store::Edit(std::string_view id, const nlohmann::json& chan
   DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
   WriteRow row;
   DS_RETURN_IF_ERROR(SealLocalWrite(*impl_, r, impl_->body_scratch(), impl_->sealed_scratch(), &row));
-  txn.undo()->before = head;
   DS_RETURN_IF_ERROR(InsertLocalWrite(*impl_, r, row, *impl_->sealed_scratch(), head.head,
                                       was_final ? kActionAmend : kActionEdit, txn));
   DS_RETURN_IF_ERROR(txn.Commit());
@@ -733,11 +715,16 @@ Result<StoreStatus> Store::GetStatus() {
   DS_RETURN_IF_ERROR(impl_->RequireUnlocked());
   StoreStatus s;
   s.device_id = device_id_;
+  // Queued: in their version rows from queue_from on, or (queued before
+  // store format 4) in `pending`, which also holds the rejected ones.
+  DS_ASSIGN_OR_RETURN(int64_t queue_from, impl_->QueueFrom());
   DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl_->db(),
-      "SELECT (SELECT count(*) FROM pending WHERE state=0),"
+      "SELECT (SELECT count(*) FROM pending WHERE state=0)"
+      " + (SELECT count(*) FROM versions WHERE seq >= ?1 AND session IS NOT NULL),"
       " (SELECT count(*) FROM pending WHERE state=1),"
       " (SELECT count(*) FROM conflicts WHERE state='open'),"
       " (SELECT count(*) FROM records)"));
+  st.Bind(1, queue_from);
   DS_ASSIGN_OR_RETURN(bool row, st.Step());
   if (row) {
     s.pending = st.ColumnInt(0);

@@ -4,6 +4,8 @@
 
 #include <sqlite3.h>
 
+#include <algorithm>
+
 #include "store_internal.h"
 
 namespace doorstep::core {
@@ -35,15 +37,10 @@ std::optional<nlohmann::json::json_pointer> PathToPointer(std::string_view path)
 Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limit, int64_t after) {
   Store::Impl& impl = *store.impl();
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
-      "SELECT p.seq, p.session, v.record, v.action, v.prev, p.version, p.detail, r.type FROM pending p "
-      "JOIN versions v ON v.seq = p.version JOIN records r ON r.id = v.record "
-      "WHERE p.state=0 AND p.seq > ? ORDER BY p.seq LIMIT ?"));
-  st.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
   std::vector<OutgoingMutation> out;
-  while (true) {
-    DS_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) break;
+  // One mutation from a row of either query: seq, session, record, action,
+  // prev, version, detail, type.
+  auto add = [&](Statement& st) -> Status {
     OutgoingMutation m;
     m.seq = st.ColumnInt(0);
     m.mutation_id = Store::Impl::MutationId(st.ColumnBlob(1), m.seq);
@@ -78,6 +75,35 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
       if (!m.resolve.is_object()) return CorruptionError("resolve mutation " + m.mutation_id + " is malformed");
     }
     out.push_back(std::move(m));
+    return Status::Ok();
+  };
+  // Mutations queued before store format 4 first: every one of them is
+  // older than (has a lower seq than) every mutation queued in a version row.
+  {
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+        "SELECT p.seq, p.session, v.record, v.action, v.prev, p.version, p.detail, r.type FROM pending p "
+        "JOIN versions v ON v.seq = p.version JOIN records r ON r.id = v.record "
+        "WHERE p.state=0 AND p.seq > ? ORDER BY p.seq LIMIT ?"));
+    st.Bind(1, after).Bind(2, static_cast<int64_t>(limit));
+    while (true) {
+      DS_ASSIGN_OR_RETURN(bool row, st.Step());
+      if (!row) break;
+      DS_RETURN_IF_ERROR(add(st));
+    }
+  }
+  if (out.size() >= limit) return out;
+  // Then the queue in the version rows, from queue_from (or the caller's
+  // place) on, in seq order: each version's mutation is its own seq.
+  DS_ASSIGN_OR_RETURN(int64_t queue_from, impl.QueueFrom());
+  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+      "SELECT v.seq, v.session, v.record, v.action, v.prev, v.seq, v.pdetail, r.type FROM versions v "
+      "CROSS JOIN records r ON r.id = v.record "
+      "WHERE v.seq >= ? AND v.session IS NOT NULL ORDER BY v.seq LIMIT ?"));
+  st.Bind(1, std::max(queue_from, after + 1)).Bind(2, static_cast<int64_t>(limit - out.size()));
+  while (true) {
+    DS_ASSIGN_OR_RETURN(bool row, st.Step());
+    if (!row) break;
+    DS_RETURN_IF_ERROR(add(st));
   }
   return out;
 }
@@ -89,21 +115,29 @@ namespace {
 Result<nlohmann::json> OverlayPending(Store::Impl& impl, const std::string& record_id, const std::string& type,
                                       int64_t head, nlohmann::json fields, bool* overlaid) {
   // The record's versions that a still-pending mutation pushes: walk the
-  // chain back from the head (each version names its mutation's row; no
-  // index over pending is needed), then apply them oldest first.
+  // chain back from the head (each version says whether it is queued, or
+  // names its mutation's row in `pending`; no index is needed), then apply
+  // them oldest first.
+  DS_ASSIGN_OR_RETURN(const int64_t queue_from, impl.QueueFrom());
   std::vector<std::pair<int64_t, int64_t>> changes;  // (from_seq, to_seq), newest first
   for (int64_t seq = head; seq != 0;) {
     int64_t prev = 0, mutation = 0;
+    bool queued = false;
     {
-      DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT prev, mutation FROM versions WHERE seq=?"));
+      DS_ASSIGN_OR_RETURN(StmtRef st,
+                          impl.Stmt("SELECT prev, mutation, session IS NOT NULL FROM versions WHERE seq=?"));
       st->Bind(1, seq);
       DS_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
       prev = st->ColumnInt(0);
       mutation = st->ColumnInt(1);
+      queued = seq >= queue_from && st->ColumnInt(2) != 0;
     }
-    if (mutation != 0) {
-      // A pending mutation goes from its version's `prev` to the version.
+    if (queued) {
+      changes.emplace_back(prev, seq);
+    } else if (mutation != 0) {
+      // Queued before format 4: a pending mutation goes from its version's
+      // `prev` to the version.
       DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT 1 FROM pending WHERE seq=? AND version=? AND state=0"));
       st->Bind(1, mutation).Bind(2, seq);
       DS_ASSIGN_OR_RETURN(bool row, st->Step());
@@ -141,8 +175,17 @@ Result<int64_t> PurgeSubject(Store::Impl& impl, const std::string& subject) {
   count.Bind(1, subject);
   DS_ASSIGN_OR_RETURN(bool row, count.Step());
   int64_t n = row ? count.ColumnInt(0) : 0;
-  // Their queued (not rejected) mutations first: a pending row names its
-  // record through its version.
+  // Their queued (not rejected) mutations first, those of kept records
+  // too: in their version rows, and those queued before format 4 (a
+  // pending row names its record through its version).
+  {
+    DS_ASSIGN_OR_RETURN(int64_t queue_from, impl.QueueFrom());
+    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
+        "UPDATE versions SET session=NULL, pdetail=NULL WHERE seq >= ?2 AND session IS NOT NULL AND record IN "
+        "(SELECT id FROM records WHERE subject_id=?1)"));
+    st.Bind(1, subject).Bind(2, queue_from);
+    DS_RETURN_IF_ERROR(st.Run());
+  }
   {
     DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
         "DELETE FROM pending WHERE state=0 AND (SELECT record FROM versions WHERE seq = pending.version) IN "
@@ -205,8 +248,8 @@ Result<bool> WriteServerRevision(Store::Impl& impl, Record r) {
   if (existed) {
     DS_ASSIGN_OR_RETURN(r.fields, OverlayPending(impl, r.id, r.type, current->head, std::move(r.fields), &overlaid));
   }
-  DS_RETURN_IF_ERROR(impl.WriteVersion(r, existed ? current->head : 0, "server", 0,
-                                       overlaid ? kActionPulled : kActionServer).status());
+  DS_RETURN_IF_ERROR(
+      impl.WriteVersion(r, existed ? current->head : 0, "server", overlaid ? kActionPulled : kActionServer).status());
   return true;
 }
 
@@ -360,10 +403,8 @@ Status ResolveConflict(Store& store, std::string_view conflict_id, std::string_v
   r.author_id = impl.author_id;
   r.updated_at = impl.env().clock->NowMillis();
   DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
-  DS_ASSIGN_OR_RETURN(int64_t mutation, impl.ReservePendingSeq());
-  DS_ASSIGN_OR_RETURN(int64_t seq, impl.WriteVersion(r, head.head, "local", mutation, kActionResolve));
   nlohmann::json detail = {{"conflict_id", conflict_id}, {"path", path}, {"value", chosen}};
-  DS_RETURN_IF_ERROR(impl.AddPending(mutation, seq, detail));
+  DS_RETURN_IF_ERROR(impl.WriteVersion(r, head.head, "local", kActionResolve, &detail).status());
   DS_ASSIGN_OR_RETURN(Statement up, Statement::Prepare(impl.db(),
       "UPDATE conflicts SET state='resolving' WHERE conflict_id=?"));
   up.Bind(1, conflict_id);

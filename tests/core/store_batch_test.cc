@@ -16,6 +16,7 @@
 #include "doorstep/core/samples.h"
 #include "doorstep/core/sqlite.h"
 #include "doorstep/core/store.h"
+#include "doorstep/core/store_sync.h"
 
 namespace doorstep::core {
 namespace {
@@ -51,15 +52,16 @@ class StoreBatchTest : public ::testing::Test {
     return st->ColumnInt(0);
   }
   // Every table agrees: no version without its record, no record whose head
-  // is missing, one pending row per local version.
+  // is missing, every local version queued in its own row (nothing here is
+  // pushed), no pending row (store format 4: local writes write none).
   void ExpectConsistent(int64_t records) {
     EXPECT_EQ(Count("SELECT count(*) FROM records"), records);
     EXPECT_EQ(Count("SELECT count(*) FROM versions WHERE record NOT IN (SELECT id FROM records)"), 0);
     EXPECT_EQ(Count("SELECT count(*) FROM records WHERE head NOT IN (SELECT seq FROM versions)"), 0);
     EXPECT_EQ(Count("SELECT count(*) FROM records r JOIN versions v ON v.seq = r.head "
                     "WHERE v.local_version <> r.local_version OR v.record <> r.id"), 0);
-    EXPECT_EQ(Count("SELECT count(*) FROM pending WHERE version NOT IN (SELECT seq FROM versions)"), 0);
-    EXPECT_EQ(Count("SELECT count(*) FROM versions WHERE mutation NOT IN (SELECT seq FROM pending)"), 0);
+    EXPECT_EQ(Count("SELECT count(*) FROM versions WHERE mutation <> seq OR session IS NULL"), 0);
+    EXPECT_EQ(Count("SELECT count(*) FROM pending"), 0);
     auto db = Database::Open(path_, Database::Mode::kReadWrite);
     ASSERT_TRUE(db.ok());
     auto st = Statement::Prepare(**db, "PRAGMA integrity_check");
@@ -88,10 +90,10 @@ class StoreBatchTest : public ::testing::Test {
   Env env_;
 };
 
-TEST_F(StoreBatchTest, AnAddFailingAtItsPendingRowLeavesNothingAndTheBatchGoesOn) {
-  // The third write's pending row fails: its version and records rows are
-  // already written by then.
-  Sql("CREATE TRIGGER fail BEFORE INSERT ON pending WHEN NEW.seq = 3 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+TEST_F(StoreBatchTest, AnAddFailingAtItsRecordsRowLeavesNothingAndTheBatchGoesOn) {
+  // The third write fails at its records row (its last statement): its
+  // version row, which is also its queued mutation, is written by then.
+  Sql("CREATE TRIGGER fail BEFORE INSERT ON records WHEN NEW.head = 3 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
   std::unique_ptr<Store> s = OpenUnlocked();
   ASSERT_TRUE(s->BeginBatch().ok());
   std::vector<std::string> saved;
@@ -112,35 +114,25 @@ TEST_F(StoreBatchTest, AnAddFailingAtItsPendingRowLeavesNothingAndTheBatchGoesOn
   auto status = s->GetStatus();
   ASSERT_TRUE(status.ok());
   EXPECT_EQ(status->pending, 3);
+  auto pending = PendingMutations(*s, 10);
+  ASSERT_TRUE(pending.ok());
+  ASSERT_EQ(pending->size(), 3u);
+  for (size_t i = 0; i < 3; ++i) EXPECT_EQ((*pending)[i].record.id, saved[i]);
   s.reset();
   ExpectConsistent(3);
+  EXPECT_EQ(Count("SELECT count(*) FROM versions"), 3);
   EXPECT_EQ(Count("SELECT count(*) FROM audit_log WHERE action='add'"), 3);
 }
 
-TEST_F(StoreBatchTest, AnAddFailingAtItsRecordsRowLeavesNoVersion) {
-  // The write of mutation 2 fails at its records row, after its version row.
-  Sql("CREATE TRIGGER fail BEFORE INSERT ON records WHEN (SELECT max(mutation) FROM versions) = 2 "
-      "BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+TEST_F(StoreBatchTest, AnEditFailingAtItsRecordsRowLeavesTheRecordAsItWas) {
   std::unique_ptr<Store> s = OpenUnlocked();
-  ASSERT_TRUE(s->BeginBatch().ok());
-  ASSERT_TRUE(AddOne(*s).ok());
-  EXPECT_FALSE(AddOne(*s).ok());
-  ASSERT_TRUE(AddOne(*s).ok());
-  ASSERT_TRUE(s->CommitBatch().ok());
-  s.reset();
-  ExpectConsistent(2);
-  EXPECT_EQ(Count("SELECT count(*) FROM versions"), 2);
-}
-
-TEST_F(StoreBatchTest, AnEditFailingAfterItsRecordsRowPutsTheRowBack) {
-  std::unique_ptr<Store> s = OpenUnlocked();
-  auto a = AddOne(*s);  // pending seq 1, outside a batch
+  auto a = AddOne(*s);  // version (and mutation) 1, outside a batch
   ASSERT_TRUE(a.ok());
   const std::string id = a->record.id;
   s.reset();
-  // The edit's pending row (seq 2) fails after its version and the update of
-  // the records row (local version, rev, clock, subject, head).
-  Sql("CREATE TRIGGER fail BEFORE INSERT ON pending WHEN NEW.seq = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  // The edit (version 2) fails at the update of the records row, after its
+  // version row.
+  Sql("CREATE TRIGGER fail BEFORE UPDATE ON records WHEN NEW.head = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
   const int64_t hlc_before = Count("SELECT hlc_key FROM records");
   s = OpenUnlocked();
   ASSERT_TRUE(s->BeginBatch().ok());
@@ -153,7 +145,7 @@ TEST_F(StoreBatchTest, AnEditFailingAfterItsRecordsRowPutsTheRowBack) {
   auto h = s->History(id);
   ASSERT_TRUE(h.ok());
   EXPECT_EQ(h->size(), 1u);
-  // The next edit (seq 3) goes through, from version 1.
+  // The next edit (version 3) goes through, from version 1.
   auto e = s->Edit(id, {{"location", "Family home (changed again)"}}, std::nullopt);
   ASSERT_TRUE(e.ok()) << e.status().ToString();
   EXPECT_EQ(e->record.local_version, 2);
@@ -167,13 +159,13 @@ TEST_F(StoreBatchTest, AnEditFailingAfterItsRecordsRowPutsTheRowBack) {
   EXPECT_GT(Count("SELECT hlc_key FROM records"), hlc_before);
 }
 
-TEST_F(StoreBatchTest, AnEditRefusedWhileTheRowIsRestoredKeepsItsClock) {
+TEST_F(StoreBatchTest, AnEditFailingAtItsRecordsRowKeepsTheRowsClock) {
   std::unique_ptr<Store> s = OpenUnlocked();
   auto a = AddOne(*s);
   ASSERT_TRUE(a.ok());
   const std::string id = a->record.id;
   s.reset();
-  Sql("CREATE TRIGGER fail BEFORE INSERT ON pending WHEN NEW.seq = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  Sql("CREATE TRIGGER fail AFTER UPDATE ON records WHEN NEW.head = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
   const int64_t hlc_before = Count("SELECT hlc_key FROM records");
   const int64_t head_before = Count("SELECT head FROM records");
   s = OpenUnlocked();
@@ -189,7 +181,7 @@ TEST_F(StoreBatchTest, AnEditRefusedWhileTheRowIsRestoredKeepsItsClock) {
 }
 
 TEST_F(StoreBatchTest, IfTheFailedWriteCannotBeTakenBackTheWholeBatchIsRolledBack) {
-  Sql("CREATE TRIGGER fail BEFORE INSERT ON pending WHEN NEW.seq = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
+  Sql("CREATE TRIGGER fail BEFORE INSERT ON records WHEN NEW.head = 2 BEGIN SELECT RAISE(ABORT, 'injected'); END;"
       "CREATE TRIGGER keep BEFORE DELETE ON versions BEGIN SELECT RAISE(ABORT, 'injected'); END;");
   std::unique_ptr<Store> s = OpenUnlocked();
   ASSERT_TRUE(s->BeginBatch().ok());
@@ -207,7 +199,7 @@ TEST_F(StoreBatchTest, IfTheFailedWriteCannotBeTakenBackTheWholeBatchIsRolledBac
 }
 
 TEST_F(StoreBatchTest, OutsideABatchAFailedAddLeavesNothing) {
-  Sql("CREATE TRIGGER fail BEFORE INSERT ON pending WHEN NEW.seq = 1 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  Sql("CREATE TRIGGER fail BEFORE INSERT ON records WHEN NEW.head = 1 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
   std::unique_ptr<Store> s = OpenUnlocked();
   EXPECT_FALSE(AddOne(*s).ok());
   ASSERT_TRUE(AddOne(*s).ok());
@@ -240,7 +232,7 @@ std::vector<std::string> Rows(const std::string& path) {
        {"SELECT quote(id)||'|'||type||'|'||subject_id||'|'||local_version||'|'||rev||'|'||hlc_key||'|'||head "
         "FROM records ORDER BY id",
         "SELECT seq||'|'||quote(record)||'|'||local_version||'|'||prev||'|'||mutation||'|'||action||'|'||at_ms||'|'||"
-        "quote(body) FROM versions ORDER BY seq",
+        "quote(body)||'|'||quote(session)||'|'||quote(pdetail) FROM versions ORDER BY seq",
         "SELECT seq||'|'||version||'|'||quote(session)||'|'||state||'|'||quote(detail) FROM pending ORDER BY seq"}) {
     auto st = Statement::Prepare(**db, sql);
     EXPECT_TRUE(st.ok()) << sql;
@@ -302,12 +294,12 @@ TEST_F(StoreBatchTest, AddManyWritesExactlyWhatAsManyAddsWrite) {
   one.reset();
   many.reset();
   EXPECT_EQ(Rows(path1), Rows(path2));
-  EXPECT_EQ(Rows(path2).size(), 3u * 598u);
+  EXPECT_EQ(Rows(path2).size(), 2u * 598u);  // records and versions rows (no pending rows)
 }
 
 TEST_F(StoreBatchTest, AddManyOutsideABatchSavesAllOrNothing) {
-  // Record 100's pending row fails: the call's own transaction is rolled back.
-  Sql("CREATE TRIGGER fail BEFORE INSERT ON pending WHEN NEW.seq = 101 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
+  // Record 100's records row fails: the call's own transaction is rolled back.
+  Sql("CREATE TRIGGER fail BEFORE INSERT ON records WHEN NEW.head = 101 BEGIN SELECT RAISE(ABORT, 'injected'); END;");
   std::unique_ptr<Store> s = OpenUnlocked();
   auto w = s->AddMany(Notes(300));
   ASSERT_FALSE(w.ok());

@@ -1,10 +1,11 @@
-// Store format 2 → 3: a format-2 store made by the format-2 code
-// (tests/core/fixtures/format2.db, from fixtures/make_fixture_store.cc) is
-// opened by the current code, which migrates it; every record, history
+// Store formats 2 → 3 → 4 and 3 → 4: a format-N store made by the format-N
+// code (tests/core/fixtures/formatN.db, from fixtures/make_fixture_store.cc)
+// is opened by the current code, which migrates it; every record, history
 // version, pending and rejected mutation, conflict, the status and the audit
-// log must be what the format-2 code showed (fixtures/format2.json), and the
-// store must go on working. An inconsistent format-2 file is refused and
-// left as it was. (A process killed during the migration:
+// log must be what the format-N code showed (fixtures/formatN.json), and the
+// store must go on working: new mutations queue after the migrated ones, and
+// both kinds are pushed and acknowledged. An inconsistent format-2 file is
+// refused and left as it was. (A process killed during the migration:
 // tests/e2e/store_migration_crash_test.cc.)
 #include <gtest/gtest.h>
 #include <sqlite3.h>
@@ -99,14 +100,17 @@ std::string SchemaShape(const std::string& path) {
 
 class StoreMigrationTest : public ::testing::Test {
  protected:
+  // The fixture the test starts from: "format2" or "format3".
+  virtual std::string FixtureName() const { return "format2"; }
+
   void SetUp() override {
     ASSERT_TRUE(Initialize().ok());
     key_.emplace(SecretBytes::Copy(std::string(32, '\x5a').data(), 32));
     char tmpl[] = "/tmp/doorstep-migrate-XXXXXX";
     dir_ = mkdtemp(tmpl);
     path_ = dir_ + "/device.db";
-    fs::copy_file(FixtureDir() + "/format2.db", path_);
-    std::ifstream in(FixtureDir() + "/format2.json");
+    fs::copy_file(FixtureDir() + "/" + FixtureName() + ".db", path_);
+    std::ifstream in(FixtureDir() + "/" + FixtureName() + ".json");
     std::stringstream ss;
     ss << in.rdbuf();
     expected_ = json::parse(ss.str(), nullptr, false);
@@ -117,6 +121,120 @@ class StoreMigrationTest : public ::testing::Test {
 
   KeySource Key() { return KeySource{nullptr, &*key_}; }
 
+  // Opens the fixture with the current code (which migrates it), checks it
+  // shows what the fixture's code showed, and goes on using it.
+  void ExpectMigratedAndWorking(const std::string& from_format) {
+    ASSERT_EQ(RawQuery(path_, "SELECT value FROM meta WHERE key='format'"), from_format);
+    auto store = Store::Open(path_, env_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+    EXPECT_EQ(RawQuery(path_, "SELECT value FROM meta WHERE key='format'"), "4");
+    EXPECT_EQ(RawQuery(path_, "PRAGMA integrity_check"), "ok");
+    EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%3' OR name LIKE '%4'"), "0")
+        << "no leftovers";
+    // Every version row kept its place and bytes; none is queued in its row
+    // (the migrated mutations stay in `pending`), and the next seq starts
+    // above every version and pending seq.
+    EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM versions WHERE session IS NOT NULL OR pdetail IS NOT NULL"), "0");
+    EXPECT_EQ(RawQuery(path_, "SELECT CAST(value AS INTEGER) = max((SELECT max(seq) FROM versions),"
+                              " (SELECT max(seq) FROM pending)) + 1 FROM meta WHERE key='queue_from'"),
+              "1");
+    ASSERT_TRUE((*store)->Unlock(Key()).ok());
+    json got = testing::DumpStore(**store);
+    for (const char* part : {"records", "history", "list_order", "pending", "conflicts", "status"}) {
+      EXPECT_EQ(got[part], expected_[part]) << part;
+    }
+    EXPECT_EQ(testing::DumpAuditRows(path_, "audit_log"), expected_["audit"]);
+    // The write audit rows moved onto their version rows; the rest stayed.
+    EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM audit WHERE action IN ('add','edit','amend')"),
+              from_format == "2" ? "1" : "0")
+        << "only the purged record's add (no version holds it) stays in the audit table of a format-2 store";
+
+    // The store goes on: a new record, an edit of a migrated one, the acks of
+    // migrated mutations (same ids) and of the new ones, a pull onto a
+    // migrated record.
+    Store& s = **store;
+    auto added = s.Add("visit_note", "S-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
+    ASSERT_TRUE(added.ok() && added->saved());
+    std::string migrated_id;  // the final visit note written here: this edit amends it
+    for (const json& r : expected_["records"]) {
+      if (r["type"] == "visit_note" && r["status"] == "final") migrated_id = r["id"];
+    }
+    ASSERT_FALSE(migrated_id.empty());
+    auto edited = s.Edit(migrated_id, {{"location", "Library"}}, std::nullopt);
+    ASSERT_TRUE(edited.ok() && edited->saved()) << edited.status().ToString();
+    EXPECT_TRUE(edited->record.amends.has_value());
+    auto pending = PendingMutations(s, 100);
+    ASSERT_TRUE(pending.ok());
+    ASSERT_EQ(pending->size(), expected_["pending"].size() + 2);
+    // The migrated mutations first, in their order, then the new ones.
+    for (size_t i = 0; i < expected_["pending"].size(); ++i) {
+      EXPECT_EQ((*pending)[i].mutation_id, expected_["pending"][i]["mutation_id"]) << i;
+    }
+    EXPECT_EQ((*pending)[pending->size() - 2].record.id, added->record.id);
+    EXPECT_EQ((*pending)[pending->size() - 1].record.id, migrated_id);
+    for (size_t i = 1; i < pending->size(); ++i) EXPECT_GT((*pending)[i].seq, (*pending)[i - 1].seq);
+    // Paging with `after` walks both kinds in the same order.
+    std::vector<std::string> paged;
+    for (int64_t after = 0;;) {
+      auto page = PendingMutations(s, 2, after);
+      ASSERT_TRUE(page.ok());
+      if (page->empty()) break;
+      for (const OutgoingMutation& m : *page) paged.push_back(m.mutation_id);
+      after = page->back().seq;
+    }
+    ASSERT_EQ(paged.size(), pending->size());
+    for (size_t i = 0; i < paged.size(); ++i) EXPECT_EQ(paged[i], (*pending)[i].mutation_id);
+    std::vector<MutationAck> acks;
+    for (const json& m : expected_["pending"]) acks.push_back({m["mutation_id"], "applied", 5, ""});
+    ASSERT_TRUE(ApplyPushAcks(s, acks).ok());
+    auto left = PendingMutations(s, 100);
+    ASSERT_TRUE(left.ok());
+    ASSERT_EQ(left->size(), 2u);
+    EXPECT_NE((*left)[0].mutation_id.substr(0, 24), (*pending)[0].mutation_id.substr(0, 24)) << "a new session prefix";
+    EXPECT_EQ(s.GetStatus()->pending, 2);
+    EXPECT_EQ(s.GetStatus()->rejected, 1);
+    // A pulled revision of the amended record keeps the new local edit (queued
+    // in its version row) on top of the server's fields.
+    {
+      auto cur = s.Get(migrated_id);
+      ASSERT_TRUE(cur.ok());
+      Record server = *cur;
+      server.rev = cur->rev + 1;
+      server.local_version = 0;
+      server.author_id = "worker-2";
+      server.device_id = std::string(32, 'd');
+      server.hlc = "1764100000000-00000000-" + server.device_id;
+      server.server_received_at = clock_.NowMillis();
+      server.fields["location"] = "Office";
+      server.fields["analysis"] = "Reviewed at the office.\n";
+      auto pulled = ApplyPulledBatch(s, std::vector<Record>{server}, {}, {}, 99);
+      ASSERT_TRUE(pulled.ok()) << pulled.status().ToString();
+      EXPECT_EQ(pulled->records, 1);
+      auto after = s.Get(migrated_id);
+      ASSERT_TRUE(after.ok());
+      EXPECT_EQ(after->fields["location"], "Library") << "the queued local edit stays on top";
+      EXPECT_EQ(after->fields["analysis"], "Reviewed at the office.\n");
+    }
+    ASSERT_TRUE(ApplyPushAcks(s, {{(*left)[0].mutation_id, "applied", 1, ""},
+                                  {(*left)[1].mutation_id, "rejected", 0, "not on caseload"}}).ok());
+    EXPECT_TRUE(PendingMutations(s, 100)->empty());
+    EXPECT_EQ(s.GetStatus()->pending, 0);
+    EXPECT_EQ(s.GetStatus()->rejected, 2);
+    auto hist = s.History(migrated_id);
+    ASSERT_TRUE(hist.ok());
+    EXPECT_EQ(hist->size(), expected_["history"][migrated_id].size() + 2);  // the edit, the pull
+    auto log = testing::DumpAuditRows(path_, "audit_log");
+    EXPECT_EQ(log.size(), expected_["audit"].size() + 6);  // add, edit, push, pull, push_rejected, push
+
+    // Opening again is a plain open.
+    store->reset();
+    auto again = Store::Open(path_, env_);
+    ASSERT_TRUE(again.ok());
+    ASSERT_TRUE((*again)->Unlock(Key()).ok());
+    EXPECT_EQ((*again)->List({})->size(), expected_["records"].size() + 1);
+    EXPECT_EQ((*again)->GetStatus()->rejected, 2);
+  }
+
   std::string dir_, path_;
   json expected_;
   FakeClock clock_{1'764'100'000'000};
@@ -126,59 +244,7 @@ class StoreMigrationTest : public ::testing::Test {
   std::optional<SecretBytes> key_;  // after Initialize(): 32 bytes 0x5a, the fixture's keystore key
 };
 
-TEST_F(StoreMigrationTest, EverythingSurvivesAndOpens) {
-  ASSERT_EQ(RawQuery(path_, "SELECT value FROM meta WHERE key='format'"), "2");
-  auto store = Store::Open(path_, env_);
-  ASSERT_TRUE(store.ok()) << store.status().ToString();
-  EXPECT_EQ(RawQuery(path_, "SELECT value FROM meta WHERE key='format'"), "3");
-  EXPECT_EQ(RawQuery(path_, "PRAGMA integrity_check"), "ok");
-  EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM sqlite_master WHERE name LIKE '%3'"), "0") << "no leftovers";
-  ASSERT_TRUE((*store)->Unlock(Key()).ok());
-  json got = testing::DumpStore(**store);
-  for (const char* part : {"records", "history", "list_order", "pending", "conflicts", "status"}) {
-    EXPECT_EQ(got[part], expected_[part]) << part;
-  }
-  EXPECT_EQ(testing::DumpAuditRows(path_, "audit_log"), expected_["audit"]);
-  // The write audit rows moved onto their version rows; the rest stayed.
-  EXPECT_EQ(RawQuery(path_, "SELECT count(*) FROM audit WHERE action IN ('add','edit','amend')"), "1")
-      << "only the purged record's add (no version holds it) stays in the audit table";
-
-  // The store goes on: a new record, an edit of a migrated one, the acks of
-  // migrated mutations (same ids), a pull onto a migrated record.
-  Store& s = **store;
-  auto added = s.Add("visit_note", "S-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
-  ASSERT_TRUE(added.ok() && added->saved());
-  std::string migrated_id;  // the final visit note written here: this edit amends it
-  for (const json& r : expected_["records"]) {
-    if (r["type"] == "visit_note" && r["status"] == "final") migrated_id = r["id"];
-  }
-  ASSERT_FALSE(migrated_id.empty());
-  auto edited = s.Edit(migrated_id, {{"location", "Library"}}, std::nullopt);
-  ASSERT_TRUE(edited.ok() && edited->saved()) << edited.status().ToString();
-  EXPECT_TRUE(edited->record.amends.has_value());
-  auto pending = PendingMutations(s, 100);
-  ASSERT_TRUE(pending.ok());
-  ASSERT_EQ(pending->size(), expected_["pending"].size() + 2);
-  std::vector<MutationAck> acks;
-  for (const json& m : expected_["pending"]) acks.push_back({m["mutation_id"], "applied", 5, ""});
-  ASSERT_TRUE(ApplyPushAcks(s, acks).ok());
-  auto left = PendingMutations(s, 100);
-  ASSERT_EQ(left->size(), 2u);
-  EXPECT_NE((*left)[0].mutation_id.substr(0, 24), (*pending)[0].mutation_id.substr(0, 24)) << "a new session prefix";
-  EXPECT_EQ(s.GetStatus()->rejected, 1);
-  auto hist = s.History(migrated_id);
-  ASSERT_TRUE(hist.ok());
-  EXPECT_EQ(hist->size(), expected_["history"][migrated_id].size() + 1);
-  auto log = testing::DumpAuditRows(path_, "audit_log");
-  EXPECT_EQ(log.size(), expected_["audit"].size() + 3);  // add, edit, push
-
-  // Opening again is a plain open.
-  store->reset();
-  auto again = Store::Open(path_, env_);
-  ASSERT_TRUE(again.ok());
-  ASSERT_TRUE((*again)->Unlock(Key()).ok());
-  EXPECT_EQ((*again)->List({})->size(), expected_["records"].size() + 1);
-}
+TEST_F(StoreMigrationTest, EverythingSurvivesAndOpens) { ExpectMigratedAndWorking("2"); }
 
 TEST_F(StoreMigrationTest, InconsistentFormat2IsRefusedAndLeftAsItWas) {
   sqlite3* db = nullptr;
@@ -214,6 +280,31 @@ TEST_F(StoreMigrationTest, RecordIdThatIsNotHexIsRefusedAndLeftAsItWas) {
 // store made by the current code: the migration's copy of the schema cannot
 // drift from the one Create writes.
 TEST_F(StoreMigrationTest, MigratedSchemaIsAFreshStoresSchema) {
+  {
+    auto store = Store::Open(path_, env_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  const std::string fresh = dir_ + "/fresh.db";
+  {
+    auto store = Store::Create(fresh, Key(), {}, env_);
+    ASSERT_TRUE(store.ok()) << store.status().ToString();
+  }
+  std::string migrated_shape = SchemaShape(path_);
+  ASSERT_NE(migrated_shape, "");
+  EXPECT_EQ(migrated_shape, SchemaShape(fresh));
+}
+
+// A format-3 store (made by the format-3 code, 955aadd): its queued
+// mutations stay in `pending`, and the versions table gains its queue
+// columns in place.
+class StoreMigration3Test : public StoreMigrationTest {
+ protected:
+  std::string FixtureName() const override { return "format3"; }
+};
+
+TEST_F(StoreMigration3Test, EverythingSurvivesAndOpens) { ExpectMigratedAndWorking("3"); }
+
+TEST_F(StoreMigration3Test, MigratedSchemaIsAFreshStoresSchema) {
   {
     auto store = Store::Open(path_, env_);
     ASSERT_TRUE(store.ok()) << store.status().ToString();

@@ -1,13 +1,14 @@
-// A process killed during the store migration (format 2 → 3) leaves either
-// the readable format-2 store or the complete format-3 one, never a mix.
-// `doorstep device status` opens a copy of the format-2 fixture
-// (tests/core/fixtures/format2.db), which migrates it:
-//  - held just before the migration's commit (test hook
+// A process killed during a store migration (format 2 → 3 → 4, or 3 → 4)
+// leaves a readable store of one of those formats, each step complete or not
+// begun, never a mix. `doorstep device status` opens a copy of the format-2
+// or format-3 fixture (tests/core/fixtures/formatN.db), which migrates it:
+//  - held just before the first migration's commit (test hook
 //    DOORSTEP_TEST_HOLD_MIGRATION) and SIGKILLed there: the file is still
-//    format 2, intact, with its format-2 tables;
-//  - SIGKILLed at random moments, a few rounds: format 2 or format 3;
+//    the fixture's format, intact, with its own tables;
+//  - SIGKILLed at random moments, a few rounds: the fixture's format or a
+//    later one;
 // and in every case the next open migrates (or opens) it and shows exactly
-// what the format-2 code showed (tests/core/fixtures/format2.json).
+// what the fixture's code showed (tests/core/fixtures/formatN.json).
 #include <poll.h>
 #include <signal.h>
 #include <sqlite3.h>
@@ -19,6 +20,7 @@
 #include <chrono>
 #include <filesystem>
 #include <fstream>
+#include <map>
 #include <random>
 #include <sstream>
 #include <string>
@@ -63,7 +65,12 @@ class StoreMigrationCrashTest : public ::testing::Test {
     for (int i = 0; i < 32; ++i) hex += "5a";
     key_file_ = dir_.File("keystore.key");
     WriteFile(key_file_, hex);
-    std::ifstream in(Fixture("format2.json"));
+  }
+
+  // Starts from fixture formatN (2 or 3).
+  void UseFixture(int format) {
+    fixture_format_ = format;
+    std::ifstream in(Fixture("format" + std::to_string(format) + ".json"));
     std::stringstream ss;
     ss << in.rdbuf();
     expected_ = json::parse(ss.str(), nullptr, false);
@@ -72,8 +79,42 @@ class StoreMigrationCrashTest : public ::testing::Test {
 
   std::string FreshCopy(int round) {
     std::string path = dir_.File("device" + std::to_string(round) + ".db");
-    std::filesystem::copy_file(Fixture("format2.db"), path);
+    std::filesystem::copy_file(Fixture("format" + std::to_string(fixture_format_) + ".db"), path);
     return path;
+  }
+
+  // Kills `rounds` opens of fresh copies at random moments of an open's
+  // length; each leaves a whole format from the fixture's to 4, which the
+  // next open takes on to format 4 with the fixture's content.
+  void KillAtRandomMoments(int rounds) {
+    // How long an unhindered open takes here, to spread the kills over it.
+    const std::string timing = FreshCopy(100);
+    auto start = std::chrono::steady_clock::now();
+    RunResult ran = RunDoorstep({"device", "status", "--store", timing, "--keystore-key-file", key_file_},
+                                {{"DOORSTEP_PASSPHRASE", std::nullopt}});
+    ASSERT_EQ(ran.exit_code, 0) << ran.err;
+    const int full_ms = static_cast<int>(
+        std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
+    std::mt19937 rng(std::random_device{}());
+    std::uniform_int_distribution<int> delay(0, std::max(full_ms, 2));
+    std::map<std::string, int> formats;
+    for (int round = 1; round <= rounds; ++round) {
+      const std::string path = FreshCopy(round);
+      KillDuringOpen(path, /*hold=*/false, std::chrono::milliseconds(delay(rng)));
+      std::string format = RawQuery(path, "SELECT value FROM meta WHERE key='format'");
+      ASSERT_TRUE(format.size() == 1 && format[0] >= '0' + fixture_format_ && format[0] <= '4')
+          << "round " << round << ": format " << format;
+      EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), "ok") << "round " << round;
+      // Each format's own tables: the audit_log view from 3 on, the
+      // versions table's queue columns from 4 on.
+      EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('records3', 'audit_log')"),
+                format == "2" ? "0" : "1");
+      EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM pragma_table_info('versions') WHERE name = 'session'"),
+                format == "4" ? "1" : "0");
+      ++formats[format];
+      ExpectFixtureState(path, "round " + std::to_string(round) + " (format " + format + " after the kill)");
+    }
+    for (const auto& [format, n] : formats) RecordProperty("format" + format + "_rounds", n);
   }
 
   // Spawns `device status` on `path`; kills it when `hold` and the hook says
@@ -120,16 +161,18 @@ class StoreMigrationCrashTest : public ::testing::Test {
       EXPECT_EQ(got[part], expected_[part]) << what << ": " << part;
     }
     EXPECT_EQ(core::testing::DumpAuditRows(path, "audit_log"), expected_["audit"]) << what;
-    EXPECT_EQ(RawQuery(path, "SELECT value FROM meta WHERE key='format'"), "3") << what;
+    EXPECT_EQ(RawQuery(path, "SELECT value FROM meta WHERE key='format'"), "4") << what;
   }
 
   TempDir dir_;
   std::string key_file_;
   std::optional<SecretBytes> key_;
+  int fixture_format_ = 2;
   json expected_;
 };
 
 TEST_F(StoreMigrationCrashTest, KilledBeforeCommitLeavesFormat2) {
+  UseFixture(2);
   const std::string path = FreshCopy(0);
   std::string err = KillDuringOpen(path, /*hold=*/true, std::chrono::milliseconds(0));
   ASSERT_NE(err.find("held before commit"), std::string::npos) << "the hook never held: " << err;
@@ -143,35 +186,28 @@ TEST_F(StoreMigrationCrashTest, KilledBeforeCommitLeavesFormat2) {
   ExpectFixtureState(path, "after the killed migration");
 }
 
-TEST_F(StoreMigrationCrashTest, KilledAtRandomMomentsLeavesFormat2OrFormat3) {
-  // How long an unhindered open takes here, to spread the kills over it.
-  const std::string timing = FreshCopy(100);
-  auto start = std::chrono::steady_clock::now();
-  RunResult ran = RunDoorstep({"device", "status", "--store", timing, "--keystore-key-file", key_file_},
-                              {{"DOORSTEP_PASSPHRASE", std::nullopt}});
-  ASSERT_EQ(ran.exit_code, 0) << ran.err;
-  const int full_ms = static_cast<int>(
-      std::chrono::duration_cast<std::chrono::milliseconds>(std::chrono::steady_clock::now() - start).count());
-  std::mt19937 rng(std::random_device{}());
-  std::uniform_int_distribution<int> delay(0, std::max(full_ms, 2));
-  int format2 = 0, format3 = 0;
-  for (int round = 1; round <= 6; ++round) {
-    const std::string path = FreshCopy(round);
-    KillDuringOpen(path, /*hold=*/false, std::chrono::milliseconds(delay(rng)));
-    std::string format = RawQuery(path, "SELECT value FROM meta WHERE key='format'");
-    ASSERT_TRUE(format == "2" || format == "3") << "round " << round << ": format " << format;
-    EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), "ok") << "round " << round;
-    if (format == "2") {
-      ++format2;
-      EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('records3', 'audit_log')"), "0");
-    } else {
-      ++format3;
-      EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM sqlite_master WHERE name IN ('records3', 'audit_log')"), "1");
-    }
-    ExpectFixtureState(path, "round " + std::to_string(round) + " (format " + format + " after the kill)");
-  }
-  RecordProperty("format2_rounds", format2);
-  RecordProperty("format3_rounds", format3);
+TEST_F(StoreMigrationCrashTest, KilledBeforeCommitLeavesFormat3) {
+  UseFixture(3);
+  const std::string path = FreshCopy(0);
+  std::string err = KillDuringOpen(path, /*hold=*/true, std::chrono::milliseconds(0));
+  ASSERT_NE(err.find("held before commit"), std::string::npos) << "the hook never held: " << err;
+  EXPECT_EQ(RawQuery(path, "SELECT value FROM meta WHERE key='format'"), "3");
+  EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), "ok");
+  EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM pragma_table_info('versions') WHERE name IN ('session', 'pdetail')"),
+            "0")
+      << "the format-3 versions table";
+  EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM meta WHERE key = 'queue_from'"), "0");
+  ExpectFixtureState(path, "after the killed migration");
+}
+
+TEST_F(StoreMigrationCrashTest, KilledAtRandomMomentsFromFormat2LeavesAWholeFormat) {
+  UseFixture(2);
+  KillAtRandomMoments(6);
+}
+
+TEST_F(StoreMigrationCrashTest, KilledAtRandomMomentsFromFormat3LeavesAWholeFormat) {
+  UseFixture(3);
+  KillAtRandomMoments(4);
 }
 
 }  // namespace
