@@ -260,6 +260,17 @@ class Store::Impl {
 // device has that revision or a later one already. Inside a transaction.
 Result<bool> WriteServerRevision(Store::Impl& impl, Record r);
 
+// Moves meta queue_from up to the oldest mutation still queued in a version
+// row, or past the last row if none is, taking the rows `ended` (seqs at or
+// above queue_from whose mutation a push's answer ended) off the queue:
+// those it passes are left as they are, any other has its session and
+// pdetail cleared. Run by every transaction that ends mutations or writes
+// rows that are not queued (acks, pulls, recorded pushed revisions), so the
+// queue's range — what PendingMutations, the status count and this scan read
+// — is the versions written since the oldest unpushed change. Inside a
+// transaction.
+Status MoveQueueFrom(Store::Impl& impl, std::vector<int64_t> ended = {});
+
 // The sealed plaintext of a record version: the envelope (compact keys,
 // defaults left out) and the fields. id, type and local_version are not in
 // it: the associated data binds them. See docs/store.md.

@@ -4,36 +4,39 @@
 #include "doorstep/core/store_sync.h"
 
 #include <algorithm>
+#include <optional>
+#include <unordered_set>
 
 #include "store_internal.h"
 
 namespace doorstep::core {
 
-namespace {
-
-// Takes the version rows `ended` (seqs at or above `queue_from`) off the
-// queue. Pushes go in seq order and are answered whole, so they are usually
-// the queue's oldest: queue_from then moves past them and no row is
-// rewritten. One answered ahead of a mutation still queued (an answer lost
-// part way, a retry) has its row's session cleared instead.
-Status EndQueuedMutations(Store::Impl& impl, int64_t queue_from, std::vector<int64_t> ended) {
-  if (ended.empty()) return Status::Ok();
+Status MoveQueueFrom(Store::Impl& impl, std::vector<int64_t> ended) {
+  DS_ASSIGN_OR_RETURN(const int64_t queue_from, impl.QueueFrom());
   std::sort(ended.begin(), ended.end());
-  int64_t from = ended.back() + 1;  // if every queued row from queue_from on has ended
+  // The oldest mutation still queued; if none, past the last row.
+  std::optional<int64_t> oldest;
   {
     DS_ASSIGN_OR_RETURN(StmtRef st,
                         impl.Stmt("SELECT seq FROM versions WHERE seq >= ? AND session IS NOT NULL ORDER BY seq"));
     st->Bind(1, queue_from);
-    while (true) {
+    while (!oldest) {
       DS_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
       int64_t seq = st->ColumnInt(0);
-      if (!std::binary_search(ended.begin(), ended.end(), seq)) {
-        from = seq;  // the oldest mutation still queued
-        break;
-      }
+      if (!std::binary_search(ended.begin(), ended.end(), seq)) oldest = seq;
     }
   }
+  int64_t from = queue_from;
+  if (oldest) {
+    from = *oldest;
+  } else {
+    DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT coalesce(max(seq), 0) + 1 FROM versions"));
+    DS_ASSIGN_OR_RETURN(bool row, st->Step());
+    if (row) from = std::max(from, st->ColumnInt(0));
+  }
+  // Ended rows the new queue_from does not pass: answered ahead of an older
+  // mutation still queued (an answer lost part way, a retry).
   for (auto it = std::lower_bound(ended.begin(), ended.end(), from); it != ended.end(); ++it) {
     DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("UPDATE versions SET session=NULL, pdetail=NULL WHERE seq=?"));
     st->Bind(1, *it);
@@ -43,8 +46,6 @@ Status EndQueuedMutations(Store::Impl& impl, int64_t queue_from, std::vector<int
   return impl.SetMetaInt("queue_from", from);
 }
 
-}  // namespace
-
 Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::vector<PushedRevision>* pushed) {
   Store::Impl& impl = *store.impl();
   DS_RETURN_IF_ERROR(impl.RequireUnlocked());
@@ -52,6 +53,7 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::ve
   DS_ASSIGN_OR_RETURN(const int64_t queue_from, impl.QueueFrom());
   // The version rows whose queued mutation this answer ends (store format 4).
   std::vector<int64_t> ended;
+  std::unordered_set<int64_t> ended_set;
   for (const MutationAck& a : acks) {
     // The mutation id names its row (Store::Impl::MutationId): no index
     // needed. An id that cannot be ours matches no row (seq 0).
@@ -61,7 +63,7 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::ve
     // Queued in its version row (the mutation is the version's seq), or
     // else, if it was queued before format 4, in `pending`.
     bool in_version = false;
-    if (seq >= queue_from && std::find(ended.begin(), ended.end(), seq) == ended.end()) {
+    if (seq >= queue_from && ended_set.count(seq) == 0) {
       DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT 1 FROM versions WHERE seq=?1 AND mutation=?1 AND session=?2"));
       st->Bind(1, seq).BindBlob(2, session);
       DS_ASSIGN_OR_RETURN(in_version, st->Step());
@@ -103,9 +105,12 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::ve
         DS_RETURN_IF_ERROR(st->Run());
       }
     }
-    if (in_version) ended.push_back(seq);
+    if (in_version) {
+      ended.push_back(seq);
+      ended_set.insert(seq);
+    }
   }
-  DS_RETURN_IF_ERROR(EndQueuedMutations(impl, queue_from, std::move(ended)));
+  DS_RETURN_IF_ERROR(MoveQueueFrom(impl, std::move(ended)));
   DS_RETURN_IF_ERROR(impl.Audit("push", "", {{"mutations", acks.size()}}));
   return txn.Commit();
 }
@@ -169,6 +174,7 @@ Result<int64_t> RecordPushedRevisions(Store& store, const std::vector<PushedRevi
     DS_ASSIGN_OR_RETURN(bool recorded, RecordPushedRevision(impl, p));
     if (!recorded) ++missed;
   }
+  DS_RETURN_IF_ERROR(MoveQueueFrom(impl));  // past the rows just written, if nothing is queued
   DS_RETURN_IF_ERROR(txn.Commit());
   return missed;
 }

@@ -292,6 +292,7 @@ Result<PullOutcome> ApplyPulledBatch(Store& store, std::vector<Record>&& records
     DS_RETURN_IF_ERROR(impl.Audit("purge", "", {{"records", n}}));
   }
   DS_RETURN_IF_ERROR(impl.SetMetaInt("checkpoint", checkpoint));
+  DS_RETURN_IF_ERROR(MoveQueueFrom(impl));  // past the rows just pulled, if nothing is queued
   if (out.records || out.conflicts) {
     DS_RETURN_IF_ERROR(impl.Audit("pull", "", {{"records", out.records}, {"conflicts", out.conflicts}}));
   }

@@ -157,6 +157,40 @@ TEST_F(StoreFormat4Test, AnAnswerAheadOfAnOlderMutationClearsOnlyItsRow) {
   EXPECT_EQ(PendingCount(), 2);
 }
 
+// Pulled rows are never queued: a pull moves queue_from past them when
+// nothing is queued, so the queue's range (what the push and the status
+// count read) does not grow with every record pulled since the last push.
+TEST_F(StoreFormat4Test, APullMovesTheQueuePastItsRowsOnlyWhenNothingIsQueued) {
+  auto pulled = [&](char c) {
+    Record r;
+    r.id = std::string(32, c);
+    r.type = "visit_note";
+    r.subject_id = "S-PULL";
+    r.author_id = "worker-2";
+    r.device_id = std::string(32, 'd');
+    r.rev = 1;
+    r.hlc = "1764000000000-00000000-" + r.device_id;
+    r.created_at = r.updated_at = r.server_received_at = clock_.NowMillis();
+    r.fields = SampleFields("visit_note", clock_.NowMillis());
+    return r;
+  };
+  AddNote();  // version 1, queued
+  ASSERT_TRUE(ApplyPulledBatch(*store_, std::vector<Record>{pulled('1'), pulled('2'), pulled('3')}, {}, {}, 1).ok());
+  EXPECT_EQ(Raw("SELECT coalesce((SELECT value FROM meta WHERE key='queue_from'), 1)"), "1") << "1 is still queued";
+  std::vector<OutgoingMutation> m = Pending();
+  ASSERT_EQ(m.size(), 1u);
+  ASSERT_TRUE(ApplyPushAcks(*store_, {Applied(m[0])}).ok());
+  EXPECT_EQ(Raw("SELECT value FROM meta WHERE key='queue_from'"), "5") << "past the pulled rows 2-4";
+  ASSERT_TRUE(ApplyPulledBatch(*store_, std::vector<Record>{pulled('5'), pulled('6')}, {}, {}, 2).ok());
+  EXPECT_EQ(Raw("SELECT value FROM meta WHERE key='queue_from'"), "7");
+  EXPECT_EQ(PendingCount(), 0);
+  std::string id = AddNote();
+  m = Pending();
+  ASSERT_EQ(m.size(), 1u);
+  EXPECT_EQ(m[0].record.id, id);
+  EXPECT_EQ(m[0].seq, 7);
+}
+
 TEST_F(StoreFormat4Test, ARepeatedAnswerChangesNothing) {
   for (int i = 0; i < 3; ++i) AddNote();
   std::vector<OutgoingMutation> m = Pending();
