@@ -256,18 +256,20 @@ int64_t HlcKey(std::string_view hlc) {
   return std::min(ms, kMaxMs) << 20 | static_cast<int64_t>(std::min(counter, kMaxCounter));
 }
 
+// Cached statements: the queue's low-water mark (queue_from) is read once
+// per pulled record and per push.
 Result<std::optional<std::string>> Store::Impl::GetMeta(std::string_view key) {
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_, "SELECT value FROM meta WHERE key=?"));
-  st.Bind(1, key);
-  DS_ASSIGN_OR_RETURN(bool row, st.Step());
+  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("SELECT value FROM meta WHERE key=?"));
+  st->Bind(1, key);
+  DS_ASSIGN_OR_RETURN(bool row, st->Step());
   if (!row) return std::optional<std::string>();
-  return std::optional<std::string>(st.ColumnBlob(0));
+  return std::optional<std::string>(st->ColumnBlob(0));
 }
 
 Status Store::Impl::SetMeta(std::string_view key, std::string_view value) {
-  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(*db_, "INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
-  st.Bind(1, key).BindBlob(2, value);
-  return st.Run();
+  DS_ASSIGN_OR_RETURN(StmtRef st, Stmt("INSERT OR REPLACE INTO meta(key, value) VALUES(?, ?)"));
+  st->Bind(1, key).BindBlob(2, value);
+  return st->Run();
 }
 
 Result<int64_t> Store::Impl::GetMetaInt(std::string_view key, int64_t fallback) {
