@@ -17,23 +17,20 @@
 #include "doorstep/core/sqlite.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 
 namespace doorstep::core {
 namespace {
 
-class StoreBatchTest : public ::testing::Test {
+class StoreBatchTest : public testing::StoreTestBase {
  protected:
+  StoreBatchTest() : StoreTestBase(/*seed=*/9) {}
   void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    key_.emplace(SecretBytes::Copy(std::string(32, '\x42').data(), 32));
-    char tmpl[] = "/tmp/doorstep-batch-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/device.db";
-    env_ = Env{&clock_, &random_, &logger_};
+    StoreTestBase::SetUp();
+    if (HasFatalFailure()) return;
     StoreOptions options;
-    ASSERT_TRUE(Store::Create(path_, KeySource{nullptr, &*key_}, options, env_).ok());
+    ASSERT_TRUE(Store::Create(path_, Key(), options, env_).ok());
   }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
 
   // Runs `sql` on the store's file through a connection of its own.
   void Sql(const std::string& sql) {
@@ -71,23 +68,9 @@ class StoreBatchTest : public ::testing::Test {
     EXPECT_EQ(st->ColumnText(0), "ok");
   }
 
-  std::unique_ptr<Store> OpenUnlocked() {
-    auto s = Store::Open(path_, env_);
-    EXPECT_TRUE(s.ok());
-    EXPECT_TRUE((*s)->Unlock(KeySource{nullptr, &*key_}).ok());
-    return std::move(*s);
-  }
-
   static Result<WriteOutcome> AddOne(Store& s) {
     return s.Add("visit_note", "S-BATCH", SampleFields("visit_note", 1'764'000'000'000), "final");
   }
-
-  std::string dir_, path_;
-  std::optional<SecretBytes> key_;
-  FakeClock clock_{1'764'000'000'000};
-  SeededRandom random_{9};
-  NullLogger logger_;
-  Env env_;
 };
 
 TEST_F(StoreBatchTest, AnAddFailingAtItsRecordsRowLeavesNothingAndTheBatchGoesOn) {

@@ -12,23 +12,14 @@
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 
 namespace doorstep::core {
 namespace {
 
-class StoreFormat3Test : public ::testing::Test {
+class StoreFormat3Test : public testing::StoreTestBase {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    key_.emplace(SecretBytes::Copy(std::string(32, '\x31').data(), 32));
-    char tmpl[] = "/tmp/doorstep-format3-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/device.db";
-    env_ = Env{&clock_, &random_, &logger_};
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  KeySource Key() { return KeySource{nullptr, &*key_}; }
+  StoreFormat3Test() : StoreTestBase(/*seed=*/3, 1'764'000'000'000, '\x31') {}
 
   Record Pulled(char id_char, const std::string& hlc) {
     Record r;
@@ -44,13 +35,6 @@ class StoreFormat3Test : public ::testing::Test {
     r.fields = SampleFields("visit_note", clock_.NowMillis());
     return r;
   }
-
-  std::string dir_, path_;
-  std::optional<SecretBytes> key_;
-  FakeClock clock_{1'764'000'000'000};
-  SeededRandom random_{3};
-  NullLogger logger_;
-  Env env_;
 };
 
 TEST_F(StoreFormat3Test, ListOrdersByTheFullStampWithinASubject) {

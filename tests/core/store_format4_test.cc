@@ -18,34 +18,24 @@
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 
 namespace doorstep::core {
 namespace {
 
-class StoreFormat4Test : public ::testing::Test {
+class StoreFormat4Test : public testing::StoreTestBase {
  protected:
+  StoreFormat4Test() : StoreTestBase(/*seed=*/44, 1'764'000'000'000, '\x44') {}
   void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    key_.emplace(SecretBytes::Copy(std::string(32, '\x44').data(), 32));
-    char tmpl[] = "/tmp/doorstep-format4-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/device.db";
-    env_ = Env{&clock_, &random_, &logger_};
+    StoreTestBase::SetUp();
+    if (HasFatalFailure()) return;
     ASSERT_TRUE(Store::Create(path_, Key(), {}, env_).ok());
     store_ = OpenUnlocked();
+    ASSERT_NE(store_, nullptr);
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
-  }
-
-  KeySource Key() { return KeySource{nullptr, &*key_}; }
-
-  std::unique_ptr<Store> OpenUnlocked() {
-    auto s = Store::Open(path_, env_);
-    EXPECT_TRUE(s.ok());
-    EXPECT_TRUE((*s)->Unlock(Key()).ok());
-    return std::move(*s);
+    StoreTestBase::TearDown();
   }
 
   std::string AddNote(const std::string& subject = "S-Q") {
@@ -86,12 +76,6 @@ class StoreFormat4Test : public ::testing::Test {
 
   static MutationAck Applied(const OutgoingMutation& m) { return {m.mutation_id, "applied", 1, ""}; }
 
-  std::string dir_, path_;
-  std::optional<SecretBytes> key_;
-  FakeClock clock_{1'764'000'000'000};
-  SeededRandom random_{44};
-  NullLogger logger_;
-  Env env_;
   std::unique_ptr<Store> store_;
 };
 

@@ -20,6 +20,7 @@
 #include <algorithm>
 
 #include "core/store_fixture_dump.h"
+#include "core/store_test_base.h"
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
@@ -98,28 +99,41 @@ std::string SchemaShape(const std::string& path) {
   return out;
 }
 
-class StoreMigrationTest : public ::testing::Test {
+// The fixtures' keystore key is 32 bytes 0x5a.
+class StoreMigrationTest : public testing::StoreTestBase {
  protected:
+  StoreMigrationTest() : StoreTestBase(/*seed=*/99, 1'764'100'000'000, '\x5a') {}
   // The fixture the test starts from: "format2" or "format3".
   virtual std::string FixtureName() const { return "format2"; }
 
   void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    key_.emplace(SecretBytes::Copy(std::string(32, '\x5a').data(), 32));
-    char tmpl[] = "/tmp/doorstep-migrate-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/device.db";
+    StoreTestBase::SetUp();
+    if (HasFatalFailure()) return;
     fs::copy_file(FixtureDir() + "/" + FixtureName() + ".db", path_);
     std::ifstream in(FixtureDir() + "/" + FixtureName() + ".json");
     std::stringstream ss;
     ss << in.rdbuf();
     expected_ = json::parse(ss.str(), nullptr, false);
     ASSERT_TRUE(expected_.is_object()) << "fixture json";
-    env_ = Env{&clock_, &random_, &logger_};
   }
-  void TearDown() override { fs::remove_all(dir_); }
 
-  KeySource Key() { return KeySource{nullptr, &*key_}; }
+  // The migrated file has exactly the tables, columns, indexes and view of
+  // a store made by the current code: the migration's copy of the schema
+  // cannot drift from the one Create writes.
+  void ExpectFreshSchemaAfterMigration() {
+    {
+      auto store = Store::Open(path_, env_);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+    }
+    const std::string fresh = dir_ + "/fresh.db";
+    {
+      auto store = Store::Create(fresh, Key(), {}, env_);
+      ASSERT_TRUE(store.ok()) << store.status().ToString();
+    }
+    std::string migrated_shape = SchemaShape(path_);
+    ASSERT_NE(migrated_shape, "");
+    EXPECT_EQ(migrated_shape, SchemaShape(fresh));
+  }
 
   // Opens the fixture with the current code (which migrates it), checks it
   // shows what the fixture's code showed, and goes on using it.
@@ -235,13 +249,7 @@ class StoreMigrationTest : public ::testing::Test {
     EXPECT_EQ((*again)->GetStatus()->rejected, 2);
   }
 
-  std::string dir_, path_;
   json expected_;
-  FakeClock clock_{1'764'100'000'000};
-  SeededRandom random_{99};
-  NullLogger logger_;
-  Env env_;
-  std::optional<SecretBytes> key_;  // after Initialize(): 32 bytes 0x5a, the fixture's keystore key
 };
 
 TEST_F(StoreMigrationTest, EverythingSurvivesAndOpens) { ExpectMigratedAndWorking("2"); }
@@ -276,23 +284,7 @@ TEST_F(StoreMigrationTest, RecordIdThatIsNotHexIsRefusedAndLeftAsItWas) {
   EXPECT_EQ(RawQuery(path_, "PRAGMA integrity_check"), "ok");
 }
 
-// The migrated file has exactly the tables, columns, indexes and view of a
-// store made by the current code: the migration's copy of the schema cannot
-// drift from the one Create writes.
-TEST_F(StoreMigrationTest, MigratedSchemaIsAFreshStoresSchema) {
-  {
-    auto store = Store::Open(path_, env_);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-  }
-  const std::string fresh = dir_ + "/fresh.db";
-  {
-    auto store = Store::Create(fresh, Key(), {}, env_);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-  }
-  std::string migrated_shape = SchemaShape(path_);
-  ASSERT_NE(migrated_shape, "");
-  EXPECT_EQ(migrated_shape, SchemaShape(fresh));
-}
+TEST_F(StoreMigrationTest, MigratedSchemaIsAFreshStoresSchema) { ExpectFreshSchemaAfterMigration(); }
 
 // A format-3 store (made by the format-3 code, 955aadd): its queued
 // mutations stay in `pending`, and the versions table gains its queue
@@ -304,20 +296,7 @@ class StoreMigration3Test : public StoreMigrationTest {
 
 TEST_F(StoreMigration3Test, EverythingSurvivesAndOpens) { ExpectMigratedAndWorking("3"); }
 
-TEST_F(StoreMigration3Test, MigratedSchemaIsAFreshStoresSchema) {
-  {
-    auto store = Store::Open(path_, env_);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-  }
-  const std::string fresh = dir_ + "/fresh.db";
-  {
-    auto store = Store::Create(fresh, Key(), {}, env_);
-    ASSERT_TRUE(store.ok()) << store.status().ToString();
-  }
-  std::string migrated_shape = SchemaShape(path_);
-  ASSERT_NE(migrated_shape, "");
-  EXPECT_EQ(migrated_shape, SchemaShape(fresh));
-}
+TEST_F(StoreMigration3Test, MigratedSchemaIsAFreshStoresSchema) { ExpectFreshSchemaAfterMigration(); }
 
 }  // namespace
 }  // namespace doorstep::core

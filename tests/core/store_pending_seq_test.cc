@@ -13,30 +13,14 @@
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 
 namespace doorstep::core {
 namespace {
 
-class StorePendingSeqTest : public ::testing::Test {
+class StorePendingSeqTest : public testing::StoreTestBase {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    key_.emplace(SecretBytes::Copy(std::string(32, '\x42').data(), 32));
-    char tmpl[] = "/tmp/doorstep-pendingseq-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/device.db";
-    env_ = Env{&clock_, &random_, &logger_};
-  }
-  void TearDown() override { std::filesystem::remove_all(dir_); }
-
-  KeySource Key() { return KeySource{nullptr, &*key_}; }
-
-  std::unique_ptr<Store> OpenUnlocked() {
-    auto s = Store::Open(path_, env_);
-    EXPECT_TRUE(s.ok());
-    EXPECT_TRUE((*s)->Unlock(Key()).ok());
-    return std::move(*s);
-  }
+  StorePendingSeqTest() : StoreTestBase(/*seed=*/5) {}
 
   static void AddOne(Store& s) {
     auto w = s.Add("visit_note", "S-SEQ", SampleFields("visit_note", 1'764'000'000'000), "final");
@@ -52,13 +36,6 @@ class StorePendingSeqTest : public ::testing::Test {
     for (const OutgoingMutation& x : *m) out.push_back(std::stoll(x.mutation_id.substr(24), nullptr, 16));
     return out;
   }
-
-  std::string dir_, path_;
-  std::optional<SecretBytes> key_;
-  FakeClock clock_{1'764'000'000'000};
-  SeededRandom random_{5};
-  NullLogger logger_;
-  Env env_;
 };
 
 TEST_F(StorePendingSeqTest, BatchesCountOnTheirOwnAndSeeOtherHandlesRowsAfterwards) {

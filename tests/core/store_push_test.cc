@@ -13,28 +13,28 @@
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 
 namespace doorstep::core {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StorePushTest : public ::testing::Test {
+class StorePushTest : public testing::StoreTestBase {
  protected:
+  StorePushTest() : StoreTestBase(/*seed=*/11) {}
   void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    char tmpl[] = "/tmp/doorstep-push-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    env_ = Env{&clock_, &random_, &logger_};
+    StoreTestBase::SetUp();
+    if (HasFatalFailure()) return;
     StoreOptions o;
     o.kdf = KdfProfile::kInteractive;
-    auto s = Store::Create(dir_ + "/device.db", KeySource{&pass_, nullptr}, o, env_);
+    auto s = Store::Create(path_, KeySource{&pass_, nullptr}, o, env_);
     ASSERT_TRUE(s.ok()) << s.status().ToString();
     store_ = std::move(s).value();
   }
   void TearDown() override {
     store_.reset();
-    fs::remove_all(dir_);
+    StoreTestBase::TearDown();
   }
 
   // The pending mutation ids, oldest first.
@@ -70,11 +70,6 @@ class StorePushTest : public ::testing::Test {
     return missed.ok() ? *missed : -1;
   }
 
-  std::string dir_;
-  FakeClock clock_{1'764'000'000'000};
-  SeededRandom random_{11};
-  NullLogger logger_;
-  Env env_;
   std::string pass_ = "correct horse battery";
   std::unique_ptr<Store> store_;
 };

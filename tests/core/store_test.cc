@@ -10,22 +10,16 @@
 
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 
 namespace doorstep::core {
 namespace {
 
 namespace fs = std::filesystem;
 
-class StoreTest : public ::testing::Test {
+class StoreTest : public testing::StoreTestBase {
  protected:
-  void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    char tmpl[] = "/tmp/doorstep-store-XXXXXX";
-    dir_ = mkdtemp(tmpl);
-    path_ = dir_ + "/device.db";
-    env_ = Env{&clock_, &random_, &logger_};
-  }
-  void TearDown() override { fs::remove_all(dir_); }
+  StoreTest() : StoreTestBase(/*seed=*/7) {}
 
   std::unique_ptr<Store> Make(const KeySource& key, int max_failed = 10) {
     StoreOptions o;
@@ -47,11 +41,6 @@ class StoreTest : public ::testing::Test {
     sqlite3_close(db);
   }
 
-  std::string dir_, path_;
-  FakeClock clock_{1'764'000'000'000};
-  SeededRandom random_{7};
-  NullLogger logger_;
-  Env env_;
   std::string pass_ = "correct horse battery";
 };
 

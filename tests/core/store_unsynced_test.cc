@@ -14,26 +14,27 @@
 #include "doorstep/core/sqlite_wal_batch_vfs.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 #include "store_internal.h"
 
 namespace doorstep::core {
 namespace {
 
-class StoreUnsyncedTest : public ::testing::Test {
+class StoreUnsyncedTest : public testing::StoreTestBase {
  protected:
+  StoreUnsyncedTest() : StoreTestBase(/*seed=*/21) {}
   void SetUp() override {
-    ASSERT_TRUE(Initialize().ok());
-    char tmpl[] = "/tmp/doorstep-unsynced-XXXXXX";
-    dir_ = mkdtemp(tmpl);
+    StoreTestBase::SetUp();
+    if (HasFatalFailure()) return;
     StoreOptions o;
     o.kdf = KdfProfile::kInteractive;
-    auto created = Store::Create(dir_ + "/device.db", KeySource{&pass_, nullptr}, o, env_);
+    auto created = Store::Create(path_, KeySource{&pass_, nullptr}, o, env_);
     ASSERT_TRUE(created.ok()) << created.status().ToString();
     store_ = std::move(*created);
   }
   void TearDown() override {
     store_.reset();
-    std::filesystem::remove_all(dir_);
+    StoreTestBase::TearDown();
   }
   // Adds one synthetic visit note inside the open batch.
   void AddNote() {
@@ -42,12 +43,7 @@ class StoreUnsyncedTest : public ::testing::Test {
     ASSERT_TRUE(w->saved()) << w->problems[0].message;
   }
 
-  FakeClock clock_{1'764'000'000'000};
-  SeededRandom random_{21};
-  NullLogger logger_;
-  Env env_{&clock_, &random_, &logger_};
   std::string pass_ = "unsynced passphrase";
-  std::string dir_;
   std::unique_ptr<Store> store_;
 };
 
