@@ -1,7 +1,8 @@
-// Pending mutation seqs (docs/store.md, "Mutation ids"): a batch queries the
-// pending table once, at its first write, and then counts on its own; once
-// the batch's transaction ends another handle may add rows, so the next
-// write queries again and its seq (and mutation id) stays above them.
+// Mutation seqs (docs/store.md, "Mutation ids"; from store format 4 a
+// mutation's seq is its version's): a batch queries the file once, at its
+// first write, and then counts on its own; once the batch's transaction ends
+// another handle may add rows, so the next write queries again and its seq
+// (and mutation id) stays above them.
 #include <gtest/gtest.h>
 #include <unistd.h>
 
@@ -28,7 +29,7 @@ class StorePendingSeqTest : public testing::StoreTestBase {
     ASSERT_TRUE(w->saved());
   }
 
-  // The pending rows' seqs (the mutation ids' last eight hex digits).
+  // The queued mutations' seqs (the mutation ids' last eight hex digits).
   static std::vector<int64_t> Seqs(Store& s) {
     auto m = PendingMutations(s, 1000);
     EXPECT_TRUE(m.ok());
