@@ -1,7 +1,9 @@
 // The plaintext test: records whose every text and string field carries a
 // unique marker are added, edited (so history holds earlier wordings),
-// finalised and amended, and one is refused by validation; the audit trail
-// records all of it. Then no file in the store's directory — the database,
+// finalised and amended, and one is refused by validation; a marked record
+// is pulled, a conflict with marked values is resolved with a marked value
+// (its payload queued for push), and a push answer refuses a change with a
+// marked reason; the audit trail records all of it. Then no file in the store's directory — the database,
 // its -wal and -shm, anything else — contains the marker's bytes, neither
 // while the store is open nor after it is closed. Done once through the Store
 // API (every record type) and once through the `doorstep` binary.
@@ -16,6 +18,7 @@
 #include "doorstep/core/samples.h"
 #include "doorstep/core/schema.h"
 #include "doorstep/core/store.h"
+#include "doorstep/core/store_sync.h"
 #include "e2e/device_fixture.h"
 
 namespace doorstep::e2e {
@@ -139,9 +142,47 @@ TEST(PlaintextTest, NoMarkerInAnyStoreFile) {
   Result<core::WriteOutcome> refused = (*store)->Add("visit_note", "S-PLAIN", bad, "draft");
   ASSERT_TRUE(refused.ok());
   EXPECT_FALSE(refused->saved());
+  // The sync side: a pulled record, a conflict with marked values resolved
+  // with a marked value (the resolve's payload is queued in its version
+  // row), and a push answer refusing a change with a marked reason.
+  {
+    Result<std::vector<core::Record>> list = (*store)->List({});
+    ASSERT_TRUE(list.ok());
+    std::string note_id;
+    for (const core::Record& r : *list) {
+      if (r.type == "visit_note") note_id = r.id;
+    }
+    ASSERT_FALSE(note_id.empty());
+    core::Record pulled;
+    pulled.id = std::string(31, 'b') + "1";
+    pulled.type = "visit_note";
+    pulled.subject_id = "S-PLAIN";
+    pulled.author_id = "worker-2";
+    pulled.device_id = std::string(32, 'd');
+    pulled.rev = 1;
+    pulled.hlc = std::to_string(NowMs()) + "-00000000-" + pulled.device_id;
+    pulled.created_at = pulled.updated_at = pulled.server_received_at = NowMs();
+    pulled.fields = core::SampleFields("visit_note", NowMs());
+    const core::RecordSchema& schema = *core::SchemaRegistry::Default().Find("visit_note");
+    ASSERT_GT(MarkTextFields(schema, marker + "-pulled", &pulled.fields), 0);
+    core::PulledConflict conflict{std::string(31, 'c') + "1", note_id, "S-PLAIN", "open",
+                                  {{"path", "observations"},
+                                   {"base", marker + "-base"},
+                                   {"server", marker + "-server"},
+                                   {"device", marker + "-device"}}};
+    ASSERT_TRUE(core::ApplyPulledBatch(**store, std::vector<core::Record>{pulled}, {conflict}, {}, 1).ok());
+    ASSERT_TRUE(core::ResolveConflict(**store, conflict.conflict_id, "value", marker + "-resolved").ok());
+    Result<std::vector<core::OutgoingMutation>> queued = core::PendingMutations(**store, 100);
+    ASSERT_TRUE(queued.ok());
+    ASSERT_FALSE(queued->empty());
+    ASSERT_EQ(queued->back().kind, "resolve");
+    EXPECT_EQ(queued->back().resolve["value"], marker + "-resolved");
+    ASSERT_TRUE(core::ApplyPushAcks(**store, {{queued->front().mutation_id, "rejected", 0, marker + "-reason"}}).ok());
+  }
   Result<core::StoreStatus> status = (*store)->GetStatus();
   ASSERT_TRUE(status.ok());
-  EXPECT_EQ(status->records, 4);
+  EXPECT_EQ(status->records, 5);
+  EXPECT_EQ(status->rejected, 1);
 
   EXPECT_EQ(FilesContaining(dir.path(), marker), std::vector<std::string>{})
       << "while open; files: " << ::testing::PrintToString(StoreFiles(dir.path()));
