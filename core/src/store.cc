@@ -394,17 +394,16 @@ Result<std::unique_ptr<Store>> Store::Open(const std::string& path, Env env) {
   }
   auto format = impl->GetMetaInt("format", -1);
   if (!format.ok() || *format < 0) return CorruptionError(path + " is not a Doorstep store");
-  if (*format == 2) {
-    // Format 2 → 3 in one transaction, before any key is given (docs/store.md).
-    Status m = MigrateFormat2To3(impl->db());
-    if (!m.ok()) return m.Annotate("migrating " + path + " from store format 2 to 3");
-    format = impl->GetMetaInt("format", -1);
-    if (!format.ok()) return format.status();
-  }
-  if (*format == 3) {
-    // Format 3 → 4, the same way (a crash between the two leaves format 3).
-    Status m = MigrateFormat3To4(impl->db());
-    if (!m.ok()) return m.Annotate("migrating " + path + " from store format 3 to 4");
+  // Older formats are migrated a step at a time, each in one transaction,
+  // before any key is given (docs/store.md): a crash between two steps
+  // leaves the format the first one made.
+  for (auto [from, migrate] : {std::pair{2, &MigrateFormat2To3}, std::pair{3, &MigrateFormat3To4}}) {
+    if (*format != from) continue;
+    Status m = migrate(impl->db());
+    if (!m.ok()) {
+      return m.Annotate("migrating " + path + " from store format " + std::to_string(from) + " to " +
+                        std::to_string(from + 1));
+    }
     format = impl->GetMetaInt("format", -1);
     if (!format.ok()) return format.status();
   }

@@ -141,6 +141,16 @@ Status AsCorruption(const Status& s, int from_format = 2) {
   return CorruptionError("the format-" + std::to_string(from_format) + " store could not be migrated: " + s.message());
 }
 
+// Inside the migration's transaction: whether the file is still at
+// `format` (another connection may have migrated it since Open read the
+// format, and the migration is then a no-op).
+Result<bool> StillAtFormat(Database& db, std::string_view format) {
+  DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db, "SELECT value FROM meta WHERE key='format'"));
+  DS_ASSIGN_OR_RETURN(bool row, st.Step());
+  if (!row) return CorruptionError("the store has no format");
+  return st.ColumnBlob(0) == format;
+}
+
 }  // namespace
 
 Status MigrateFormat2To3(Database& db) {
@@ -150,13 +160,8 @@ Status MigrateFormat2To3(Database& db) {
     if (rc != SQLITE_OK) return SqliteStatus(rc, "registering the migration's SQL functions", db.raw());
   }
   DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
-  {
-    // Another connection may have migrated the file since we read the format.
-    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db, "SELECT value FROM meta WHERE key='format'"));
-    DS_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return CorruptionError("the store has no format");
-    if (st.ColumnBlob(0) != "2") return Status::Ok();
-  }
+  DS_ASSIGN_OR_RETURN(bool still_2, StillAtFormat(db, "2"));
+  if (!still_2) return Status::Ok();
   DS_RETURN_IF_ERROR(AsCorruption(db.Exec(kCopySql)));
   {
     DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db, kCheckSql));
@@ -176,13 +181,8 @@ Status MigrateFormat2To3(Database& db) {
 
 Status MigrateFormat3To4(Database& db) {
   DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(db));
-  {
-    // Another connection may have migrated the file since we read the format.
-    DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(db, "SELECT value FROM meta WHERE key='format'"));
-    DS_ASSIGN_OR_RETURN(bool row, st.Step());
-    if (!row) return CorruptionError("the store has no format");
-    if (st.ColumnBlob(0) != "3") return Status::Ok();
-  }
+  DS_ASSIGN_OR_RETURN(bool still_3, StillAtFormat(db, "3"));
+  if (!still_3) return Status::Ok();
   // The queue columns go after body, so no row is rewritten: a row written
   // before reads them as NULL (not queued in its row). Mutations queued
   // before stay in `pending` (their ids name pending seqs, not version
