@@ -6,6 +6,7 @@
 
 #include <memory>
 #include <optional>
+#include <set>
 #include <string>
 #include <utility>
 #include <vector>
@@ -269,7 +270,7 @@ Result<bool> WriteServerRevision(Store::Impl& impl, Record r);
 // queue's range — what PendingMutations, the status count and this scan read
 // — is the versions written since the oldest unpushed change. Inside a
 // transaction.
-Status MoveQueueFrom(Store::Impl& impl, std::vector<int64_t> ended = {});
+Status MoveQueueFrom(Store::Impl& impl, const std::set<int64_t>& ended = {});
 
 // The sealed plaintext of a record version: the envelope (compact keys,
 // defaults left out) and the fields. id, type and local_version are not in

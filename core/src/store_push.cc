@@ -5,15 +5,14 @@
 
 #include <algorithm>
 #include <optional>
-#include <unordered_set>
+#include <set>
 
 #include "store_internal.h"
 
 namespace doorstep::core {
 
-Status MoveQueueFrom(Store::Impl& impl, std::vector<int64_t> ended) {
+Status MoveQueueFrom(Store::Impl& impl, const std::set<int64_t>& ended) {
   DS_ASSIGN_OR_RETURN(const int64_t queue_from, impl.QueueFrom());
-  std::sort(ended.begin(), ended.end());
   // The oldest mutation still queued; if none, past the last row.
   std::optional<int64_t> oldest;
   {
@@ -24,7 +23,7 @@ Status MoveQueueFrom(Store::Impl& impl, std::vector<int64_t> ended) {
       DS_ASSIGN_OR_RETURN(bool row, st->Step());
       if (!row) break;
       int64_t seq = st->ColumnInt(0);
-      if (!std::binary_search(ended.begin(), ended.end(), seq)) oldest = seq;
+      if (ended.count(seq) == 0) oldest = seq;
     }
   }
   int64_t from = queue_from;
@@ -37,7 +36,7 @@ Status MoveQueueFrom(Store::Impl& impl, std::vector<int64_t> ended) {
   }
   // Ended rows the new queue_from does not pass: answered ahead of an older
   // mutation still queued (an answer lost part way, a retry).
-  for (auto it = std::lower_bound(ended.begin(), ended.end(), from); it != ended.end(); ++it) {
+  for (auto it = ended.lower_bound(from); it != ended.end(); ++it) {
     DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("UPDATE versions SET session=NULL, pdetail=NULL WHERE seq=?"));
     st->Bind(1, *it);
     DS_RETURN_IF_ERROR(st->Run());
@@ -52,8 +51,7 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::ve
   DS_ASSIGN_OR_RETURN(Transaction txn, Transaction::Begin(impl.db()));
   DS_ASSIGN_OR_RETURN(const int64_t queue_from, impl.QueueFrom());
   // The version rows whose queued mutation this answer ends (store format 4).
-  std::vector<int64_t> ended;
-  std::unordered_set<int64_t> ended_set;
+  std::set<int64_t> ended;
   for (const MutationAck& a : acks) {
     // The mutation id names its row (Store::Impl::MutationId): no index
     // needed. An id that cannot be ours matches no row (seq 0).
@@ -63,7 +61,7 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::ve
     // Queued in its version row (the mutation is the version's seq), or
     // else, if it was queued before format 4, in `pending`.
     bool in_version = false;
-    if (seq >= queue_from && ended_set.count(seq) == 0) {
+    if (seq >= queue_from && ended.count(seq) == 0) {
       DS_ASSIGN_OR_RETURN(StmtRef st, impl.Stmt("SELECT 1 FROM versions WHERE seq=?1 AND mutation=?1 AND session=?2"));
       st->Bind(1, seq).BindBlob(2, session);
       DS_ASSIGN_OR_RETURN(in_version, st->Step());
@@ -105,12 +103,9 @@ Status ApplyPushAcks(Store& store, const std::vector<MutationAck>& acks, std::ve
         DS_RETURN_IF_ERROR(st->Run());
       }
     }
-    if (in_version) {
-      ended.push_back(seq);
-      ended_set.insert(seq);
-    }
+    if (in_version) ended.insert(seq);
   }
-  DS_RETURN_IF_ERROR(MoveQueueFrom(impl, std::move(ended)));
+  DS_RETURN_IF_ERROR(MoveQueueFrom(impl, ended));
   DS_RETURN_IF_ERROR(impl.Audit("push", "", {{"mutations", acks.size()}}));
   return txn.Commit();
 }

@@ -92,7 +92,7 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
       DS_RETURN_IF_ERROR(add(st));
     }
   }
-  if (out.size() >= limit) return out;
+  if (out.size() >= limit || after == std::numeric_limits<int64_t>::max()) return out;
   // Then the queue in the version rows, from queue_from (or the caller's
   // place) on, in seq order: each version's mutation is its own seq.
   DS_ASSIGN_OR_RETURN(int64_t queue_from, impl.QueueFrom());
@@ -100,7 +100,6 @@ Result<std::vector<OutgoingMutation>> PendingMutations(Store& store, size_t limi
       "SELECT v.seq, v.session, v.record, v.action, v.prev, v.seq, v.pdetail, r.type FROM versions v "
       "CROSS JOIN records r ON r.id = v.record "
       "WHERE v.seq >= ? AND v.session IS NOT NULL ORDER BY v.seq LIMIT ?"));
-  if (after == std::numeric_limits<int64_t>::max()) return out;
   st.Bind(1, std::max(queue_from, after + 1)).Bind(2, static_cast<int64_t>(limit - out.size()));
   while (true) {
     DS_ASSIGN_OR_RETURN(bool row, st.Step());
