@@ -23,20 +23,9 @@
 namespace doorstep::core {
 namespace {
 
-class StoreFormat4Test : public testing::StoreTestBase {
+class StoreFormat4Test : public testing::UnlockedStoreTest {
  protected:
-  StoreFormat4Test() : StoreTestBase(/*seed=*/44, 1'764'000'000'000, '\x44') {}
-  void SetUp() override {
-    StoreTestBase::SetUp();
-    if (HasFatalFailure()) return;
-    ASSERT_TRUE(Store::Create(path_, Key(), {}, env_).ok());
-    store_ = OpenUnlocked();
-    ASSERT_NE(store_, nullptr);
-  }
-  void TearDown() override {
-    store_.reset();
-    StoreTestBase::TearDown();
-  }
+  StoreFormat4Test() : UnlockedStoreTest(/*seed=*/44, 1'764'000'000'000, '\x44') {}
 
   std::string AddNote(const std::string& subject = "S-Q") {
     clock_.AdvanceMillis(1000);
@@ -51,22 +40,8 @@ class StoreFormat4Test : public testing::StoreTestBase {
     return m.ok() ? *m : std::vector<OutgoingMutation>{};
   }
 
-  // One value read from the file directly ("(none)" if no row or NULL).
-  std::string Raw(const std::string& sql) {
-    sqlite3* db = nullptr;
-    std::string out = "(none)";
-    if (sqlite3_open_v2(path_.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-      sqlite3_stmt* st = nullptr;
-      if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-        out = std::string("(error) ") + sqlite3_errmsg(db);
-      } else if (sqlite3_step(st) == SQLITE_ROW && sqlite3_column_type(st, 0) != SQLITE_NULL) {
-        out = reinterpret_cast<const char*>(sqlite3_column_text(st, 0));
-      }
-      sqlite3_finalize(st);
-    }
-    sqlite3_close(db);
-    return out;
-  }
+  // One value read from the store file directly.
+  std::string Raw(const std::string& sql) { return testing::RawQuery(path_, sql); }
 
   int64_t PendingCount() {
     auto s = store_->GetStatus();
@@ -75,8 +50,6 @@ class StoreFormat4Test : public testing::StoreTestBase {
   }
 
   static MutationAck Applied(const OutgoingMutation& m) { return {m.mutation_id, "applied", 1, ""}; }
-
-  std::unique_ptr<Store> store_;
 };
 
 TEST_F(StoreFormat4Test, LocalWritesQueueInTheirOwnVersionRows) {
@@ -145,19 +118,7 @@ TEST_F(StoreFormat4Test, AnAnswerAheadOfAnOlderMutationClearsOnlyItsRow) {
 // nothing is queued, so the queue's range (what the push and the status
 // count read) does not grow with every record pulled since the last push.
 TEST_F(StoreFormat4Test, APullMovesTheQueuePastItsRowsOnlyWhenNothingIsQueued) {
-  auto pulled = [&](char c) {
-    Record r;
-    r.id = std::string(32, c);
-    r.type = "visit_note";
-    r.subject_id = "S-PULL";
-    r.author_id = "worker-2";
-    r.device_id = std::string(32, 'd');
-    r.rev = 1;
-    r.hlc = "1764000000000-00000000-" + r.device_id;
-    r.created_at = r.updated_at = r.server_received_at = clock_.NowMillis();
-    r.fields = SampleFields("visit_note", clock_.NowMillis());
-    return r;
-  };
+  auto pulled = [&](char c) { return testing::PulledVisitNote(std::string(32, c), "S-PULL", clock_.NowMillis()); };
   AddNote();  // version 1, queued
   ASSERT_TRUE(ApplyPulledBatch(*store_, std::vector<Record>{pulled('1'), pulled('2'), pulled('3')}, {}, {}, 1).ok());
   EXPECT_EQ(Raw("SELECT coalesce((SELECT value FROM meta WHERE key='queue_from'), 1)"), "1") << "1 is still queued";

@@ -28,21 +28,13 @@ namespace {
 // A queued change: its record and the local version it made.
 using Change = std::pair<std::string, int64_t>;
 
-class StoreQueueModelTest : public testing::StoreTestBase, public ::testing::WithParamInterface<int> {
+class StoreQueueModelTest : public testing::UnlockedStoreTest, public ::testing::WithParamInterface<int> {
  protected:
-  StoreQueueModelTest() : StoreTestBase(/*seed=*/static_cast<uint64_t>(GetParam()) + 100) {}
+  StoreQueueModelTest() : UnlockedStoreTest(/*seed=*/static_cast<uint64_t>(GetParam()) + 100) {}
 
   void SetUp() override {
-    StoreTestBase::SetUp();
-    if (HasFatalFailure()) return;
-    ASSERT_TRUE(Store::Create(path_, Key(), {}, env_).ok());
-    store_ = OpenUnlocked();
-    ASSERT_NE(store_, nullptr);
+    UnlockedStoreTest::SetUp();
     rng_.seed(static_cast<uint32_t>(GetParam()));
-  }
-  void TearDown() override {
-    store_.reset();
-    StoreTestBase::TearDown();
   }
 
   size_t Pick(size_t n) { return std::uniform_int_distribution<size_t>(0, n - 1)(rng_); }
@@ -133,19 +125,9 @@ class StoreQueueModelTest : public testing::StoreTestBase, public ::testing::Wit
   void Pull() {
     clock_.AdvanceMillis(1000);
     std::vector<Record> in;
-    Record r;
     char hex[33];
     std::snprintf(hex, sizeof hex, "%032x", ++pulled_);
-    r.id = hex;
-    r.type = "visit_note";
-    r.subject_id = Subject();
-    r.author_id = "worker-2";
-    r.device_id = std::string(32, 'd');
-    r.rev = 1;
-    r.hlc = std::to_string(clock_.NowMillis()) + "-00000000-" + r.device_id;
-    r.created_at = r.updated_at = r.server_received_at = clock_.NowMillis();
-    r.fields = SampleFields("visit_note", clock_.NowMillis());
-    in.push_back(r);
+    in.push_back(testing::PulledVisitNote(hex, Subject(), clock_.NowMillis()));
     if (!subject_.empty() && Chance(50)) {
       auto it = subject_.begin();
       std::advance(it, static_cast<std::ptrdiff_t>(Pick(subject_.size())));
@@ -204,7 +186,6 @@ class StoreQueueModelTest : public testing::StoreTestBase, public ::testing::Wit
     ASSERT_EQ(status->rejected, static_cast<int64_t>(rejected_.size())) << "step " << step;
   }
 
-  std::unique_ptr<Store> store_;
   std::mt19937 rng_;
   std::vector<Change> queue_;                       // the model: queued changes, oldest first
   std::map<std::string, std::string> subject_;      // the device's records and their subjects

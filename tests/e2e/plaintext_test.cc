@@ -19,6 +19,7 @@
 #include "doorstep/core/schema.h"
 #include "doorstep/core/store.h"
 #include "doorstep/core/store_sync.h"
+#include "core/store_test_base.h"
 #include "e2e/device_fixture.h"
 
 namespace doorstep::e2e {
@@ -153,16 +154,7 @@ TEST(PlaintextTest, NoMarkerInAnyStoreFile) {
       if (r.type == "visit_note") note_id = r.id;
     }
     ASSERT_FALSE(note_id.empty());
-    core::Record pulled;
-    pulled.id = std::string(31, 'b') + "1";
-    pulled.type = "visit_note";
-    pulled.subject_id = "S-PLAIN";
-    pulled.author_id = "worker-2";
-    pulled.device_id = std::string(32, 'd');
-    pulled.rev = 1;
-    pulled.hlc = std::to_string(NowMs()) + "-00000000-" + pulled.device_id;
-    pulled.created_at = pulled.updated_at = pulled.server_received_at = NowMs();
-    pulled.fields = core::SampleFields("visit_note", NowMs());
+    core::Record pulled = core::testing::PulledVisitNote(std::string(31, 'b') + "1", "S-PLAIN", NowMs());
     const core::RecordSchema& schema = *core::SchemaRegistry::Default().Find("visit_note");
     ASSERT_GT(MarkTextFields(schema, marker + "-pulled", &pulled.fields), 0);
     core::PulledConflict conflict{std::string(31, 'c') + "1", note_id, "S-PLAIN", "open",

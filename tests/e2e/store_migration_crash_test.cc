@@ -27,6 +27,7 @@
 #include <thread>
 
 #include "core/store_fixture_dump.h"
+#include "core/store_test_base.h"
 #include "doorstep/core/store.h"
 #include "e2e/device_fixture.h"
 
@@ -40,21 +41,7 @@ std::string Fixture(const std::string& name) {
   return std::string(src != nullptr ? src : DOORSTEP_TEST_SOURCE_DIR) + "/tests/core/fixtures/" + name;
 }
 
-std::string RawQuery(const std::string& path, const std::string& sql) {
-  sqlite3* db = nullptr;
-  std::string out = "(no row)";
-  if (sqlite3_open_v2(path.c_str(), &db, SQLITE_OPEN_READONLY, nullptr) == SQLITE_OK) {
-    sqlite3_stmt* st = nullptr;
-    if (sqlite3_prepare_v2(db, sql.c_str(), -1, &st, nullptr) != SQLITE_OK) {
-      out = std::string("(error) ") + sqlite3_errmsg(db);
-    } else if (sqlite3_step(st) == SQLITE_ROW) {
-      out.assign(static_cast<const char*>(sqlite3_column_blob(st, 0)), static_cast<size_t>(sqlite3_column_bytes(st, 0)));
-    }
-    sqlite3_finalize(st);
-  }
-  sqlite3_close(db);
-  return out;
-}
+using core::testing::RawQuery;
 
 class StoreMigrationCrashTest : public ::testing::Test {
  protected:
@@ -165,6 +152,18 @@ class StoreMigrationCrashTest : public ::testing::Test {
   }
 
   TempDir dir_;
+  // Starts from fixture format `format`, holds its first migration just
+  // before the commit and kills it there (`*path`: the file): it must still
+  // be that format, and sound.
+  void KillHeldMigration(int format, std::string* path) {
+    ASSERT_NO_FATAL_FAILURE(UseFixture(format));
+    *path = FreshCopy(0);
+    std::string err = KillDuringOpen(*path, /*hold=*/true, std::chrono::milliseconds(0));
+    ASSERT_NE(err.find("held before commit"), std::string::npos) << "the hook never held: " << err;
+    EXPECT_EQ(RawQuery(*path, "SELECT value FROM meta WHERE key='format'"), std::to_string(format));
+    EXPECT_EQ(RawQuery(*path, "PRAGMA integrity_check"), "ok");
+  }
+
   std::string key_file_;
   std::optional<SecretBytes> key_;
   int fixture_format_ = 2;
@@ -172,12 +171,8 @@ class StoreMigrationCrashTest : public ::testing::Test {
 };
 
 TEST_F(StoreMigrationCrashTest, KilledBeforeCommitLeavesFormat2) {
-  UseFixture(2);
-  const std::string path = FreshCopy(0);
-  std::string err = KillDuringOpen(path, /*hold=*/true, std::chrono::milliseconds(0));
-  ASSERT_NE(err.find("held before commit"), std::string::npos) << "the hook never held: " << err;
-  EXPECT_EQ(RawQuery(path, "SELECT value FROM meta WHERE key='format'"), "2");
-  EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), "ok");
+  std::string path;
+  ASSERT_NO_FATAL_FAILURE(KillHeldMigration(2, &path));
   EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM records WHERE length(id) = 32 AND hlc <> ''"),
             std::to_string(expected_["records"].size()))
       << "the format-2 records table";
@@ -187,12 +182,8 @@ TEST_F(StoreMigrationCrashTest, KilledBeforeCommitLeavesFormat2) {
 }
 
 TEST_F(StoreMigrationCrashTest, KilledBeforeCommitLeavesFormat3) {
-  UseFixture(3);
-  const std::string path = FreshCopy(0);
-  std::string err = KillDuringOpen(path, /*hold=*/true, std::chrono::milliseconds(0));
-  ASSERT_NE(err.find("held before commit"), std::string::npos) << "the hook never held: " << err;
-  EXPECT_EQ(RawQuery(path, "SELECT value FROM meta WHERE key='format'"), "3");
-  EXPECT_EQ(RawQuery(path, "PRAGMA integrity_check"), "ok");
+  std::string path;
+  ASSERT_NO_FATAL_FAILURE(KillHeldMigration(3, &path));
   EXPECT_EQ(RawQuery(path, "SELECT count(*) FROM pragma_table_info('versions') WHERE name IN ('session', 'pdetail')"),
             "0")
       << "the format-3 versions table";
