@@ -1,8 +1,11 @@
 // `doorstep bench store`: the device store against plain SQLite inserts of
 // the same bytes, in one run on this machine, in a temporary directory.
-//   bulk   — N records (default 100 000, ~1 KB visit notes) in one transaction;
-//   commit — one-record transactions, alternating store and plain, with
-//            WAL and synchronous=FULL on both sides → p50/p99;
+//   bulk   — N records (default 100 000, ~1 KB visit notes) in one
+//            transaction, on each side in turn, --rounds times (default 5)
+//            into fresh files; each bulk figure is the median over the
+//            rounds (a ratio: of each round's own ratio);
+//   commit — one-record transactions (default 1000), alternating store and
+//            plain, with WAL and synchronous=FULL on both sides → p50/p99;
 //   seal_open_1k_us — Sealer seal+open of 1 KiB, averaged over 100 000;
 //   open_unlock_ms  — open the N-record store, unlock (Argon2id interactive),
 //                     read one record; kdf_ms — Argon2id interactive alone.
@@ -14,7 +17,10 @@
 // thread of the process) do not.
 // Beside the wall-clock figures the issue's goals use, the bulk phase also
 // reports each side's CPU time and the bytes it wrote (WAL frames and
-// checkpoints), which a shared machine's load does not move.
+// checkpoints), which a shared machine's load does not move, and the CPU
+// time of the store's writing thread alone (bulk_writing_thread_cpu_ratio:
+// the SQLite side, against plain's whole CPU). `bulk_rounds` lists every
+// round's own figures.
 // The plain side runs with SQLite's defaults apart from WAL and
 // synchronous=FULL (page cache 2 MB, no secure_delete). As issue 2 defines
 // it, the plain side inserts the same bytes ready-made: bulk_ratio and
@@ -57,7 +63,8 @@ using SteadyClock = std::chrono::steady_clock;
 
 struct BenchStoreOptions {
   int64_t records = 100000;
-  int commits = 300;
+  int commits = 1000;
+  int rounds = 5;
   std::string dir;  // parent of the temporary directory
   bool json = false;
 };
@@ -71,6 +78,14 @@ double Since(SteadyClock::time_point t0) { return Micros(SteadyClock::now() - t0
 double CpuNowUs() {
   struct timespec ts;
   clock_gettime(CLOCK_PROCESS_CPUTIME_ID, &ts);
+  return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
+}
+
+// The calling thread's CPU time in µs: in the store's bulk phase, the
+// thread that runs SQLite (AddMany's preparing thread is left out).
+double ThreadCpuNowUs() {
+  struct timespec ts;
+  clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
 }
 
@@ -90,17 +105,19 @@ double WrittenBytes() {
 // A phase's wall time, CPU time and bytes written, summed over the spans
 // between Start and Stop.
 struct Span {
-  double wall_us = 0, cpu_us = 0, written = 0;
+  double wall_us = 0, cpu_us = 0, thread_cpu_us = 0, written = 0;
   SteadyClock::time_point t;
-  double c = 0, w = 0;
+  double c = 0, tc = 0, w = 0;
   void Start() {
     w = WrittenBytes();
     t = SteadyClock::now();
     c = CpuNowUs();
+    tc = ThreadCpuNowUs();
   }
   void Stop() {
     wall_us += Since(t);
     cpu_us += CpuNowUs() - c;
+    thread_cpu_us += ThreadCpuNowUs() - tc;
     written += WrittenBytes() - w;
   }
 };
@@ -150,13 +167,16 @@ class PlainDb {
   sqlite3_stmt* insert_ = nullptr;
 };
 
+// One round of the bulk phase: each side's timed spans.
+struct BulkRound {
+  Span store, plain;
+  Span same_cache;  // plain SQLite with the store's page cache
+  Span serialize;   // writing the plain side's JSON text alone
+};
+
 struct Figures {
-  double bulk_us = 0, plain_bulk_us = 0;
-  double plain_same_cache_bulk_us = 0, plain_same_cache_bulk_cpu_us = 0;  // plain with the store's page cache
-  double plain_serialize_us = 0, plain_serialize_cpu_us = 0;  // bulk: writing the JSON text alone
+  std::vector<BulkRound> rounds;
   std::vector<double> plain_commit_serialize_us;
-  double bulk_cpu_us = 0, plain_bulk_cpu_us = 0;
-  double bulk_written = 0, plain_bulk_written = 0;
   std::vector<double> commit_us, plain_commit_us;
   double seal_open_1k_us = 0, kdf_ms = 0, open_unlock_ms = 0;
   double record_bytes = 0;
@@ -201,31 +221,16 @@ Status PlainBulk(PlainDb& plain, const BenchStoreOptions& o, BenchSamples& sampl
   return Status::Ok();
 }
 
-Status RunBulk(core::Store& store, PlainDb& plain, PlainDb& plain_same_cache, const BenchStoreOptions& o,
-               BenchSamples& samples, Random& random, Figures* f, std::string* first_id) {
+// The store's bulk transaction: the samples handed to AddMany a chunk at a
+// time; `first_id` (optional) gets the first record's id.
+Status StoreBulk(core::Store& store, const BenchStoreOptions& o, BenchSamples& samples, Span* span,
+                 std::string* first_id) {
   // Samples are made a chunk at a time outside the timed spans (the clocks
   // are read per chunk, not per record: the CPU clock is a system call).
   constexpr int64_t kChunk = 1000;
-  double total_bytes = 0;
-  Span plain_span, json_span;
-  DS_RETURN_IF_ERROR(PlainBulk(plain, o, samples, random, &plain_span, &json_span, &total_bytes));
-  // The same again with the store's page cache: a second view, not the
-  // goal's figure (issue 2's baseline is plain SQLite's defaults).
-  Span same_cache_span;
-  DS_RETURN_IF_ERROR(PlainBulk(plain_same_cache, o, samples, random, &same_cache_span, nullptr, nullptr));
-  f->plain_same_cache_bulk_us = same_cache_span.wall_us;
-  f->plain_same_cache_bulk_cpu_us = same_cache_span.cpu_us;
-  f->plain_bulk_us = plain_span.wall_us;
-  f->plain_bulk_cpu_us = plain_span.cpu_us;
-  f->plain_serialize_us = json_span.wall_us;
-  f->plain_serialize_cpu_us = json_span.cpu_us;
-  f->plain_bulk_written = plain_span.written;
-  f->record_bytes = total_bytes / static_cast<double>(o.records);
-
-  Span store_span;
-  store_span.Start();
+  span->Start();
   DS_RETURN_IF_ERROR(store.BeginBatch());
-  store_span.Stop();
+  span->Stop();
   std::vector<core::NewRecord> chunk;
   for (int64_t i = 0; i < o.records; i += kChunk) {
     chunk.clear();
@@ -235,21 +240,84 @@ Status RunBulk(core::Store& store, PlainDb& plain, PlainDb& plain_same_cache, co
     // The store takes the samples as a bulk import would (AddMany); the
     // plain side is handed its bytes ready-made, outside its timed span, and
     // frees them outside it: so are the records the store hands back.
-    store_span.Start();
+    span->Start();
     Result<std::vector<core::WriteOutcome>> written = store.AddMany(std::move(chunk));
-    store_span.Stop();
+    span->Stop();
     if (!written.ok()) return written.status();
     for (const core::WriteOutcome& w : *written) {
       if (!w.saved()) return InternalError("the sample record was refused: " + w.problems[0].message);
     }
-    if (first_id->empty() && !written->empty()) *first_id = written->front().record.id;
+    if (first_id != nullptr && first_id->empty() && !written->empty()) *first_id = written->front().record.id;
   }
-  store_span.Start();
+  span->Start();
   DS_RETURN_IF_ERROR(store.CommitBatch());
-  store_span.Stop();
-  f->bulk_us = store_span.wall_us;
-  f->bulk_cpu_us = store_span.cpu_us;
-  f->bulk_written = store_span.written;
+  span->Stop();
+  return Status::Ok();
+}
+
+// Removes a SQLite file and its -wal and -shm (a round's files, once its
+// figures are taken: five rounds of 100k records would otherwise keep
+// gigabytes on the disk).
+void RemoveDbFiles(const std::string& path) {
+  std::error_code ec;
+  for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ec);
+}
+
+// The bulk phase, `o.rounds` times. Each round makes fresh files and runs
+// plain SQLite, plain SQLite with the store's page cache, and the store, in
+// an order that turns each round (so no side always follows another's
+// writes or always runs first). The last round's store and plain database
+// stay open for the commit phase and `first_id`'s open+unlock.
+Status RunBulk(const BenchStoreOptions& o, const std::string& dir, const std::string& pass, Env env,
+               BenchSamples& samples, Figures* f, std::unique_ptr<core::Store>* store,
+               std::unique_ptr<PlainDb>* plain, std::string* store_path, std::string* first_id) {
+  core::KeySource key;
+  key.passphrase = &pass;
+  core::StoreOptions options;
+  options.kdf = core::KdfProfile::kInteractive;
+  for (int r = 0; r < o.rounds; ++r) {
+    const bool last = r + 1 == o.rounds;
+    const std::string prefix = dir + "/round" + std::to_string(r) + "-";
+    *store_path = prefix + "store.db";
+    DS_ASSIGN_OR_RETURN(*store, core::Store::Create(*store_path, key, options, env));
+    *plain = std::make_unique<PlainDb>();
+    auto plain_same_cache = std::make_unique<PlainDb>();
+    DS_RETURN_IF_ERROR((*plain)->Open(prefix + "plain.db"));
+    DS_RETURN_IF_ERROR(plain_same_cache->Open(prefix + "plain-store-cache.db", core::kStorePageCacheKiB));
+    BulkRound round;
+    Span plain_span, json_span, same_cache_span, store_span;
+    double total_bytes = 0;
+    for (int phase = 0; phase < 3; ++phase) {
+      switch ((phase + r) % 3) {
+        case 0:
+          DS_RETURN_IF_ERROR(
+              PlainBulk(**plain, o, samples, *env.random, &plain_span, &json_span, &total_bytes));
+          break;
+        case 1:
+          // A second view, not the goal's figure (issue 2's baseline is
+          // plain SQLite's defaults).
+          DS_RETURN_IF_ERROR(PlainBulk(*plain_same_cache, o, samples, *env.random, &same_cache_span, nullptr, nullptr));
+          break;
+        default:
+          DS_RETURN_IF_ERROR(StoreBulk(**store, o, samples, &store_span, last ? first_id : nullptr));
+          break;
+      }
+    }
+    round.store = store_span;
+    round.plain = plain_span;
+    round.same_cache = same_cache_span;
+    round.serialize = json_span;
+    f->rounds.push_back(round);
+    f->record_bytes = total_bytes / static_cast<double>(o.records);
+    plain_same_cache.reset();
+    RemoveDbFiles(prefix + "plain-store-cache.db");
+    if (!last) {
+      store->reset();
+      plain->reset();
+      RemoveDbFiles(*store_path);
+      RemoveDbFiles(prefix + "plain.db");
+    }
+  }
   return Status::Ok();
 }
 
@@ -318,38 +386,69 @@ Status RunOpenUnlock(const std::string& path, const std::string& pass, const std
   return Status::Ok();
 }
 
+// The median over the bulk rounds of fn(round).
+template <typename Fn>
+double RoundMedian(const Figures& f, Fn fn) {
+  std::vector<double> v;
+  for (const BulkRound& r : f.rounds) v.push_back(fn(r));
+  return Median(v);
+}
+
 nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
   const double n = static_cast<double>(o.records);
   const double p50 = Percentile(f.commit_us, 0.5), plain_p50 = Percentile(f.plain_commit_us, 0.5);
-  const double bulk_ratio = f.bulk_us / f.plain_bulk_us;
+  // Each bulk ratio is the median over the rounds of that round's ratio (the
+  // two sides timed minutes apart would measure the machine, not the code).
+  auto median = [&f](auto fn) { return RoundMedian(f, fn); };
+  const double bulk_ratio = median([](const BulkRound& r) { return r.store.wall_us / r.plain.wall_us; });
+  nlohmann::json rounds = nlohmann::json::array(), round_figures = nlohmann::json::array();
+  for (const BulkRound& r : f.rounds) {
+    rounds.push_back(r.store.wall_us / r.plain.wall_us);
+    round_figures.push_back({{"store_ms", r.store.wall_us / 1e3},
+                             {"plain_ms", r.plain.wall_us / 1e3},
+                             {"plain_same_cache_ms", r.same_cache.wall_us / 1e3},
+                             {"store_cpu_ms", r.store.cpu_us / 1e3},
+                             {"store_writing_thread_cpu_ms", r.store.thread_cpu_us / 1e3},
+                             {"plain_cpu_ms", r.plain.cpu_us / 1e3},
+                             {"plain_same_cache_cpu_ms", r.same_cache.cpu_us / 1e3}});
+  }
   const double commit_ratio = p50 / plain_p50;
   return {{"records", o.records},
           {"record_bytes", f.record_bytes},
           {"commits", o.commits},
+          {"rounds", o.rounds},
           {"bulk_ratio", bulk_ratio},
+          {"bulk_ratio_rounds", rounds},
+          {"bulk_rounds", round_figures},
           {"commit_ratio", commit_ratio},
           {"seal_open_1k_us", f.seal_open_1k_us},
-          {"bulk_records_per_s", n / (f.bulk_us / 1e6)},
+          {"bulk_records_per_s", n / (median([](const BulkRound& r) { return r.store.wall_us; }) / 1e6)},
           {"commit_p50_us", p50},
           {"commit_p99_us", Percentile(f.commit_us, 0.99)},
           {"open_unlock_ms", f.open_unlock_ms},
           {"kdf_ms", f.kdf_ms},
           {"open_unlock_minus_kdf_ms", f.open_unlock_ms - f.kdf_ms},
-          {"plain_bulk_records_per_s", n / (f.plain_bulk_us / 1e6)},
+          {"plain_bulk_records_per_s", n / (median([](const BulkRound& r) { return r.plain.wall_us; }) / 1e6)},
           {"plain_commit_p50_us", plain_p50},
           {"plain_commit_p99_us", Percentile(f.plain_commit_us, 0.99)},
-          {"bulk_cpu_ratio", f.bulk_cpu_us / f.plain_bulk_cpu_us},
-          {"bulk_cpu_us_per_record", f.bulk_cpu_us / n},
-          {"bulk_ratio_plain_serializing", f.bulk_us / (f.plain_bulk_us + f.plain_serialize_us)},
-          {"bulk_ratio_plain_same_cache", f.bulk_us / f.plain_same_cache_bulk_us},
-          {"bulk_cpu_ratio_plain_same_cache", f.bulk_cpu_us / f.plain_same_cache_bulk_cpu_us},
-          {"plain_same_cache_bulk_records_per_s", n / (f.plain_same_cache_bulk_us / 1e6)},
+          {"bulk_cpu_ratio", median([](const BulkRound& r) { return r.store.cpu_us / r.plain.cpu_us; })},
+          {"bulk_writing_thread_cpu_ratio",
+           median([](const BulkRound& r) { return r.store.thread_cpu_us / r.plain.cpu_us; })},
+          {"bulk_cpu_us_per_record", median([](const BulkRound& r) { return r.store.cpu_us; }) / n},
+          {"bulk_ratio_plain_serializing",
+           median([](const BulkRound& r) { return r.store.wall_us / (r.plain.wall_us + r.serialize.wall_us); })},
+          {"bulk_ratio_plain_same_cache",
+           median([](const BulkRound& r) { return r.store.wall_us / r.same_cache.wall_us; })},
+          {"bulk_cpu_ratio_plain_same_cache",
+           median([](const BulkRound& r) { return r.store.cpu_us / r.same_cache.cpu_us; })},
+          {"plain_same_cache_bulk_records_per_s",
+           n / (median([](const BulkRound& r) { return r.same_cache.wall_us; }) / 1e6)},
           {"commit_ratio_plain_serializing",
            p50 / (plain_p50 + Percentile(f.plain_commit_serialize_us, 0.5))},
-          {"plain_serialize_cpu_us_per_record", f.plain_serialize_cpu_us / n},
-          {"plain_bulk_cpu_us_per_record", f.plain_bulk_cpu_us / n},
-          {"bulk_written_bytes_per_record", f.bulk_written / n},
-          {"plain_bulk_written_bytes_per_record", f.plain_bulk_written / n},
+          {"plain_serialize_cpu_us_per_record", median([](const BulkRound& r) { return r.serialize.cpu_us; }) / n},
+          {"plain_bulk_cpu_us_per_record", median([](const BulkRound& r) { return r.plain.cpu_us; }) / n},
+          {"bulk_written_bytes_per_record", median([](const BulkRound& r) { return r.store.written; }) / n},
+          {"plain_bulk_written_bytes_per_record", median([](const BulkRound& r) { return r.plain.written; }) / n},
           {"goals",
            {{"bulk_ratio_max", 1.15},
             {"commit_ratio_max", 1.10},
@@ -364,8 +463,10 @@ void PrintHuman(const nlohmann::json& j) {
   std::printf("store bench: %.0f records of ~%.0f bytes; %.0f one-record commits\n", d("records"),
               d("record_bytes"), d("commits"));
   std::printf("bulk, one transaction:  store %9.0f records/s   plain SQLite %9.0f records/s   "
-              "ratio %.2f (goal <= 1.15)\n",
-              d("bulk_records_per_s"), d("plain_bulk_records_per_s"), d("bulk_ratio"));
+              "ratio %.2f (goal <= 1.15; median of %.0f rounds:",
+              d("bulk_records_per_s"), d("plain_bulk_records_per_s"), d("bulk_ratio"), d("rounds"));
+  for (const auto& r : j.value("bulk_ratio_rounds", nlohmann::json::array())) std::printf(" %.2f", r.get<double>());
+  std::printf(")\n");
   std::printf("bulk, plain SQLite with the store's page cache: %9.0f records/s   ratio %.2f (a second view)\n",
               d("plain_same_cache_bulk_records_per_s"), d("bulk_ratio_plain_same_cache"));
   std::printf("commit (WAL, synchronous=FULL): store p50 %.0f us, p99 %.0f us   plain p50 %.0f us, "
@@ -386,21 +487,13 @@ int RunBenchStore(const BenchStoreOptions& o) {
   Env env = RealEnv();
   Figures f;
   const std::string pass = "bench passphrase (synthetic)";
-  const std::string store_path = dir + "/store.db";
-  std::string first_id;
+  std::string store_path, first_id;
   Status s = [&]() -> Status {
-    core::KeySource key;
-    key.passphrase = &pass;
-    core::StoreOptions options;
-    options.kdf = core::KdfProfile::kInteractive;
-    DS_ASSIGN_OR_RETURN(std::unique_ptr<core::Store> store,
-                        core::Store::Create(store_path, key, options, env));
-    PlainDb plain, plain_same_cache;
-    DS_RETURN_IF_ERROR(plain.Open(dir + "/plain.db"));
-    DS_RETURN_IF_ERROR(plain_same_cache.Open(dir + "/plain-store-cache.db", core::kStorePageCacheKiB));
+    std::unique_ptr<core::Store> store;
+    std::unique_ptr<PlainDb> plain;
     BenchSamples samples(env.clock->NowMillis());
-    DS_RETURN_IF_ERROR(RunBulk(*store, plain, plain_same_cache, o, samples, *env.random, &f, &first_id));
-    DS_RETURN_IF_ERROR(RunCommits(*store, plain, o, samples, *env.random, &f));
+    DS_RETURN_IF_ERROR(RunBulk(o, dir, pass, env, samples, &f, &store, &plain, &store_path, &first_id));
+    DS_RETURN_IF_ERROR(RunCommits(*store, *plain, o, samples, *env.random, &f));
     store.reset();
     DS_RETURN_IF_ERROR(RunCrypto(*env.random, &f));
     return RunOpenUnlock(store_path, pass, first_id, &f);
@@ -423,8 +516,11 @@ void RegisterBenchStore(CLI::App& bench, int* exit_code) {
       "store", "The device store against plain SQLite inserts of the same bytes");
   cmd->add_option("--records", o->records, "Records in the bulk transaction (default 100000)")
       ->check(CLI::Range(int64_t{1}, int64_t{10000000}));
-  cmd->add_option("--commits", o->commits, "One-record transactions on each side (default 300)")
+  cmd->add_option("--commits", o->commits, "One-record transactions on each side (default 1000)")
       ->check(CLI::Range(1, 100000));
+  cmd->add_option("--rounds", o->rounds,
+                  "Bulk transactions on each side, in turn; the bulk figures are the rounds' medians (default 5)")
+      ->check(CLI::Range(1, 100));
   cmd->add_option("--dir", o->dir, "Where to make the temporary directory (default: the system's)");
   cmd->add_flag("--json", o->json, "Print one JSON document");
   cmd->callback([o, exit_code] { *exit_code = RunBenchStore(*o); });
