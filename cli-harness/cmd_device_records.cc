@@ -4,6 +4,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "cli.h"
@@ -56,7 +57,7 @@ int RunAdd(const AddOptions& o) {
   }
   std::unique_ptr<core::Store> store;
   if (int rc = OpenUnlocked(o.device, &store); rc != kExitOk) return rc;
-  return ReportWrite(store->Add(o.type, o.subject, fields, o.status), "cannot add the record",
+  return ReportWrite(store->Add(o.type, o.subject, std::move(fields), o.status), "cannot add the record",
                      o.device.json);
 }
 

@@ -1,4 +1,6 @@
 // The C ABI: writing, reading and validating records.
+#include <utility>
+
 #include "capi_internal.h"
 #include "capi_json.h"
 #include "doorstep/core/record.h"
@@ -54,7 +56,7 @@ char* ds_record_put(ds_store_t* store, const char* type, const char* subject_id,
     DS_ASSIGN_OR_RETURN(nlohmann::json fields,
                         ParseJson(fields_json, "fields"));
     DS_ASSIGN_OR_RETURN(core::WriteOutcome out,
-                        call.store().Add(type, subject_id, fields,
+                        call.store().Add(type, subject_id, std::move(fields),
                                          status != nullptr ? status : "draft"));
     return Outcome(out);
   });
