@@ -25,6 +25,9 @@ inline constexpr int kStoreFormat = 4;
 // AddMany prepares records on a second thread from this many records on
 // (fewer: one at a time, a thread costs more than it saves).
 inline constexpr size_t kAddManyPipelineMin = 32;
+// A new record id's first bytes count up within an unlocked session, from a
+// random place drawn at unlock (NewId; docs/store.md, "Record ids").
+inline constexpr int kIdOrderedBytes = 6;
 
 // The readable audit log: the audit table's entries (everything but record
 // writes, and record writes migrated from format 2 that no version row
@@ -159,8 +162,11 @@ class Store::Impl {
   // Associated data of a record version.
   static std::string RecordAd(std::string_view id, std::string_view type, int64_t local_version);
 
-  // A new record id (32 hex): 128 bits from a per-session ChaCha20 stream
-  // keyed from env().random, so no system call per record.
+  // A new record id (32 hex), no system call per record: 48 bits that count
+  // up within the session from a random start drawn at unlock (so a
+  // session's new records go into the records b-tree side by side, not at
+  // random places), then 80 bits of a ChaCha20 stream keyed at unlock from
+  // env().random (so no id can be guessed from another).
   std::string NewId();
   // A mutation id (32 hex): a 96-bit random per-session prefix (`prefix`,
   // 12 bytes) and the mutation's seq — from store format 4 its version's
@@ -238,6 +244,7 @@ class Store::Impl {
   std::vector<std::pair<const char*, std::unique_ptr<Statement>>> stmts_;
   unsigned char id_key_[32] = {};
   uint64_t id_counter_ = 0;
+  uint64_t id_base_ = 0;  // where this session's ids count up from (low 48 bits)
   std::string mutation_prefix_;   // 12 bytes
   // WriteVersion's plaintext body, reused so a bulk write does not allocate
   // (and fault in) a fresh 2 KB buffer per record; wiped after every use.

@@ -5,8 +5,11 @@
 #include <unistd.h>
 
 #include <cstdlib>
+#include <algorithm>
 #include <filesystem>
+#include <set>
 #include <string>
+#include <vector>
 
 #include "doorstep/core/samples.h"
 #include "doorstep/core/store_sync.h"
@@ -74,6 +77,103 @@ TEST_F(StoreTest, AddShowEditHistory) {
   ASSERT_TRUE(list.ok());
   EXPECT_EQ(list->size(), 1u);
   EXPECT_EQ(store->List(ListFilter{std::string("other"), std::nullopt})->size(), 0u);
+}
+
+// The first 12 hex characters of a record id made by this store: 48 bits
+// that count up within an unlocked session.
+uint64_t OrderedPart(const std::string& id) { return std::stoull(id.substr(0, 12), nullptr, 16); }
+
+// Record ids made in one session sort in the order they were made (so a
+// session's new records go into the records b-tree side by side), whichever
+// way they were written (Add, AddMany on one thread or two); their last 80
+// bits are not a count (no id is guessed from the one before).
+TEST_F(StoreTest, RecordIdsCountUpWithinASession) {
+  auto store = Make(Pass(&pass_));
+  ASSERT_NE(store, nullptr);
+  std::vector<std::string> ids;
+  auto add_one = [&] {
+    auto w = store->Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
+    ASSERT_TRUE(w.ok() && w->saved());
+    ids.push_back(w->record.id);
+  };
+  auto add_many = [&](size_t n) {
+    std::vector<NewRecord> batch;
+    for (size_t i = 0; i < n; ++i) {
+      batch.push_back(NewRecord{"visit_note", "subject-2", SampleFields("visit_note", clock_.NowMillis()), "draft"});
+    }
+    auto w = store->AddMany(std::move(batch));
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    for (const WriteOutcome& o : *w) {
+      ASSERT_TRUE(o.saved());
+      ids.push_back(o.record.id);
+    }
+  };
+  add_one();
+  add_many(5);    // one thread
+  add_many(100);  // two threads
+  add_one();
+  ASSERT_EQ(ids.size(), 107u);
+  std::set<std::string> tails;
+  for (size_t i = 0; i < ids.size(); ++i) {
+    ASSERT_TRUE(IsRecordId(ids[i])) << ids[i];
+    if (i > 0) {
+      EXPECT_EQ(OrderedPart(ids[i]), OrderedPart(ids[i - 1]) + 1) << i;
+    }
+    tails.insert(ids[i].substr(12));
+  }
+  EXPECT_TRUE(std::is_sorted(ids.begin(), ids.end()));
+  EXPECT_EQ(tails.size(), ids.size()) << "the last 80 bits differ from id to id";
+  std::set<uint64_t> steps;  // the tails are not a count either
+  for (size_t i = 1; i < ids.size(); ++i) {
+    steps.insert(std::stoull(ids[i].substr(16), nullptr, 16) - std::stoull(ids[i - 1].substr(16), nullptr, 16));
+  }
+  EXPECT_GT(steps.size(), 100u);
+}
+
+// Each unlocked session counts from its own random start: ids stay unique
+// across sessions, and a session's ids do not carry on from the last one's
+// (which would tell how many records the last session made).
+TEST_F(StoreTest, EachSessionCountsRecordIdsFromItsOwnRandomStart) {
+  std::vector<std::vector<std::string>> sessions;
+  for (int session = 0; session < 3; ++session) {
+    std::unique_ptr<Store> store;
+    if (session == 0) {
+      store = Make(Pass(&pass_));
+    } else {
+      auto opened = Store::Open(path_, env_);
+      ASSERT_TRUE(opened.ok());
+      store = std::move(*opened);
+      ASSERT_TRUE(store->Unlock(Pass(&pass_)).ok());
+    }
+    ASSERT_NE(store, nullptr);
+    sessions.emplace_back();
+    for (int i = 0; i < 20; ++i) {
+      auto w = store->Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
+      ASSERT_TRUE(w.ok() && w->saved());
+      sessions.back().push_back(w->record.id);
+    }
+    if (session == 1) {  // locking ends a session too
+      store->Lock();
+      ASSERT_TRUE(store->Unlock(Pass(&pass_)).ok());
+      sessions.emplace_back();
+      for (int i = 0; i < 20; ++i) {
+        auto w = store->Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
+        ASSERT_TRUE(w.ok() && w->saved());
+        sessions.back().push_back(w->record.id);
+      }
+    }
+  }
+  ASSERT_EQ(sessions.size(), 4u);
+  std::set<std::string> all;
+  for (size_t s = 0; s < sessions.size(); ++s) {
+    all.insert(sessions[s].begin(), sessions[s].end());
+    if (s == 0) continue;
+    const uint64_t start = OrderedPart(sessions[s].front());
+    const uint64_t last_end = OrderedPart(sessions[s - 1].back());
+    EXPECT_NE(start, last_end + 1) << "session " << s << " carries on from the last";
+    EXPECT_GT(start > last_end ? start - last_end : last_end - start, 1000000u) << "session " << s;
+  }
+  EXPECT_EQ(all.size(), 80u);
 }
 
 TEST_F(StoreTest, InvalidRecordIsRefusedAndNothingWritten) {
