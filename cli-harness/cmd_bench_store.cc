@@ -34,6 +34,12 @@
 // A third view: the plain bulk transaction again with the store's page cache
 // (8 MB, against SQLite's 2 MB default), *_plain_same_cache: a larger cache
 // spills fewer index pages, so this plain side is faster.
+// The plain side's ids are made as the store makes its own (48 bits counting
+// up from a random start, then 80 random bits: docs/store.md, "Record ids"),
+// so both sides insert keys in the same order; a fourth view,
+// *_plain_random_ids, has plain SQLite insert 128-bit random ids (as the store
+// made them before session 12), whose random places in the id index cost it
+// about a fifth more here.
 #include <sqlite3.h>
 #include <stdlib.h>
 
@@ -174,6 +180,7 @@ class PlainDb {
 struct BulkRound {
   Span store, plain;
   Span same_cache;  // plain SQLite with the store's page cache
+  Span random_ids;  // plain SQLite inserting 128-bit random ids
   Span serialize;   // writing the plain side's JSON text alone
 };
 
@@ -191,11 +198,38 @@ std::string RecordIdFor(Random& random) {
   return core::ToHex(raw);
 }
 
+// The plain side's record ids. As the store makes its own (Store::Impl::NewId,
+// docs/store.md "Record ids"): 48 bits counting up from a random start, then
+// 80 random bits, so both sides insert keys in the same order; or, for the
+// random-ids view, 128 random bits (as the store made them before session 12).
+class PlainIds {
+ public:
+  PlainIds(Random& random, bool ordered) : random_(random), ordered_(ordered) {
+    unsigned char start[6];
+    random_.Fill(start, sizeof start);
+    for (unsigned char b : start) next_ = (next_ << 8) | b;
+  }
+  std::string Next() {
+    std::string raw(16, '\0');
+    random_.Fill(raw.data(), raw.size());
+    if (ordered_) {
+      const uint64_t n = next_++;
+      for (int i = 0; i < 6; ++i) raw[static_cast<size_t>(i)] = static_cast<char>(n >> (8 * (5 - i)));
+    }
+    return core::ToHex(raw);
+  }
+
+ private:
+  Random& random_;
+  bool ordered_;
+  uint64_t next_ = 0;
+};
+
 // Plain SQLite's bulk transaction: the same bytes the store is given (the
 // fields' JSON), made outside the timed inserts. `json` (optional) times
 // making them (the store's JSON writer, the same bytes as dump()) for the
 // *_plain_serializing view; `bytes` (optional) sums them.
-Status PlainBulk(PlainDb& plain, const BenchStoreOptions& o, BenchSamples& samples, Random& random, Span* inserts,
+Status PlainBulk(PlainDb& plain, const BenchStoreOptions& o, BenchSamples& samples, PlainIds ids, Span* inserts,
                  Span* json, double* bytes) {
   constexpr int64_t kChunk = 1000;
   inserts->Start();
@@ -204,7 +238,7 @@ Status PlainBulk(PlainDb& plain, const BenchStoreOptions& o, BenchSamples& sampl
   std::vector<std::pair<std::string, std::string>> rows;
   for (int64_t i = 0; i < o.records; i += kChunk) {
     rows.clear();
-    for (int64_t k = i; k < std::min(o.records, i + kChunk); ++k) rows.emplace_back(RecordIdFor(random), "");
+    for (int64_t k = i; k < std::min(o.records, i + kChunk); ++k) rows.emplace_back(ids.Next(), "");
     if (json != nullptr) json->Start();
     for (int64_t k = i; k < std::min(o.records, i + kChunk); ++k) {
       std::string& body = rows[static_cast<size_t>(k - i)].second;
@@ -266,13 +300,27 @@ void RemoveDbFiles(const std::string& path) {
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ec);
 }
 
+// Runs one plain bulk transaction into a fresh file `path` (deleted after)
+// with `cache_kib` of page cache (0: SQLite's default) and ids made as the
+// store makes them (`ordered`) or 128 random bits: a second view's round.
+Status PlainView(const std::string& path, int cache_kib, bool ordered, const BenchStoreOptions& o,
+                 BenchSamples& samples, Random& random, Span* span) {
+  {
+    PlainDb db;
+    DS_RETURN_IF_ERROR(db.Open(path, cache_kib));
+    DS_RETURN_IF_ERROR(PlainBulk(db, o, samples, PlainIds(random, ordered), span, nullptr, nullptr));
+  }
+  RemoveDbFiles(path);
+  return Status::Ok();
+}
+
 // The bulk phase, `o.rounds` times. Each round makes fresh files and runs
 // plain SQLite and the store, plain first in even rounds and the store
 // first in odd ones (whichever runs second runs a little faster here:
 // alternating, each side has both places equally often with an even count),
-// then the second view, plain SQLite with the store's page cache. The last
-// round's store and plain database stay open for the commit phase and
-// `first_id`'s open+unlock.
+// then the two second views: plain SQLite with the store's page cache, and
+// plain SQLite inserting 128-bit random ids. The last round's store and plain
+// database stay open for the commit phase and `first_id`'s open+unlock.
 Status RunBulk(const BenchStoreOptions& o, const std::string& dir, const std::string& pass, Env env,
                BenchSamples& samples, Figures* f, std::unique_ptr<core::Store>* store,
                std::unique_ptr<PlainDb>* plain, std::string* store_path, std::string* first_id) {
@@ -286,30 +334,25 @@ Status RunBulk(const BenchStoreOptions& o, const std::string& dir, const std::st
     *store_path = prefix + "store.db";
     DS_ASSIGN_OR_RETURN(*store, core::Store::Create(*store_path, key, options, env));
     *plain = std::make_unique<PlainDb>();
-    auto plain_same_cache = std::make_unique<PlainDb>();
     DS_RETURN_IF_ERROR((*plain)->Open(prefix + "plain.db"));
-    DS_RETURN_IF_ERROR(plain_same_cache->Open(prefix + "plain-store-cache.db", core::kStorePageCacheKiB));
     BulkRound round;
-    Span plain_span, json_span, same_cache_span, store_span;
     double total_bytes = 0;
     for (int phase = 0; phase < 2; ++phase) {
       if ((phase == 0) == (r % 2 == 0)) {
-        DS_RETURN_IF_ERROR(PlainBulk(**plain, o, samples, *env.random, &plain_span, &json_span, &total_bytes));
+        DS_RETURN_IF_ERROR(PlainBulk(**plain, o, samples, PlainIds(*env.random, /*ordered=*/true), &round.plain,
+                                     &round.serialize, &total_bytes));
       } else {
-        DS_RETURN_IF_ERROR(StoreBulk(**store, o, samples, &store_span, last ? first_id : nullptr));
+        DS_RETURN_IF_ERROR(StoreBulk(**store, o, samples, &round.store, last ? first_id : nullptr));
       }
     }
-    // A second view, not the goal's figure (issue 2's baseline is plain
-    // SQLite's defaults).
-    DS_RETURN_IF_ERROR(PlainBulk(*plain_same_cache, o, samples, *env.random, &same_cache_span, nullptr, nullptr));
-    round.store = store_span;
-    round.plain = plain_span;
-    round.same_cache = same_cache_span;
-    round.serialize = json_span;
+    // Second views, not the goal's figure (issue 2's baseline is plain
+    // SQLite's defaults, inserting the same bytes).
+    DS_RETURN_IF_ERROR(PlainView(prefix + "plain-store-cache.db", core::kStorePageCacheKiB, /*ordered=*/true, o,
+                                 samples, *env.random, &round.same_cache));
+    DS_RETURN_IF_ERROR(PlainView(prefix + "plain-random-ids.db", 0, /*ordered=*/false, o, samples, *env.random,
+                                 &round.random_ids));
     f->rounds.push_back(round);
     f->record_bytes = total_bytes / static_cast<double>(o.records);
-    plain_same_cache.reset();
-    RemoveDbFiles(prefix + "plain-store-cache.db");
     if (!last) {
       store->reset();
       plain->reset();
@@ -322,9 +365,10 @@ Status RunBulk(const BenchStoreOptions& o, const std::string& dir, const std::st
 
 Status RunCommits(core::Store& store, PlainDb& plain, const BenchStoreOptions& o, BenchSamples& samples,
                   Random& random, Figures* f) {
+  PlainIds ids(random, /*ordered=*/true);
   for (int i = 0; i < o.commits; ++i) {
     const int64_t n = o.records + i;
-    std::string id = RecordIdFor(random);
+    std::string id = ids.Next();
     std::string body;
     body.reserve(2048);
     auto t = SteadyClock::now();
@@ -423,6 +467,7 @@ nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
     round_figures.push_back({{"store_ms", r.store.wall_us / 1e3},
                              {"plain_ms", r.plain.wall_us / 1e3},
                              {"plain_same_cache_ms", r.same_cache.wall_us / 1e3},
+                             {"plain_random_ids_ms", r.random_ids.wall_us / 1e3},
                              {"store_cpu_ms", r.store.cpu_us / 1e3},
                              {"store_writing_thread_cpu_ms", r.store.thread_cpu_us / 1e3},
                              {"plain_cpu_ms", r.plain.cpu_us / 1e3},
@@ -457,6 +502,10 @@ nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
            median([](const BulkRound& r) { return r.store.wall_us / r.same_cache.wall_us; })},
           {"bulk_cpu_ratio_plain_same_cache",
            median([](const BulkRound& r) { return r.store.cpu_us / r.same_cache.cpu_us; })},
+          {"bulk_ratio_plain_random_ids",
+           median([](const BulkRound& r) { return r.store.wall_us / r.random_ids.wall_us; })},
+          {"plain_random_ids_bulk_records_per_s",
+           n / (median([](const BulkRound& r) { return r.random_ids.wall_us; }) / 1e6)},
           {"plain_same_cache_bulk_records_per_s",
            n / (median([](const BulkRound& r) { return r.same_cache.wall_us; }) / 1e6)},
           {"commit_ratio_plain_serializing",
@@ -485,6 +534,8 @@ void PrintHuman(const nlohmann::json& j) {
   std::printf(")\n");
   std::printf("bulk, plain SQLite with the store's page cache: %9.0f records/s   ratio %.2f (a second view)\n",
               d("plain_same_cache_bulk_records_per_s"), d("bulk_ratio_plain_same_cache"));
+  std::printf("bulk, plain SQLite with 128-bit random ids: %9.0f records/s   ratio %.2f (a second view)\n",
+              d("plain_random_ids_bulk_records_per_s"), d("bulk_ratio_plain_random_ids"));
   std::printf("commit (WAL, synchronous=FULL): store p50 %.0f us, p99 %.0f us   plain p50 %.0f us, "
               "p99 %.0f us   ratio %.2f (goal <= 1.10)\n",
               d("commit_p50_us"), d("commit_p99_us"), d("plain_commit_p50_us"),

@@ -25,7 +25,8 @@ TEST(BenchStoreCliTest, JsonHasEveryFigure) {
        {"bulk_ratio", "commit_ratio", "seal_open_1k_us", "bulk_records_per_s", "commit_p50_us",
         "commit_p99_us", "open_unlock_ms", "kdf_ms", "plain_bulk_records_per_s",
         "plain_commit_p50_us", "plain_commit_p99_us", "record_bytes", "bulk_cpu_ratio",
-        "bulk_ratio_plain_same_cache", "plain_same_cache_bulk_records_per_s"}) {
+        "bulk_ratio_plain_same_cache", "plain_same_cache_bulk_records_per_s", "bulk_ratio_plain_random_ids",
+        "plain_random_ids_bulk_records_per_s", "bulk_writing_thread_cpu_ratio"}) {
     ASSERT_TRUE(j.contains(k) && j[k].is_number()) << k << " in " << r.out;
     EXPECT_GT(j[k].get<double>(), 0) << k;
   }
@@ -36,7 +37,7 @@ TEST(BenchStoreCliTest, JsonHasEveryFigure) {
   std::vector<double> ratios;
   for (size_t i = 0; i < 3; ++i) {
     const nlohmann::json& round = j["bulk_rounds"][i];
-    for (const char* k : {"store_ms", "plain_ms", "plain_same_cache_ms", "store_cpu_ms",
+    for (const char* k : {"store_ms", "plain_ms", "plain_same_cache_ms", "plain_random_ids_ms", "store_cpu_ms",
                           "store_writing_thread_cpu_ms", "plain_cpu_ms"}) {
       ASSERT_TRUE(round.contains(k) && round[k].is_number()) << k << " in round " << i;
       EXPECT_GT(round[k].get<double>(), 0) << k << " in round " << i;
