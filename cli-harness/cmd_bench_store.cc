@@ -293,8 +293,8 @@ Status StoreBulk(core::Store& store, const BenchStoreOptions& o, BenchSamples& s
 }
 
 // Removes a SQLite file and its -wal and -shm (a round's files, once its
-// figures are taken: five rounds of 100k records would otherwise keep
-// gigabytes on the disk).
+// figures are taken: six rounds of 100k records on four sides would
+// otherwise keep gigabytes on the disk).
 void RemoveDbFiles(const std::string& path) {
   std::error_code ec;
   for (const char* suffix : {"", "-wal", "-shm"}) std::filesystem::remove(path + suffix, ec);
@@ -456,9 +456,9 @@ double RoundMedian(const Figures& f, Fn fn) {
 nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
   const double n = static_cast<double>(o.records);
   const double p50 = Percentile(f.commit_us, 0.5), plain_p50 = Percentile(f.plain_commit_us, 0.5);
-  // Each bulk ratio is the median over the rounds of that round's ratio (the
-  // two sides timed minutes apart would measure the machine, not the code);
-  // of an even count of rounds, the higher middle one (Median).
+  // Each bulk ratio is the median over the rounds of that round's ratio (one
+  // pair of bulk transactions measures this shared machine's moment as much
+  // as the code); of an even count of rounds, the higher middle one (Median).
   auto median = [&f](auto fn) { return RoundMedian(f, fn); };
   const double bulk_ratio = median([](const BulkRound& r) { return r.store.wall_us / r.plain.wall_us; });
   nlohmann::json rounds = nlohmann::json::array(), round_figures = nlohmann::json::array();
