@@ -4,6 +4,24 @@
 
 namespace doorstep::sync::internal {
 
+CoreCalls::Token CoreCalls::Enter() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    ++live_;
+  }
+  // The deleter holds this object (a callback may outlive its session and
+  // its server).
+  return Token(static_cast<void*>(this), [calls = shared_from_this()](void*) {
+    std::lock_guard<std::mutex> lock(calls->mu_);
+    if (--calls->live_ == 0) calls->cv_.notify_all();
+  });
+}
+
+void CoreCalls::WaitNone() {
+  std::unique_lock<std::mutex> lock(mu_);
+  cv_.wait(lock, [this] { return live_ == 0; });
+}
+
 namespace {
 
 // "1.2.3.4:5678" → "1.2.3.4"; "[::1]:5678" → "[::1]".
@@ -109,12 +127,12 @@ void ServerSession::Handle(Message& msg, size_t bytes) {
     std::vector<std::pair<std::string, std::string>> wrote;
     wrote.reserve(push->m.size());
     for (const Mutation& m : push->m) wrote.emplace_back(m.mutation_id, m.record_id);
-    core_->SubmitPush(ctx_, std::move(*push), [weak, channel, wrote = std::move(wrote)](Result<Pushed> r) mutable {
+    core_->SubmitPush(ctx_, std::move(*push), calls_->Count([weak, channel, wrote = std::move(wrote)](Result<Pushed> r) mutable {
       // On the committer thread: carry on on the connection's strand.
       channel->Post([weak, r = std::move(r), wrote = std::move(wrote)]() mutable {
         if (auto self = weak.lock()) self->OnPushed(std::move(r), wrote);
       });
-    }, bytes);
+    }), bytes);
     return;
   }
   if (auto* pull = std::get_if<Pull>(&msg)) return SendBatch(pull->since, pull->max);
@@ -158,12 +176,12 @@ void ServerSession::HandleHello(const Hello& hello) {
   hello_pending_ = true;
   std::weak_ptr<ServerSession> weak = shared_from_this();
   std::shared_ptr<ServerChannel> channel = channel_;
-  core_->SubmitHello(ctx_, hello, [weak, channel, hello](Result<Welcome> w) {
+  core_->SubmitHello(ctx_, hello, calls_->Count([weak, channel, hello](Result<Welcome> w) {
     // On the committer thread or this one: carry on on the strand.
     channel->Post([weak, hello, w = std::move(w)]() mutable {
       if (auto self = weak.lock()) self->OnWelcome(hello, std::move(w));
     });
-  });
+  }));
 }
 
 void ServerSession::OnWelcome(const Hello& hello, Result<Welcome> w) {
@@ -187,11 +205,11 @@ void ServerSession::SendBatch(uint64_t since, uint64_t max) {
   ++in_flight_;
   std::weak_ptr<ServerSession> weak = shared_from_this();
   std::shared_ptr<ServerChannel> channel = channel_;
-  core_->SubmitPull(ctx_, &cursor_, since, static_cast<size_t>(max), [weak, channel](Result<Batch> b) {
+  core_->SubmitPull(ctx_, &cursor_, since, static_cast<size_t>(max), calls_->Count([weak, channel](Result<Batch> b) {
     channel->Post([weak, b = std::move(b)]() mutable {
       if (auto self = weak.lock()) self->OnAnswered(std::move(b));
     });
-  });
+  }));
 }
 
 }  // namespace doorstep::sync::internal

@@ -3,8 +3,11 @@
 #ifndef DOORSTEP_SYNC_SERVER_SESSION_H_
 #define DOORSTEP_SYNC_SERVER_SESSION_H_
 
+#include <condition_variable>
+#include <cstddef>
 #include <deque>
 #include <memory>
+#include <mutex>
 #include <string>
 #include <utility>
 #include <vector>
@@ -16,10 +19,47 @@
 
 namespace doorstep::sync::internal {
 
+// The calls a server's sessions have handed to the server core whose
+// callbacks have not yet been destroyed. A callback runs on the core's
+// committer thread and posts into the server's io_context (and holds the
+// connection, whose socket belongs to it), so the server waits for none to
+// be left (WaitNone) before it destroys the io_context.
+class CoreCalls : public std::enable_shared_from_this<CoreCalls> {
+ public:
+  // Held by a callback (copies share it): the call counts until the last
+  // copy is gone.
+  using Token = std::shared_ptr<void>;
+  static std::shared_ptr<CoreCalls> Make() { return std::shared_ptr<CoreCalls>(new CoreCalls()); }
+  Token Enter();
+  // Blocks until no call is left.
+  void WaitNone();
+  // `f` with a token: the token is destroyed after `f` (and what it holds).
+  template <typename F>
+  struct Counted {
+    Token token;  // first: destroyed last
+    F f;
+    template <typename... A>
+    void operator()(A&&... a) {
+      f(std::forward<A>(a)...);
+    }
+  };
+  template <typename F>
+  Counted<F> Count(F f) {
+    return Counted<F>{Enter(), std::move(f)};
+  }
+
+ private:
+  CoreCalls() = default;
+  std::mutex mu_;
+  std::condition_variable cv_;
+  size_t live_ = 0;
+};
+
 class ServerSession : public std::enable_shared_from_this<ServerSession> {
  public:
-  ServerSession(ServerCore* core, std::shared_ptr<ServerChannel> channel, Env env)
-      : core_(core), channel_(std::move(channel)), env_(env) {}
+  ServerSession(ServerCore* core, std::shared_ptr<ServerChannel> channel, Env env,
+                std::shared_ptr<CoreCalls> calls)
+      : core_(core), channel_(std::move(channel)), env_(env), calls_(std::move(calls)) {}
 
   // Authenticates the peer and starts reading messages.
   void Start();
@@ -56,6 +96,7 @@ class ServerSession : public std::enable_shared_from_this<ServerSession> {
   ServerCore* core_;
   std::shared_ptr<ServerChannel> channel_;
   Env env_;
+  std::shared_ptr<CoreCalls> calls_;
   SessionContext ctx_;
   PullCursor cursor_;
   bool authenticated_ = false;

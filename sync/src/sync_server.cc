@@ -24,6 +24,9 @@ struct SyncServer::Impl {
   std::mutex mu;  // guards stopping and joining
   std::atomic<bool> stopped{false};
   bool joined = false;
+  // The server core's calls for these sessions: ~SyncServer waits for them
+  // before io (which their callbacks post into) is destroyed.
+  std::shared_ptr<internal::CoreCalls> calls = internal::CoreCalls::Make();
 
   void Stop() {
     std::lock_guard<std::mutex> lock(mu);
@@ -53,7 +56,7 @@ Result<std::unique_ptr<SyncServer>> SyncServer::Start(ServerCore* core, KeyPair 
   // that a refusal is an authenticated `error` message (docs/sync.md).
   HandshakeAuthorizer accept = [](const std::string&, const std::string&) { return Status::Ok(); };
   auto on_session = [raw](std::shared_ptr<ServerChannel> ch) {
-    std::make_shared<internal::ServerSession>(raw->core, std::move(ch), raw->env)->Start();
+    std::make_shared<internal::ServerSession>(raw->core, std::move(ch), raw->env, raw->calls)->Start();
   };
   DS_ASSIGN_OR_RETURN(impl->listener,
                       ChannelServer::Start(impl->io, options.host, options.port, std::move(server_keys),
@@ -85,6 +88,10 @@ Result<std::unique_ptr<SyncServer>> SyncServer::Start(ServerCore* core, KeyPair 
 SyncServer::~SyncServer() {
   Stop();
   Wait();
+  // A call the server core is still committing would post its answer into
+  // io from the core's thread (and hold its connection, whose socket is
+  // io's): io goes only once none is left.
+  impl_->calls->WaitNone();
 }
 
 uint16_t SyncServer::port() const { return impl_->listener ? impl_->listener->port() : 0; }
