@@ -10,9 +10,10 @@
 // pushed, pull → batch, bye. A malformed or out-of-order message gets an
 // `error` (`bad_message`) and closes that session only.
 //
-// Ownership: borrows the ServerCore (must outlive the SyncServer); owns the
-// io_context, its threads and the listener. Thread safety: all methods are
-// safe from any thread; Stop() may be called from a handler or a signal.
+// Ownership: borrows the ServerCore (must outlive the SyncServer, and keep
+// committing until it is destroyed); owns the io_context, its threads and
+// the listener. Thread safety: all methods are safe from any thread; Stop()
+// may be called from a handler or a signal.
 #ifndef DOORSTEP_SYNC_SYNC_SERVER_H_
 #define DOORSTEP_SYNC_SYNC_SERVER_H_
 
@@ -42,7 +43,9 @@ class SyncServer {
   // kUnavailable (cannot bind).
   static Result<std::unique_ptr<SyncServer>> Start(ServerCore* core, KeyPair server_keys, Env env,
                                                    SyncServerOptions options = {});
-  ~SyncServer();  // Stop() and Wait()
+  // Stop() and Wait(), then waits for every call its sessions handed to the
+  // core to be done (the core answers them into this server's io_context).
+  ~SyncServer();
   SyncServer(const SyncServer&) = delete;
   SyncServer& operator=(const SyncServer&) = delete;
 
