@@ -94,6 +94,17 @@ bool IsRecordId(std::string_view s) {
   return true;
 }
 
+RecordIdOrder::RecordIdOrder(Random& random) {
+  unsigned char start[kBytes];
+  random.Fill(start, sizeof start);
+  for (unsigned char b : start) next_ = (next_ << 8) | b;
+}
+
+void RecordIdOrder::Stamp(unsigned char* id) {
+  const uint64_t n = next_++;
+  for (int i = 0; i < kBytes; ++i) id[i] = static_cast<unsigned char>(n >> (8 * (kBytes - 1 - i)));
+}
+
 bool IsOpaqueId(std::string_view s) {
   if (s.empty() || s.size() > 64) return false;
   for (char c : s) {

@@ -187,10 +187,7 @@ void Store::Impl::SetSealer(Sealer s) {
   sealer_.emplace(std::move(s));
   env_.random->Fill(id_key_, sizeof id_key_);
   id_counter_ = 0;
-  unsigned char base[kIdOrderedBytes] = {};
-  env_.random->Fill(base, sizeof base);
-  id_base_ = 0;
-  for (unsigned char b : base) id_base_ = (id_base_ << 8) | b;
+  id_order_ = RecordIdOrder(*env_.random);
   mutation_prefix_.assign(12, '\0');
   env_.random->Fill(mutation_prefix_.data(), mutation_prefix_.size());
   next_version_seq_ = 0;
@@ -200,7 +197,7 @@ void Store::Impl::SetSealer(Sealer s) {
 void Store::Impl::DropSealer() {
   sealer_.reset();
   sodium_memzero(id_key_, sizeof id_key_);
-  id_base_ = 0;
+  id_order_ = RecordIdOrder();
 }
 
 std::string Store::Impl::NewId() {
@@ -209,12 +206,7 @@ std::string Store::Impl::NewId() {
   for (int i = 0; i < 8; ++i) nonce[i] = static_cast<unsigned char>(n >> (8 * i));
   unsigned char raw[16];
   crypto_stream_chacha20_ietf(raw, sizeof raw, nonce, id_key_);
-  // The first bytes: the session's start plus the count, big-endian (wrapping
-  // at 2^48), so ids sort in the order they were made.
-  const uint64_t ordered = id_base_ + n;
-  for (int i = 0; i < kIdOrderedBytes; ++i) {
-    raw[i] = static_cast<unsigned char>(ordered >> (8 * (kIdOrderedBytes - 1 - i)));
-  }
+  id_order_.Stamp(raw);  // so ids sort in the order they were made
   return ToHex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
 

@@ -25,9 +25,6 @@ inline constexpr int kStoreFormat = 4;
 // AddMany prepares records on a second thread from this many records on
 // (fewer: one at a time, a thread costs more than it saves).
 inline constexpr size_t kAddManyPipelineMin = 32;
-// A new record id's first bytes count up within an unlocked session, from a
-// random place drawn at unlock (NewId; docs/store.md, "Record ids").
-inline constexpr int kIdOrderedBytes = 6;
 
 // The readable audit log: the audit table's entries (everything but record
 // writes, and record writes migrated from format 2 that no version row
@@ -244,7 +241,7 @@ class Store::Impl {
   std::vector<std::pair<const char*, std::unique_ptr<Statement>>> stmts_;
   unsigned char id_key_[32] = {};
   uint64_t id_counter_ = 0;
-  uint64_t id_base_ = 0;  // where this session's ids count up from (low 48 bits)
+  RecordIdOrder id_order_;  // this session's ids' first 48 bits, drawn at unlock
   std::string mutation_prefix_;   // 12 bytes
   // WriteVersion's plaintext body, reused so a bulk write does not allocate
   // (and fault in) a fresh 2 KB buffer per record; wiped after every use.

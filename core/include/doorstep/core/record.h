@@ -12,12 +12,13 @@
 
 #include <nlohmann/json.hpp>
 
+#include "doorstep/core/env.h"
 #include "doorstep/core/status.h"
 
 namespace doorstep::core {
 
 struct Record {
-  std::string id;          // 32 lower-case hex chars (128 random bits)
+  std::string id;          // 32 lower-case hex chars (docs/store.md, "Record ids")
   std::string type;        // visit_note | return_home_interview | pep_update | pathway_plan
   std::string subject_id;  // opaque case id of the child or young person
   std::string author_id;   // practitioner id
@@ -45,6 +46,23 @@ Result<Record> RecordFromJson(const nlohmann::json& j);
 
 // True if `s` is 32 lower-case hex characters.
 bool IsRecordId(std::string_view s);
+
+// The first bytes of the record ids one maker makes in turn (the store, in
+// an unlocked session: docs/store.md, "Record ids"): a count from a random
+// start, big-endian, so the ids sort in the order they were made and go into
+// an id-keyed b-tree side by side. The other 80 bits of an id are the
+// maker's unpredictable bytes.
+class RecordIdOrder {
+ public:
+  static constexpr int kBytes = 6;  // 48 bits; the count wraps at 2^48
+  RecordIdOrder() = default;        // counts from 0 (a placeholder until drawn)
+  explicit RecordIdOrder(Random& random);  // counts from a random start
+  // Writes the next count over id[0, kBytes) of a 16-byte id.
+  void Stamp(unsigned char* id);
+
+ private:
+  uint64_t next_ = 0;
+};
 // Subject and practitioner ids: 1–64 chars of [A-Za-z0-9._-].
 bool IsOpaqueId(std::string_view s);
 
