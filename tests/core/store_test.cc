@@ -4,8 +4,8 @@
 #include <sqlite3.h>
 #include <unistd.h>
 
-#include <cstdlib>
 #include <algorithm>
+#include <cstdlib>
 #include <filesystem>
 #include <set>
 #include <string>
@@ -135,32 +135,29 @@ TEST_F(StoreTest, RecordIdsCountUpWithinASession) {
 // (which would tell how many records the last session made).
 TEST_F(StoreTest, EachSessionCountsRecordIdsFromItsOwnRandomStart) {
   std::vector<std::vector<std::string>> sessions;
-  for (int session = 0; session < 3; ++session) {
-    std::unique_ptr<Store> store;
-    if (session == 0) {
-      store = Make(Pass(&pass_));
-    } else {
-      auto opened = Store::Open(path_, env_);
-      ASSERT_TRUE(opened.ok());
-      store = std::move(*opened);
-      ASSERT_TRUE(store->Unlock(Pass(&pass_)).ok());
-    }
-    ASSERT_NE(store, nullptr);
+  auto add_20 = [&](Store& store) {
     sessions.emplace_back();
     for (int i = 0; i < 20; ++i) {
-      auto w = store->Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
+      auto w = store.Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
       ASSERT_TRUE(w.ok() && w->saved());
       sessions.back().push_back(w->record.id);
     }
-    if (session == 1) {  // locking ends a session too
+  };
+  {
+    auto store = Make(Pass(&pass_));
+    ASSERT_NE(store, nullptr);
+    add_20(*store);
+  }
+  for (int reopen = 0; reopen < 2; ++reopen) {
+    auto opened = Store::Open(path_, env_);
+    ASSERT_TRUE(opened.ok());
+    std::unique_ptr<Store> store = std::move(*opened);
+    ASSERT_TRUE(store->Unlock(Pass(&pass_)).ok());
+    add_20(*store);
+    if (reopen == 0) {  // locking ends a session too
       store->Lock();
       ASSERT_TRUE(store->Unlock(Pass(&pass_)).ok());
-      sessions.emplace_back();
-      for (int i = 0; i < 20; ++i) {
-        auto w = store->Add("visit_note", "subject-1", SampleFields("visit_note", clock_.NowMillis()), "draft");
-        ASSERT_TRUE(w.ok() && w->saved());
-        sessions.back().push_back(w->record.id);
-      }
+      add_20(*store);
     }
   }
   ASSERT_EQ(sessions.size(), 4u);
