@@ -2,6 +2,7 @@
 
 #include <sodium.h>
 
+#include <atomic>
 #include <cstring>
 #include <memory>
 #include <mutex>
@@ -15,9 +16,9 @@ constexpr char kCombineLabel[] = "doorstep.kek.v1.passphrase+keystore";
 
 }  // namespace
 
-// The sealing subkey and context are fixed for the Sealer's life: every
+// The sealing subkey and contexts are fixed for the Sealer's life: every
 // nonce it makes starts with prefix_, and HChaCha20 reads only those 16
-// bytes. Opening takes one of a few slots, each a context under a mutex; a
+// bytes. Sealing takes one of two contexts, each under a mutex. Opening takes one of a few slots, each a context under a mutex; a
 // slot remembers the prefix its context is keyed for, so opening many values
 // of one session (one prefix) derives the subkey once.
 struct Sealer::Engine {
@@ -28,11 +29,36 @@ struct Sealer::Engine {
     unsigned char keyed_prefix[internal::kSubkeyNonceBytes] = {};
     bool keyed = false;
   };
+  struct SealSlot {
+    std::mutex mu;
+    internal::ChaChaPolyContext ctx;  // keyed with seal_subkey at Create
+  };
   static constexpr int kOpenSlots = 4;
+  // Two: AddMany seals on two threads at once.
+  static constexpr int kSealSlots = 2;
   SecretBytes seal_subkey;  // HChaCha20(key, prefix_)
-  internal::ChaChaPolyContext seal;
+  std::atomic<uint64_t> counter{0};  // the next nonce's counter; UINT64_MAX: exhausted
+  SealSlot seal[kSealSlots];
   OpenSlot slots[kOpenSlots];
 };
+
+namespace {
+
+// A free slot of `slots` if there is one, else the first, waited for.
+template <typename Slot, int N>
+std::unique_lock<std::mutex> TakeSlot(Slot (&slots)[N], Slot** slot) {
+  for (Slot& s : slots) {
+    std::unique_lock<std::mutex> l(s.mu, std::try_to_lock);
+    if (l.owns_lock()) {
+      *slot = &s;
+      return l;
+    }
+  }
+  *slot = &slots[0];
+  return std::unique_lock<std::mutex>(slots[0].mu);
+}
+
+}  // namespace
 
 Sealer::Sealer(SecretBytes key, const unsigned char prefix[16], std::unique_ptr<Engine> engine)
     : key_(std::move(key)), engine_(std::move(engine)) {
@@ -53,8 +79,10 @@ Result<Sealer> Sealer::Create(SecretBytes key, Random& random) {
   engine->seal_subkey = SecretBytes(kKeyBytes);
   if (engine->seal_subkey.empty()) return ResourceExhaustedError("cannot allocate secure memory");
   internal::DeriveXChaChaSubkey(key.data(), prefix, engine->seal_subkey.data());
-  DS_RETURN_IF_ERROR(engine->seal.Init(/*encrypt=*/true));
-  DS_RETURN_IF_ERROR(engine->seal.SetKey(engine->seal_subkey.data()));
+  for (Engine::SealSlot& slot : engine->seal) {
+    DS_RETURN_IF_ERROR(slot.ctx.Init(/*encrypt=*/true));
+    DS_RETURN_IF_ERROR(slot.ctx.SetKey(engine->seal_subkey.data()));
+  }
   return Sealer(std::move(key), prefix, std::move(engine));
 }
 
@@ -66,9 +94,25 @@ Result<std::string> Sealer::Seal(std::string_view plaintext, std::string_view ad
 
 Status Sealer::SealTo(std::string_view plaintext, std::string_view ad, std::string* out) {
   out->clear();
+  DS_ASSIGN_OR_RETURN(SealTicket ticket, Reserve());
+  return SealTo(std::move(ticket), plaintext, ad, out);
+}
+
+Result<SealTicket> Sealer::Reserve() {
   if (engine_ == nullptr) return FailedPreconditionError("sealer was moved from");
-  if (counter_ == UINT64_MAX) return ResourceExhaustedError("sealer nonce counter exhausted");
-  uint64_t n = counter_++;
+  uint64_t n = engine_->counter.load(std::memory_order_relaxed);
+  do {
+    if (n == UINT64_MAX) return ResourceExhaustedError("sealer nonce counter exhausted");
+  } while (!engine_->counter.compare_exchange_weak(n, n + 1, std::memory_order_relaxed));
+  return SealTicket(engine_.get(), n);
+}
+
+Status Sealer::SealTo(SealTicket&& ticket, std::string_view plaintext, std::string_view ad, std::string* out) {
+  out->clear();
+  if (engine_ == nullptr) return FailedPreconditionError("sealer was moved from");
+  if (ticket.owner_ != engine_.get()) return FailedPreconditionError("seal ticket is empty or another sealer's");
+  const uint64_t n = ticket.n_;
+  ticket.owner_ = nullptr;  // used up, whatever follows
   out->resize(kSealNonceBytes + plaintext.size() + kSealTagBytes);
   auto* nonce = reinterpret_cast<unsigned char*>(out->data());
   std::memcpy(nonce, prefix_, 16);
@@ -76,8 +120,10 @@ Status Sealer::SealTo(std::string_view plaintext, std::string_view ad, std::stri
   unsigned char ietf_nonce[internal::kIetfNonceBytes];
   internal::IetfNonceFrom(nonce, ietf_nonce);
   unsigned char* ct = nonce + kSealNonceBytes;
-  // The context was keyed with the sealing subkey at Create: only the nonce changes.
-  Status s = engine_->seal.Seal(
+  // Each context was keyed with the sealing subkey at Create: only the nonce changes.
+  Engine::SealSlot* slot = nullptr;
+  std::unique_lock<std::mutex> lock = TakeSlot(engine_->seal, &slot);
+  Status s = slot->ctx.Seal(
       nullptr, ietf_nonce, reinterpret_cast<const unsigned char*>(ad.data()),
       ad.size(), reinterpret_cast<const unsigned char*>(plaintext.data()), plaintext.size(), ct,
       ct + plaintext.size());
@@ -90,19 +136,7 @@ Result<std::string> Sealer::Open(std::string_view sealed, std::string_view ad) c
   if (engine_ == nullptr) return FailedPreconditionError("sealer was moved from");
   // A free slot if there is one; otherwise wait for the first.
   Engine::OpenSlot* slot = nullptr;
-  std::unique_lock<std::mutex> lock;
-  for (Engine::OpenSlot& s : engine_->slots) {
-    std::unique_lock<std::mutex> l(s.mu, std::try_to_lock);
-    if (l.owns_lock()) {
-      slot = &s;
-      lock = std::move(l);
-      break;
-    }
-  }
-  if (slot == nullptr) {
-    slot = &engine_->slots[0];
-    lock = std::unique_lock<std::mutex>(slot->mu);
-  }
+  std::unique_lock<std::mutex> lock = TakeSlot(engine_->slots, &slot);
   DS_RETURN_IF_ERROR(slot->ctx.Init(/*encrypt=*/false));
 
   const auto* in = reinterpret_cast<const unsigned char*>(sealed.data());

@@ -204,12 +204,18 @@ class Store::Impl {
                                const nlohmann::json* detail = nullptr);
   // WriteVersion's two halves. SealVersion writes r's body into `*body`
   // (plaintext scratch, wiped and cleared however it returns) and seals it
-  // into `*sealed`; it touches neither the connection nor the clock, so
-  // AddMany runs it on its preparing thread. InsertVersion writes the
-  // sealed body as WriteVersion does, `at_ms` being the audit time.
+  // into `*sealed`, with the nonce of `ticket` (ReserveSeal) if given; it
+  // touches neither the connection nor the clock and only the sealer of
+  // the store's state (safe concurrently), so AddMany runs it on both its
+  // threads at once. InsertVersion writes the sealed body as WriteVersion
+  // does, `at_ms` being the audit time.
   // `keys` are r's (VersionKeysOf), worked out beforehand by the caller.
   // `undo` (optional) is told each row as it is written.
   Status SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed);
+  Status SealVersion(const Record& r, std::string_view origin, SealTicket&& ticket, std::string* body,
+                     std::string* sealed);
+  // Reserves the sealer's next nonce (Sealer::Reserve). REQUIRES: unlocked.
+  Result<SealTicket> ReserveSeal();
   Result<int64_t> InsertVersion(const Record& r, const VersionKeys& keys, std::string_view sealed, int64_t prev_seq,
                                 VersionAction action, int64_t at_ms, WriteUndo* undo = nullptr,
                                 const nlohmann::json* detail = nullptr);

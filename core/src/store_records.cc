@@ -144,7 +144,18 @@ Result<VersionKeys> VersionKeysOf(const Record& r) {
   return VersionKeys{RawId(r.id), HlcKey(r.hlc)};
 }
 
+Result<SealTicket> Store::Impl::ReserveSeal() {
+  DS_RETURN_IF_ERROR(RequireUnlocked());
+  return sealer_->Reserve();
+}
+
 Status Store::Impl::SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed) {
+  DS_ASSIGN_OR_RETURN(SealTicket ticket, ReserveSeal());
+  return SealVersion(r, origin, std::move(ticket), body, sealed);
+}
+
+Status Store::Impl::SealVersion(const Record& r, std::string_view origin, SealTicket&& ticket, std::string* body,
+                                std::string* sealed) {
   // The plaintext is wiped however this is left (AppendJson throws on text
   // that is not UTF-8, which validation has already refused).
   struct Wipe {
@@ -156,7 +167,7 @@ Status Store::Impl::SealVersion(const Record& r, std::string_view origin, std::s
   } wipe{body};
   EncodeVersionBody(r, origin, device_id, body);
   DS_RETURN_IF_ERROR(RequireUnlocked());
-  return sealer_->SealTo(*body, RecordAd(r.id, r.type, r.local_version), sealed);
+  return sealer_->SealTo(std::move(ticket), *body, RecordAd(r.id, r.type, r.local_version), sealed);
 }
 
 Result<int64_t> Store::Impl::InsertVersion(const Record& r, const VersionKeys& keys, std::string_view sealed_body,
@@ -301,13 +312,14 @@ class RecordWriteTxn {
   bool done_ = false;
 };
 
-// Validates `r` and sets its flags; pep_update's duplicate_term needs the
-// subject's other PEP updates.
-Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r) {
+// Validates `r` as of `now_ms` and sets its flags; pep_update's
+// duplicate_term needs the subject's other PEP updates (the connection).
+// Reads neither the clock nor, for other types, the connection.
+Result<ValidationResult> CheckRecord(Store::Impl& impl, Record& r, int64_t now_ms) {
   const RecordSchema* schema = SchemaRegistry::Default().Find(r.type);
   if (schema == nullptr) return InvalidArgumentError("unknown record type '" + r.type + "'");
   r.schema_version = schema->schema_version();
-  ValidationResult v = Validate(*schema, r.fields, r.status, ValidationContext{impl.env().clock->NowMillis()});
+  ValidationResult v = Validate(*schema, r.fields, r.status, ValidationContext{now_ms});
   if (r.type == "pep_update") {
     if (auto key = PepTermKey(r.fields)) {
       DS_ASSIGN_OR_RETURN(Statement st, Statement::Prepare(impl.db(),
@@ -355,25 +367,45 @@ Status CheckAddArgs(std::string_view type, std::string_view subject_id, const nl
   return Status::Ok();
 }
 
-// Seals local write `r` (stamped) into `*sealed` (`*body`: plaintext
-// scratch, wiped) and fills `*row`; reads the clock, not the connection.
-Status SealLocalWrite(Store::Impl& impl, const Record& r, std::string* body, std::string* sealed, WriteRow* row) {
-  DS_RETURN_IF_ERROR(impl.SealVersion(r, "local", body, sealed));
+// Seals local write `r` (stamped) into `*sealed` with the nonce of `ticket`
+// (`*body`: plaintext scratch, wiped) and fills `*row`, `at_ms` being its
+// audit time; reads neither the clock nor the connection.
+Status SealLocalWrite(Store::Impl& impl, const Record& r, SealTicket&& ticket, int64_t at_ms, std::string* body,
+                      std::string* sealed, WriteRow* row) {
+  DS_RETURN_IF_ERROR(impl.SealVersion(r, "local", std::move(ticket), body, sealed));
   DS_ASSIGN_OR_RETURN(row->keys, VersionKeysOf(r));
-  row->at_ms = impl.env().clock->NowMillis();
+  row->at_ms = at_ms;
   return Status::Ok();
 }
 
-// Makes the record in out->record (a new id, the envelope, the clock's time)
-// and validates it; when valid, stamps it (HLC), seals its first version
-// into `*sealed` (`*body`: plaintext scratch, wiped) and fills `*row`. A
-// refused record leaves out->record empty and its problems in `*out`.
-// Reads the connection only for a pep_update (its duplicate-term flag).
-Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_view type,
-                  std::string_view subject_id, nlohmann::json&& fields, std::string_view status, std::string* body,
-                  std::string* sealed, WriteOutcome* out, WriteRow* row) {
+// The ordered part of making a new record: its id, the clock's time (its
+// created and updated time, the time it is validated at and its audit
+// time), its HLC stamp and the nonce its first version is sealed with. Taken
+// in the order the records are made, by whichever thread prepares them
+// (AddMany's two take turns), so a call's ids, stamps and sealed bytes are
+// those of as many Adds. A record that validation then refuses has used an
+// id, a stamp and a nonce: gaps, never repeats.
+Status StampNew(Store::Impl& impl, Record* r, SealTicket* ticket) {
+  r->id = impl.NewId();
+  const int64_t now = impl.env().clock->NowMillis();
+  r->created_at = now;
+  r->updated_at = now;
+  DS_ASSIGN_OR_RETURN(r->hlc, impl.NextHlc());
+  DS_ASSIGN_OR_RETURN(*ticket, impl.ReserveSeal());
+  return Status::Ok();
+}
+
+// The rest of making the record StampNew stamped in out->record: the
+// envelope and validation (flags and problems), then for a valid record its
+// first version sealed into `*sealed` (`*body`: plaintext scratch, wiped)
+// and `*row` filled. A refused record leaves out->record empty and its
+// problems in `*out`. Reads neither the clock nor (but for a pep_update's
+// duplicate-term flag) the connection, so AddMany runs it on both its
+// threads at once.
+Status FinishNew(Store::Impl& impl, const std::string& device_id, std::string_view type,
+                 std::string_view subject_id, nlohmann::json&& fields, std::string_view status,
+                 SealTicket&& ticket, std::string* body, std::string* sealed, WriteOutcome* out, WriteRow* row) {
   Record& r = out->record;
-  r.id = impl.NewId();
   r.type = std::string(type);
   r.subject_id = std::string(subject_id);
   r.status = std::string(status);
@@ -381,18 +413,25 @@ Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_v
   r.author_id = impl.author_id;
   r.device_id = device_id;
   r.local_version = 1;
-  const int64_t now = impl.env().clock->NowMillis();
-  r.created_at = now;
-  r.updated_at = now;
-  DS_ASSIGN_OR_RETURN(ValidationResult v, CheckRecord(impl, r));
+  DS_ASSIGN_OR_RETURN(ValidationResult v, CheckRecord(impl, r, r.created_at));
   out->flags = v.flags;
   if (!v.ok()) {
     out->problems = std::move(v.problems);
     r = Record();
     return Status::Ok();
   }
-  DS_ASSIGN_OR_RETURN(r.hlc, impl.NextHlc());
-  return SealLocalWrite(impl, r, body, sealed, row);
+  return SealLocalWrite(impl, r, std::move(ticket), r.created_at, body, sealed, row);
+}
+
+// Makes a new record on this thread: StampNew, then FinishNew. Add, and
+// AddMany one record at a time.
+Status PrepareAdd(Store::Impl& impl, const std::string& device_id, std::string_view type,
+                  std::string_view subject_id, nlohmann::json&& fields, std::string_view status, std::string* body,
+                  std::string* sealed, WriteOutcome* out, WriteRow* row) {
+  SealTicket ticket;
+  DS_RETURN_IF_ERROR(StampNew(impl, &out->record, &ticket));
+  return FinishNew(impl, device_id, type, subject_id, std::move(fields), status, std::move(ticket), body, sealed,
+                   out, row);
 }
 
 // Writes a sealed local write's rows — its version (its audit entry and
@@ -404,34 +443,62 @@ Status InsertLocalWrite(Store::Impl& impl, const Record& r, const WriteRow& row,
   return impl.InsertVersion(r, row.keys, sealed, prev_seq, action, row.at_ms, txn.undo()).status();
 }
 
-// AddMany's two threads. The preparing thread runs PrepareAdd on the
-// records in order (validation, HLC stamp, body, sealing: the CPU work that
-// does not touch the connection) while the calling thread writes the ones
-// already sealed (SQLite). Each side owns its half of Store::Impl while the
-// pipeline runs: the preparing thread the id stream, the HLC, the sealer and
-// the environment's clock; the calling thread the connection, its
-// statements and the version counter. A record passes from one to the other
-// through `prepared_` (release/acquire); a thread sleeps on `cv_` only when
-// it has caught up with the other, which then wakes it (the *_waiting_ flags
-// and the counters are sequentially consistent, so one of the two always
-// sees the other's store).
+// `f()`'s status, or an error for what it throws. Not what(): it may quote
+// a record's content. Nothing may leave AddMany's helper thread by an
+// exception, and the calling thread's preparations fail the same way.
+template <typename F>
+Status Guarded(F&& f) {
+  try {
+    return f();
+  } catch (const std::bad_alloc&) {
+    return ResourceExhaustedError("out of memory preparing a record");
+  } catch (...) {
+    return InternalError("unexpected exception preparing a record");
+  }
+}
+
+// AddMany's two threads. Preparing a record (validation, its body, sealing:
+// CPU work that does not touch the connection) and writing it (SQLite) run
+// side by side: a helper thread prepares records in call order, and the
+// calling thread writes them in call order. When the record the calling
+// thread is to write next is not ready, it prepares the next unclaimed
+// record itself rather than wait; it waits only when every record up to the
+// window is claimed. (The helper shares its core with the kernel writing
+// the WAL back, so it alone falls behind the writer: docs/store.md.)
+//
+// Who touches what while the pipeline runs:
+// - A record is claimed under `claim_mu_`, which also covers its StampNew
+//   (the id stream, the HLC, the environment's clock and the sealer's
+//   counter), so records are stamped in call order and those are touched by
+//   one thread at a time.
+// - The rest of a record's preparation (FinishNew) runs unlocked on the
+//   claiming thread; it reads the schema registry (const) and seals (the
+//   sealer is safe concurrently), and writes only its own record's slot,
+//   input and outcome.
+// - The calling thread alone uses the connection, its statements and the
+//   version counter.
+// - A prepared record passes to the calling thread through its slot's
+//   `ready` (release/acquire). A thread sleeps on `cv_` only when it cannot
+//   go on, and the other then wakes it: the *_waiting_ flags, `ready` and
+//   the counters are sequentially consistent, so one of the two always sees
+//   the other's store.
 class AddPipeline {
  public:
-  // At most this many records sealed and not yet written (their sealed
-  // bodies and rows are kept in rings of this many).
+  // At most this many records claimed and not yet written (their sealed
+  // bodies and rows are kept in a ring of this many slots).
   static constexpr size_t kWindow = 256;
 
   AddPipeline(Store::Impl& impl, const std::string& device_id, std::vector<NewRecord>& in,
               std::vector<WriteOutcome>& out)
-      : impl_(impl), device_id_(device_id), in_(in), out_(out), sealed_(kWindow), rows_(kWindow) {}
+      : impl_(impl), device_id_(device_id), in_(in), out_(out), slots_(new Slot[kWindow]) {}
   ~AddPipeline() { Stop(); }
   AddPipeline(const AddPipeline&) = delete;
   AddPipeline& operator=(const AddPipeline&) = delete;
 
   void Start() {
-    thread_ = std::thread([this] { Prepare(); });
+    thread_ = std::thread([this] { Help(); });
   }
-  // Stops the preparing thread (it ends after its current record) and joins it.
+  // Stops the helper thread (it ends after its current record) and joins it.
   void Stop() {
     {
       std::lock_guard<std::mutex> lock(mu_);
@@ -440,62 +507,97 @@ class AddPipeline {
     cv_.notify_all();
     if (thread_.joinable()) thread_.join();
   }
-  // Waits until record `i` is prepared; its preparation's status.
-  Status WaitPrepared(size_t i) {
-    if (i < prepared_.load(std::memory_order_acquire)) return Status::Ok();
-    std::unique_lock<std::mutex> lock(mu_);
-    writer_waiting_ = true;
-    cv_.wait(lock, [&] { return prepared_ > i || failed_; });
-    writer_waiting_ = false;
-    if (prepared_ > i) return Status::Ok();
-    return error_;  // record i failed: the preparing thread stopped there
+  // Returns when record `i` is prepared, preparing later records itself
+  // meanwhile; its preparation's status. REQUIRES: records [0, i) written.
+  Status Ready(size_t i) {
+    Slot& slot = slots_[i % kWindow];
+    while (slot.ready.load(std::memory_order_acquire) != i + 1) {
+      size_t j = 0;
+      if (Claim(&j)) {
+        Prepare(j, &body_);
+        continue;
+      }
+      std::unique_lock<std::mutex> lock(mu_);
+      writer_waiting_ = true;
+      cv_.wait(lock, [&] { return slot.ready == i + 1; });
+      writer_waiting_ = false;
+    }
+    return slot.status;
   }
-  std::string_view Sealed(size_t i) const { return sealed_[i % kWindow]; }
-  const WriteRow& Row(size_t i) const { return rows_[i % kWindow]; }
-  // Record `i` is written: its ring slots may take another record.
+  std::string_view Sealed(size_t i) const { return slots_[i % kWindow].sealed; }
+  const WriteRow& Row(size_t i) const { return slots_[i % kWindow].row; }
+  // Record `i` is written: its slot may take another record.
   void Written(size_t i) {
     written_ = i + 1;
-    if (preparer_waiting_) {
+    if (helper_waiting_) {
       std::lock_guard<std::mutex> lock(mu_);
       cv_.notify_all();
     }
   }
 
  private:
-  void Prepare() {
+  struct Slot {
+    std::string sealed;
+    WriteRow row;
+    Status status = Status::Ok();  // its preparation's (set before ready)
+    std::atomic<size_t> ready{0};  // i + 1 once record i is prepared here
+    SealTicket ticket;             // between Claim and Prepare, on the claiming thread
+  };
+
+  // Claims the next record (`*i`) and stamps it (StampNew), if one is left
+  // within the window and no preparation has failed. A failed stamp is
+  // that record's status (Prepare passes it on).
+  bool Claim(size_t* i) {
+    std::lock_guard<std::mutex> lock(claim_mu_);
+    const size_t n = next_;
+    if (failed_ || n >= in_.size() || n >= written_ + kWindow) return false;
+    Slot& slot = slots_[n % kWindow];
+    slot.status = Guarded([&] { return StampNew(impl_, &out_[n].record, &slot.ticket); });
+    if (!slot.status.ok()) failed_ = true;
+    next_ = n + 1;
+    *i = n;
+    return true;
+  }
+  // Prepares claimed record `i` (`*body`: this thread's plaintext scratch)
+  // and hands it to the calling thread.
+  void Prepare(size_t i, std::string* body) {
+    Slot& slot = slots_[i % kWindow];
+    if (slot.status.ok()) {
+      NewRecord& n = in_[i];
+      slot.status = Guarded([&] {
+        return FinishNew(impl_, device_id_, n.type, n.subject_id, std::move(n.fields), n.status,
+                         std::move(slot.ticket), body, &slot.sealed, &out_[i], &slot.row);
+      });
+      if (!slot.status.ok()) {
+        std::lock_guard<std::mutex> lock(claim_mu_);
+        failed_ = true;  // nothing more is claimed: the calling thread stops at this record
+      }
+    }
+    slot.ticket = SealTicket();
+    slot.ready = i + 1;
+    if (writer_waiting_) {
+      std::lock_guard<std::mutex> lock(mu_);
+      cv_.notify_all();
+    }
+  }
+  // The helper thread: claims and prepares records until none is left or it
+  // is stopped; sleeps while the window is full.
+  void Help() {
     std::string body;
     body.reserve(2048);
-    for (size_t i = 0; i < in_.size(); ++i) {
-      if (stopping_.load(std::memory_order_relaxed) || i >= written_ + kWindow) {
-        std::unique_lock<std::mutex> lock(mu_);
-        preparer_waiting_ = true;
-        cv_.wait(lock, [&] { return stopping_ || i < written_ + kWindow; });
-        preparer_waiting_ = false;
-        if (stopping_) return;
+    while (!stopping_) {
+      size_t i = 0;
+      if (Claim(&i)) {
+        Prepare(i, &body);
+        continue;
       }
-      Status s = Status::Ok();
-      try {
-        NewRecord& n = in_[i];
-        s = PrepareAdd(impl_, device_id_, n.type, n.subject_id, std::move(n.fields), n.status, &body,
-                       &sealed_[i % kWindow], &out_[i], &rows_[i % kWindow]);
-      } catch (const std::bad_alloc&) {
-        s = ResourceExhaustedError("out of memory preparing a record");
-      } catch (...) {
-        // Not what(): it may quote the record's content. Nothing may leave
-        // this thread's function by an exception.
-        s = InternalError("unexpected exception preparing a record");
-      }
-      if (s.ok()) {
-        prepared_ = i + 1;
-      } else {
-        error_ = std::move(s);
-        failed_ = true;
-      }
-      if (writer_waiting_) {
-        std::lock_guard<std::mutex> lock(mu_);
-        cv_.notify_all();
-      }
-      if (failed_) return;
+      // Claim refused: all claimed, a failure, or the window full. Only the
+      // last can change (as records are written): wait for that.
+      std::unique_lock<std::mutex> lock(mu_);
+      helper_waiting_ = true;
+      cv_.wait(lock, [&] { return stopping_ || failed_ || next_ >= in_.size() || next_ < written_ + kWindow; });
+      helper_waiting_ = false;
+      if (failed_ || next_ >= in_.size()) return;
     }
   }
 
@@ -503,17 +605,19 @@ class AddPipeline {
   const std::string& device_id_;
   std::vector<NewRecord>& in_;
   std::vector<WriteOutcome>& out_;
-  std::vector<std::string> sealed_;
-  std::vector<WriteRow> rows_;
+  std::unique_ptr<Slot[]> slots_;
+  std::string body_;  // the calling thread's plaintext scratch
   std::thread thread_;
+  std::mutex claim_mu_;
+  // Changed under claim_mu_ only (Claim decides under it); read outside it
+  // by the helper deciding whether to sleep.
+  std::atomic<size_t> next_{0};       // the next record to claim
+  std::atomic<bool> failed_{false};   // a preparation failed
   std::mutex mu_;
   std::condition_variable cv_;
-  std::atomic<size_t> prepared_{0};  // records [0, prepared_) are prepared
-  std::atomic<size_t> written_{0};   // records [0, written_) are written
-  std::atomic<bool> failed_{false};  // the record at prepared_ failed: error_ (set before)
-  Status error_ = Status::Ok();
+  std::atomic<size_t> written_{0};  // records [0, written_) are written
   std::atomic<bool> stopping_{false};
-  std::atomic<bool> writer_waiting_{false}, preparer_waiting_{false};
+  std::atomic<bool> writer_waiting_{false}, helper_waiting_{false};
 };
 
 }  // namespace
@@ -572,7 +676,7 @@ Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records)
     std::string_view sealed;
     const WriteRow* row = &serial_row;
     if (pipelined) {
-      s = pipeline->WaitPrepared(i);
+      s = pipeline->Ready(i);
       sealed = pipeline->Sealed(i);
       row = &pipeline->Row(i);
     } else {
@@ -637,15 +741,17 @@ Result<WriteOutcome> Store::Edit(std::string_view id, const nlohmann::json& chan
   r.device_id = device_id_;
   r.updated_at = impl_->env().clock->NowMillis();
   WriteOutcome out;
-  DS_ASSIGN_OR_RETURN(ValidationResult v, CheckRecord(*impl_, r));
+  DS_ASSIGN_OR_RETURN(ValidationResult v, CheckRecord(*impl_, r, r.updated_at));
   out.flags = v.flags;
   if (!v.ok()) {
     out.problems = std::move(v.problems);
     return out;
   }
   DS_ASSIGN_OR_RETURN(r.hlc, impl_->NextHlc());
+  DS_ASSIGN_OR_RETURN(SealTicket ticket, impl_->ReserveSeal());
   WriteRow row;
-  DS_RETURN_IF_ERROR(SealLocalWrite(*impl_, r, impl_->body_scratch(), impl_->sealed_scratch(), &row));
+  DS_RETURN_IF_ERROR(SealLocalWrite(*impl_, r, std::move(ticket), r.updated_at, impl_->body_scratch(),
+                                    impl_->sealed_scratch(), &row));
   DS_RETURN_IF_ERROR(InsertLocalWrite(*impl_, r, row, *impl_->sealed_scratch(), head.head,
                                       was_final ? kActionAmend : kActionEdit, txn));
   DS_RETURN_IF_ERROR(txn.Commit());

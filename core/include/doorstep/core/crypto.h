@@ -15,9 +15,9 @@
 // from a passphrase (Argon2id), from a 32-byte platform-keystore key, or from
 // both (BLAKE2b over both, so neither alone opens the store).
 //
-// Thread safety: Seal from one thread at a time (it bumps a counter and uses
-// one cipher context); Open is const and safe concurrently, with other Opens
-// and with Seal (it uses a small pool of locked contexts).
+// Thread safety: Seal, Reserve and Open are all safe concurrently. The
+// counter is atomic; sealing and opening each take one of a small pool of
+// locked cipher contexts.
 // Key material: the key, the sealing subkey and every cipher context's key
 // schedule are wiped when the Sealer is destroyed.
 #ifndef DOORSTEP_CORE_CRYPTO_H_
@@ -40,6 +40,34 @@ inline constexpr size_t kSealNonceBytes = 24;
 inline constexpr size_t kSealTagBytes = 16;
 inline constexpr size_t kSealOverhead = kSealNonceBytes + kSealTagBytes;
 
+class Sealer;
+
+// One nonce reserved from a Sealer's counter, for one seal by that Sealer
+// (Sealer::Reserve, SealTo). AddMany reserves its records' nonces in record
+// order, whichever thread then seals them, so the sealed bytes do not depend
+// on which thread sealed what. Move-only and used once: a nonce cannot be
+// sealed with twice, nor by another Sealer.
+class SealTicket {
+ public:
+  SealTicket() = default;
+  SealTicket(SealTicket&& o) noexcept : owner_(o.owner_), n_(o.n_) { o.owner_ = nullptr; }
+  SealTicket& operator=(SealTicket&& o) noexcept {
+    owner_ = o.owner_;
+    n_ = o.n_;
+    o.owner_ = nullptr;
+    return *this;
+  }
+  SealTicket(const SealTicket&) = delete;
+  SealTicket& operator=(const SealTicket&) = delete;
+  bool valid() const { return owner_ != nullptr; }
+
+ private:
+  friend class Sealer;
+  SealTicket(const void* owner, uint64_t n) : owner_(owner), n_(n) {}
+  const void* owner_ = nullptr;  // the Sealer's engine it was reserved from
+  uint64_t n_ = 0;
+};
+
 class Sealer {
  public:
   // Takes ownership of a 32-byte key; draws the nonce prefix from `random`.
@@ -57,6 +85,11 @@ class Sealer {
   // sealing many values in turn allocates once). On failure `*out` is
   // cleared. A sealed value is not secret: `*out` needs no wiping.
   Status SealTo(std::string_view plaintext, std::string_view ad, std::string* out);
+  // Reserves the next nonce (kResourceExhausted if the counter is exhausted).
+  Result<SealTicket> Reserve();
+  // As SealTo, with the nonce of `ticket`, which it uses up (moved from).
+  // kFailedPrecondition if the ticket is empty or another Sealer's.
+  Status SealTo(SealTicket&& ticket, std::string_view plaintext, std::string_view ad, std::string* out);
   // Returns the plaintext, or kDataLoss if `sealed` is too short, was
   // tampered with, or was sealed with other associated data or another key;
   // kInternal if OpenSSL fails.
@@ -69,8 +102,7 @@ class Sealer {
   Sealer(SecretBytes key, const unsigned char prefix[16], std::unique_ptr<Engine> engine);
   SecretBytes key_;
   unsigned char prefix_[16] = {};
-  uint64_t counter_ = 0;
-  std::unique_ptr<Engine> engine_;
+  std::unique_ptr<Engine> engine_;  // the counter too (atomic, so not movable itself)
 };
 
 enum class KdfProfile { kInteractive, kModerate };
