@@ -107,12 +107,11 @@ Result<SealTicket> Sealer::Reserve() {
   return SealTicket(engine_.get(), n);
 }
 
-Status Sealer::SealTo(SealTicket&& ticket, std::string_view plaintext, std::string_view ad, std::string* out) {
+Status Sealer::SealTo(SealTicket ticket, std::string_view plaintext, std::string_view ad, std::string* out) {
   out->clear();
   if (engine_ == nullptr) return FailedPreconditionError("sealer was moved from");
   if (ticket.owner_ != engine_.get()) return FailedPreconditionError("seal ticket is empty or another sealer's");
   const uint64_t n = ticket.n_;
-  ticket.owner_ = nullptr;  // used up, whatever follows
   out->resize(kSealNonceBytes + plaintext.size() + kSealTagBytes);
   auto* nonce = reinterpret_cast<unsigned char*>(out->data());
   std::memcpy(nonce, prefix_, 16);

@@ -212,7 +212,7 @@ class Store::Impl {
   // `keys` are r's (VersionKeysOf), worked out beforehand by the caller.
   // `undo` (optional) is told each row as it is written.
   Status SealVersion(const Record& r, std::string_view origin, std::string* body, std::string* sealed);
-  Status SealVersion(const Record& r, std::string_view origin, SealTicket&& ticket, std::string* body,
+  Status SealVersion(const Record& r, std::string_view origin, SealTicket ticket, std::string* body,
                      std::string* sealed);
   // Reserves the sealer's next nonce (Sealer::Reserve). REQUIRES: unlocked.
   Result<SealTicket> ReserveSeal();

@@ -154,7 +154,7 @@ Status Store::Impl::SealVersion(const Record& r, std::string_view origin, std::s
   return SealVersion(r, origin, std::move(ticket), body, sealed);
 }
 
-Status Store::Impl::SealVersion(const Record& r, std::string_view origin, SealTicket&& ticket, std::string* body,
+Status Store::Impl::SealVersion(const Record& r, std::string_view origin, SealTicket ticket, std::string* body,
                                 std::string* sealed) {
   // The plaintext is wiped however this is left (AppendJson throws on text
   // that is not UTF-8, which validation has already refused).
@@ -370,7 +370,7 @@ Status CheckAddArgs(std::string_view type, std::string_view subject_id, const nl
 // Seals local write `r` (stamped) into `*sealed` with the nonce of `ticket`
 // (`*body`: plaintext scratch, wiped) and fills `*row`, `at_ms` being its
 // audit time; reads neither the clock nor the connection.
-Status SealLocalWrite(Store::Impl& impl, const Record& r, SealTicket&& ticket, int64_t at_ms, std::string* body,
+Status SealLocalWrite(Store::Impl& impl, const Record& r, SealTicket ticket, int64_t at_ms, std::string* body,
                       std::string* sealed, WriteRow* row) {
   DS_RETURN_IF_ERROR(impl.SealVersion(r, "local", std::move(ticket), body, sealed));
   DS_ASSIGN_OR_RETURN(row->keys, VersionKeysOf(r));
@@ -404,7 +404,7 @@ Status StampNew(Store::Impl& impl, Record* r, SealTicket* ticket) {
 // threads at once.
 Status FinishNew(Store::Impl& impl, const std::string& device_id, std::string_view type,
                  std::string_view subject_id, nlohmann::json&& fields, std::string_view status,
-                 SealTicket&& ticket, std::string* body, std::string* sealed, WriteOutcome* out, WriteRow* row) {
+                 SealTicket ticket, std::string* body, std::string* sealed, WriteOutcome* out, WriteRow* row) {
   Record& r = out->record;
   r.type = std::string(type);
   r.subject_id = std::string(subject_id);

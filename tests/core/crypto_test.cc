@@ -4,7 +4,9 @@
 
 #include <set>
 #include <string>
+#include <thread>
 #include <unordered_set>
+#include <vector>
 
 namespace doorstep::core {
 namespace {
@@ -91,6 +93,80 @@ TEST_F(CryptoTest, NoNonceRepeatsAcrossOneMillionSealsAndReopen) {
     }
   }
   EXPECT_EQ(nonces.size(), 1'000'000u);
+}
+
+TEST_F(CryptoTest, TwoThreadsSealingAtOnceNeverShareANonceAndEveryValueOpens) {
+  // AddMany seals on two threads at once: each with its own nonces (half of
+  // them reserved by one thread and sealed by the other), all distinct,
+  // every value opening under its own associated data.
+  auto sealer = Sealer::Create(RandomKey(rnd_), rnd_);
+  ASSERT_TRUE(sealer.ok());
+  constexpr int kEach = 20'000;
+  std::vector<std::string> sealed[2];
+  std::vector<SealTicket> handed(kEach);
+  for (SealTicket& t : handed) {
+    auto r = sealer->Reserve();
+    ASSERT_TRUE(r.ok());
+    t = std::move(*r);
+  }
+  auto work = [&](int side) {
+    for (int i = 0; i < kEach; ++i) {
+      std::string out;
+      std::string ad = "ad|" + std::to_string(side) + "|" + std::to_string(i);
+      Status s = side == 0 ? sealer->SealTo(std::move(handed[i]), "value " + std::to_string(i), ad, &out)
+                           : sealer->SealTo("value " + std::to_string(i), ad, &out);
+      if (!s.ok()) return;
+      sealed[side].push_back(std::move(out));
+    }
+  };
+  std::thread other(work, 0);
+  work(1);
+  other.join();
+  std::unordered_set<std::string> nonces;
+  for (int side = 0; side < 2; ++side) {
+    ASSERT_EQ(sealed[side].size(), static_cast<size_t>(kEach)) << side;
+    for (int i = 0; i < kEach; ++i) {
+      const std::string& v = sealed[side][i];
+      EXPECT_TRUE(nonces.insert(v.substr(0, kSealNonceBytes)).second) << side << " " << i;
+      auto opened = sealer->Open(v, "ad|" + std::to_string(side) + "|" + std::to_string(i));
+      ASSERT_TRUE(opened.ok()) << side << " " << i;
+      EXPECT_EQ(*opened, "value " + std::to_string(i));
+    }
+  }
+  EXPECT_EQ(nonces.size(), 2u * kEach);
+}
+
+TEST_F(CryptoTest, ASealTicketSealsOnceAndOnlyWithItsOwnSealer) {
+  auto a = Sealer::Create(RandomKey(rnd_), rnd_);
+  auto b = Sealer::Create(RandomKey(rnd_), rnd_);
+  ASSERT_TRUE(a.ok() && b.ok());
+  std::string out = "left over";
+  // Empty, and another Sealer's: refused, nothing sealed.
+  EXPECT_EQ(a->SealTo(SealTicket(), "x", "", &out).code(), StatusCode::kFailedPrecondition);
+  EXPECT_TRUE(out.empty());
+  auto tb = b->Reserve();
+  ASSERT_TRUE(tb.ok());
+  EXPECT_EQ(a->SealTo(std::move(*tb), "x", "", &out).code(), StatusCode::kFailedPrecondition);
+  EXPECT_FALSE(tb->valid());  // used up by the refusal too
+  // Its own: seals with the nonce it reserved (the counter, little-endian,
+  // is the nonce's last 8 bytes), once; a plain seal takes the next.
+  auto counter = [](const std::string& v) { return static_cast<int>(static_cast<unsigned char>(v[16])); };
+  auto t0 = a->Reserve();
+  auto t1 = a->Reserve();
+  ASSERT_TRUE(t0.ok() && t1.ok());
+  SealTicket held = std::move(*t0);
+  EXPECT_FALSE(t0->valid());
+  ASSERT_TRUE(a->SealTo(std::move(*t1), "one", "", &out).ok());
+  EXPECT_EQ(counter(out), 1);
+  EXPECT_EQ(*a->Open(out, ""), "one");
+  ASSERT_TRUE(a->SealTo(std::move(held), "zero", "", &out).ok());
+  EXPECT_EQ(counter(out), 0);
+  EXPECT_EQ(*a->Open(out, ""), "zero");
+  EXPECT_FALSE(held.valid());
+  EXPECT_EQ(a->SealTo(std::move(held), "again", "", &out).code(), StatusCode::kFailedPrecondition);
+  auto two = a->Seal("two", "");
+  ASSERT_TRUE(two.ok());
+  EXPECT_EQ(counter(*two), 2);
 }
 
 TEST_F(CryptoTest, KeyWrapWithPassphraseKeystoreAndBoth) {

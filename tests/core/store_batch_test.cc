@@ -8,9 +8,13 @@
 #include <gtest/gtest.h>
 #include <unistd.h>
 
+#include <atomic>
+#include <chrono>
 #include <filesystem>
+#include <functional>
 #include <memory>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "doorstep/core/samples.h"
@@ -48,6 +52,7 @@ class StoreBatchTest : public testing::StoreTestBase {
     EXPECT_TRUE(row.ok() && *row);
     return st->ColumnInt(0);
   }
+  void ExpectAddManyWritesWhatAddsWrite(Clock& many_clock, const std::function<void()>& before);
   // Every table agrees: no version without its record, no record whose head
   // is missing, every local version queued in its own row (nothing here is
   // pushed), no pending row (store format 4: local writes write none).
@@ -229,14 +234,43 @@ std::vector<std::string> Rows(const std::string& path) {
   return rows;
 }
 
-TEST_F(StoreBatchTest, AddManyWritesExactlyWhatAsManyAddsWrite) {
-  // Two stores made from the same seeds (same data key, id stream, nonces
-  // and clock): one gets 600 Adds, the other one AddMany of the same records
-  // (more than the pipeline's window of sealed records), two of them refused.
+// A FakeClock for one side of AddMany: readings from the calling thread
+// (`slow_caller`) or from any other thread take 300 µs longer, and it counts
+// each side's readings. AddMany reads the clock only when it stamps a
+// record (StampNew), so the counts say which thread prepared what, and the
+// slow side prepares fewer.
+class SkewedClock : public Clock {
+ public:
+  SkewedClock(int64_t start_ms, bool slow_caller)
+      : inner_(start_ms), slow_caller_(slow_caller), caller_(std::this_thread::get_id()) {}
+  int64_t NowMillis() override {
+    const bool caller = std::this_thread::get_id() == caller_;
+    ++(caller ? by_caller_ : by_others_);
+    if (caller == slow_caller_) std::this_thread::sleep_for(std::chrono::microseconds(300));
+    return inner_.NowMillis();
+  }
+  int64_t MonotonicMicros() override { return inner_.MonotonicMicros(); }
+  void ResetCounts() { by_caller_ = by_others_ = 0; }
+  int by_caller() const { return by_caller_; }
+  int by_others() const { return by_others_; }
+
+ private:
+  FakeClock inner_;
+  const bool slow_caller_;
+  const std::thread::id caller_;
+  std::atomic<int> by_caller_{0}, by_others_{0};
+};
+
+// Two stores made from the same seeds (same data key, id stream, nonces
+// and clock time): one gets 600 Adds, the other one AddMany of the same
+// records (more than the pipeline's window of sealed records), two of them
+// refused; the AddMany store reads `many_clock`. The outcomes and the
+// files' rows, sealed bodies included, are the same byte for byte.
+void StoreBatchTest::ExpectAddManyWritesWhatAddsWrite(Clock& many_clock, const std::function<void()>& before) {
   const std::vector<size_t> refused = {5, 400};
-  FakeClock clock1{1'764'000'000'000}, clock2{1'764'000'000'000};
+  FakeClock clock1{1'764'000'000'000};
   SeededRandom random1{9}, random2{9};
-  Env env1{&clock1, &random1, &logger_}, env2{&clock2, &random2, &logger_};
+  Env env1{&clock1, &random1, &logger_}, env2{&many_clock, &random2, &logger_};
   const std::string path1 = dir_ + "/one.db", path2 = dir_ + "/many.db";
   auto open = [this](const std::string& path, Env& env) -> std::unique_ptr<Store> {
     EXPECT_TRUE(Store::Create(path, KeySource{nullptr, &*key_}, StoreOptions{}, env).ok());
@@ -258,6 +292,7 @@ TEST_F(StoreBatchTest, AddManyWritesExactlyWhatAsManyAddsWrite) {
     expected.push_back(std::move(*w));
   }
   ASSERT_TRUE(one->CommitBatch().ok());
+  before();
   auto got = many->AddMany(std::move(in));  // outside a batch: one of its own
   ASSERT_TRUE(got.ok()) << got.status().ToString();
   ASSERT_EQ(got->size(), expected.size());
@@ -278,6 +313,36 @@ TEST_F(StoreBatchTest, AddManyWritesExactlyWhatAsManyAddsWrite) {
   many.reset();
   EXPECT_EQ(Rows(path1), Rows(path2));
   EXPECT_EQ(Rows(path2).size(), 2u * 598u);  // records and versions rows (no pending rows)
+}
+
+TEST_F(StoreBatchTest, AddManyWritesExactlyWhatAsManyAddsWrite) {
+  FakeClock clock{1'764'000'000'000};
+  ExpectAddManyWritesWhatAddsWrite(clock, [] {});
+}
+
+TEST_F(StoreBatchTest, AddManyWritesWhatAddsWriteWhicheverThreadPreparesEachRecord) {
+  // The calling thread prepares a record itself whenever the next one to
+  // write is not ready. Made slow on one side, then on the other, the two
+  // threads prepare records in turns (and finish them out of order); each
+  // record still gets the id, stamp, nonce and rows the Adds gave it.
+  for (bool slow_caller : {false, true}) {
+    SCOPED_TRACE(slow_caller ? "calling thread slow" : "helper thread slow");
+    SkewedClock clock{1'764'000'000'000, slow_caller};
+    ExpectAddManyWritesWhatAddsWrite(clock, [&] { clock.ResetCounts(); });
+    // Each stamp reads the clock twice (its time, its HLC stamp): both
+    // threads stamped records, and the slow one fewer.
+    EXPECT_EQ(clock.by_caller() + clock.by_others(), 2 * 600);
+    EXPECT_GT(clock.by_caller(), 0);
+    EXPECT_GT(clock.by_others(), 0);
+    if (slow_caller) {
+      EXPECT_LT(clock.by_caller(), clock.by_others());
+    } else {
+      EXPECT_GT(clock.by_caller(), clock.by_others());
+    }
+    for (const char* f : {"/one.db", "/one.db-wal", "/one.db-shm", "/many.db", "/many.db-wal", "/many.db-shm"}) {
+      std::filesystem::remove(dir_ + f);
+    }
+  }
 }
 
 TEST_F(StoreBatchTest, AddManyOutsideABatchSavesAllOrNothing) {

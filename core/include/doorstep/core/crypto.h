@@ -87,9 +87,10 @@ class Sealer {
   Status SealTo(std::string_view plaintext, std::string_view ad, std::string* out);
   // Reserves the next nonce (kResourceExhausted if the counter is exhausted).
   Result<SealTicket> Reserve();
-  // As SealTo, with the nonce of `ticket`, which it uses up (moved from).
-  // kFailedPrecondition if the ticket is empty or another Sealer's.
-  Status SealTo(SealTicket&& ticket, std::string_view plaintext, std::string_view ad, std::string* out);
+  // As SealTo, with the nonce of `ticket`, which it takes (so uses up,
+  // whatever it returns). kFailedPrecondition if the ticket is empty or
+  // another Sealer's.
+  Status SealTo(SealTicket ticket, std::string_view plaintext, std::string_view ad, std::string* out);
   // Returns the plaintext, or kDataLoss if `sealed` is too short, was
   // tampered with, or was sealed with other associated data or another key;
   // kInternal if OpenSSL fails.
