@@ -512,15 +512,8 @@ class AddPipeline {
   Status Ready(size_t i) {
     Slot& slot = slots_[i % kWindow];
     while (slot.ready.load(std::memory_order_acquire) != i + 1) {
-      size_t j = 0;
-      if (Claim(&j)) {
-        Prepare(j, &body_);
-        continue;
-      }
-      std::unique_lock<std::mutex> lock(mu_);
-      writer_waiting_ = true;
-      cv_.wait(lock, [&] { return slot.ready == i + 1; });
-      writer_waiting_ = false;
+      if (PrepareNext(&body_)) continue;
+      SleepUntil(&writer_waiting_, [&] { return slot.ready == i + 1; });
     }
     return slot.status;
   }
@@ -586,19 +579,29 @@ class AddPipeline {
     std::string body;
     body.reserve(2048);
     while (!stopping_) {
-      size_t i = 0;
-      if (Claim(&i)) {
-        Prepare(i, &body);
-        continue;
-      }
+      if (PrepareNext(&body)) continue;
       // Claim refused: all claimed, a failure, or the window full. Only the
       // last can change (as records are written): wait for that.
-      std::unique_lock<std::mutex> lock(mu_);
-      helper_waiting_ = true;
-      cv_.wait(lock, [&] { return stopping_ || failed_ || next_ >= in_.size() || next_ < written_ + kWindow; });
-      helper_waiting_ = false;
+      SleepUntil(&helper_waiting_,
+                 [&] { return stopping_ || failed_ || next_ >= in_.size() || next_ < written_ + kWindow; });
       if (failed_ || next_ >= in_.size()) return;
     }
+  }
+  // Claims the next record and prepares it; false if none could be claimed.
+  bool PrepareNext(std::string* body) {
+    size_t i = 0;
+    if (!Claim(&i)) return false;
+    Prepare(i, body);
+    return true;
+  }
+  // Sleeps on cv_ until `done()`, with `*waiting` set meanwhile so that the
+  // other thread wakes it.
+  template <typename Done>
+  void SleepUntil(std::atomic<bool>* waiting, Done done) {
+    std::unique_lock<std::mutex> lock(mu_);
+    *waiting = true;
+    cv_.wait(lock, done);
+    *waiting = false;
   }
 
   Store::Impl& impl_;
