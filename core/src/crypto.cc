@@ -18,9 +18,10 @@ constexpr char kCombineLabel[] = "doorstep.kek.v1.passphrase+keystore";
 
 // The sealing subkey and contexts are fixed for the Sealer's life: every
 // nonce it makes starts with prefix_, and HChaCha20 reads only those 16
-// bytes. Sealing takes one of two contexts, each under a mutex. Opening takes one of a few slots, each a context under a mutex; a
-// slot remembers the prefix its context is keyed for, so opening many values
-// of one session (one prefix) derives the subkey once.
+// bytes. Sealing takes one of two contexts, each under a mutex. Opening
+// takes one of a few slots, each a context under a mutex; a slot remembers
+// the prefix its context is keyed for, so opening many values of one
+// session (one prefix) derives the subkey once.
 struct Sealer::Engine {
   struct OpenSlot {
     std::mutex mu;
