@@ -22,8 +22,7 @@
 // checkpoints), which a shared machine's load does not move, and the CPU
 // time of the store's writing thread alone (bulk_writing_thread_cpu_ratio:
 // the SQLite side, against plain's whole CPU). `bulk_rounds` lists every
-// round's own figures, and how much of two cores the host gave just before
-// the round's store bulk (host_two_thread_speed: see HostTwoThreadSpeed).
+// round's own figures.
 // The plain side runs with SQLite's defaults apart from WAL and
 // synchronous=FULL (page cache 2 MB, no secure_delete). As issue 2 defines
 // it, the plain side inserts the same bytes ready-made: bulk_ratio and
@@ -41,12 +40,10 @@
 // *_plain_random_ids, has plain SQLite insert 128-bit random ids (as the store
 // made them before session 12), whose random places in the id index cost it
 // about a quarter more here.
-#include <sodium.h>
 #include <sqlite3.h>
 #include <stdlib.h>
 
 #include <algorithm>
-#include <atomic>
 #include <chrono>
 #include <ctime>
 #include <cstdio>
@@ -55,7 +52,6 @@
 #include <memory>
 #include <optional>
 #include <string>
-#include <thread>
 #include <utility>
 #include <vector>
 
@@ -95,41 +91,6 @@ double CpuNowUs(clockid_t clock) {
   struct timespec ts;
   clock_gettime(clock, &ts);
   return static_cast<double>(ts.tv_sec) * 1e6 + static_cast<double>(ts.tv_nsec) / 1e3;
-}
-
-// How much of two cores the host gives this process at the moment: two
-// threads run a fixed CPU load (ChaCha20 over 16 KiB, 800 times: a few ms)
-// at once, against one thread alone; their mean speed over the lone
-// thread's. 1.0: two full cores; about 0.6: the two threads share one (a
-// hyperthread pair, a busy neighbour). The store's bulk runs on two threads
-// and plain SQLite on one, so this says whether a round's ratio measured the
-// code or the host. Measured just before each round's store bulk.
-double HostTwoThreadSpeed() {
-  auto load = [] {
-    std::vector<unsigned char> buf(16384);
-    const unsigned char key[crypto_stream_chacha20_KEYBYTES] = {1};
-    const unsigned char nonce[crypto_stream_chacha20_NONCEBYTES] = {};
-    const SteadyClock::time_point t0 = SteadyClock::now();
-    for (int i = 0; i < 800; ++i) crypto_stream_chacha20_xor(buf.data(), buf.data(), buf.size(), nonce, key);
-    return Since(t0);
-  };
-  (void)load();  // warm
-  const double alone = load();
-  // Both start at once: the second thread says it is up, then waits for go.
-  std::atomic<int> state{0};
-  double other = 0;
-  std::thread t([&] {
-    state = 1;
-    while (state.load() != 2) {
-    }
-    other = load();
-  });
-  while (state.load() != 1) {
-  }
-  state = 2;
-  const double mine = load();
-  t.join();
-  return 2 * alone / (mine + other);
 }
 
 // Bytes this process has passed to write calls (/proc/self/io "wchar"; 0 if
@@ -216,7 +177,6 @@ struct BulkRound {
   Span same_cache;  // plain SQLite with the store's page cache
   Span random_ids;  // plain SQLite inserting 128-bit random ids
   Span serialize;   // writing the plain side's JSON text alone
-  double host_two_thread_speed = 0;  // HostTwoThreadSpeed before the store's bulk
 };
 
 struct Figures {
@@ -372,7 +332,6 @@ Status RunBulk(const BenchStoreOptions& o, const std::string& dir, const std::st
         DS_RETURN_IF_ERROR(PlainBulk(**plain, o, samples, PlainIds(*env.random, /*ordered=*/true), &round.plain,
                                      &round.serialize, &total_bytes));
       } else {
-        round.host_two_thread_speed = HostTwoThreadSpeed();
         DS_RETURN_IF_ERROR(StoreBulk(**store, o, samples, &round.store, last ? first_id : nullptr));
       }
     }
@@ -502,8 +461,7 @@ nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
                              {"store_cpu_ms", r.store.cpu_us / 1e3},
                              {"store_writing_thread_cpu_ms", r.store.thread_cpu_us / 1e3},
                              {"plain_cpu_ms", r.plain.cpu_us / 1e3},
-                             {"plain_same_cache_cpu_ms", r.same_cache.cpu_us / 1e3},
-                             {"host_two_thread_speed", r.host_two_thread_speed}});
+                             {"plain_same_cache_cpu_ms", r.same_cache.cpu_us / 1e3}});
   }
   const double bulk_ratio = Median(ratios);
   const double commit_ratio = p50 / plain_p50;
@@ -547,7 +505,6 @@ nlohmann::json ToJson(const BenchStoreOptions& o, const Figures& f) {
           {"plain_bulk_cpu_us_per_record", median([](const BulkRound& r) { return r.plain.cpu_us; }) / n},
           {"bulk_written_bytes_per_record", median([](const BulkRound& r) { return r.store.written; }) / n},
           {"plain_bulk_written_bytes_per_record", median([](const BulkRound& r) { return r.plain.written; }) / n},
-          {"host_two_thread_speed", median([](const BulkRound& r) { return r.host_two_thread_speed; })},
           {"goals",
            {{"bulk_ratio_max", 1.15},
             {"commit_ratio_max", 1.10},
@@ -566,9 +523,6 @@ void PrintHuman(const nlohmann::json& j) {
               d("bulk_records_per_s"), d("plain_bulk_records_per_s"), d("bulk_ratio"), d("rounds"));
   for (const auto& r : j.value("bulk_ratio_rounds", nlohmann::json::array())) std::printf(" %.2f", r.get<double>());
   std::printf(")\n");
-  std::printf("host: two threads at once each ran at %.2f of one alone (1.00: two full cores; median of the "
-              "rounds; the store's bulk uses two threads, plain SQLite one)\n",
-              d("host_two_thread_speed"));
   std::printf("bulk, plain SQLite with the store's page cache: %9.0f records/s   ratio %.2f (a second view)\n",
               d("plain_same_cache_bulk_records_per_s"), d("bulk_ratio_plain_same_cache"));
   std::printf("bulk, plain SQLite with 128-bit random ids: %9.0f records/s   ratio %.2f (a second view)\n",

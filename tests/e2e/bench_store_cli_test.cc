@@ -26,7 +26,7 @@ TEST(BenchStoreCliTest, JsonHasEveryFigure) {
         "commit_p99_us", "open_unlock_ms", "kdf_ms", "plain_bulk_records_per_s",
         "plain_commit_p50_us", "plain_commit_p99_us", "record_bytes", "bulk_cpu_ratio",
         "bulk_ratio_plain_same_cache", "plain_same_cache_bulk_records_per_s", "bulk_ratio_plain_random_ids",
-        "plain_random_ids_bulk_records_per_s", "bulk_writing_thread_cpu_ratio", "host_two_thread_speed"}) {
+        "plain_random_ids_bulk_records_per_s", "bulk_writing_thread_cpu_ratio"}) {
     ASSERT_TRUE(j.contains(k) && j[k].is_number()) << k << " in " << r.out;
     EXPECT_GT(j[k].get<double>(), 0) << k;
   }
@@ -38,7 +38,7 @@ TEST(BenchStoreCliTest, JsonHasEveryFigure) {
   for (size_t i = 0; i < 3; ++i) {
     const nlohmann::json& round = j["bulk_rounds"][i];
     for (const char* k : {"store_ms", "plain_ms", "plain_same_cache_ms", "plain_random_ids_ms", "store_cpu_ms",
-                          "store_writing_thread_cpu_ms", "plain_cpu_ms", "host_two_thread_speed"}) {
+                          "store_writing_thread_cpu_ms", "plain_cpu_ms"}) {
       ASSERT_TRUE(round.contains(k) && round[k].is_number()) << k << " in round " << i;
       EXPECT_GT(round[k].get<double>(), 0) << k << " in round " << i;
     }
@@ -46,8 +46,6 @@ TEST(BenchStoreCliTest, JsonHasEveryFigure) {
     EXPECT_DOUBLE_EQ(ratio, round["store_ms"].get<double>() / round["plain_ms"].get<double>()) << i;
     ratios.push_back(ratio);
   }
-  // Two threads at once cannot each run much faster than one alone.
-  EXPECT_LT(j.value("host_two_thread_speed", 9.0), 1.5);
   std::sort(ratios.begin(), ratios.end());
   EXPECT_DOUBLE_EQ(j.value("bulk_ratio", 0.0), ratios[1]) << "the median of the rounds";
   EXPECT_NEAR(j.value("record_bytes", 0.0), 1024, 100) << "records of about 1 KB";
