@@ -14,9 +14,10 @@
 // Timings exclude making the sample records (the same on both sides) and
 // freeing them (the plain side's bytes, the records AddMany hands back).
 // The store's bulk phase goes through Store::AddMany, which validates and
-// seals on a second thread while the calling thread writes: the wall-clock
-// figures (bulk_ratio) gain from it, the CPU figures (bulk_cpu_ratio, every
-// thread of the process) do not.
+// seals on a second thread while the calling thread writes (and prepares
+// records too when the next to write is not ready): the wall-clock figures
+// (bulk_ratio) gain from it, the CPU figures (bulk_cpu_ratio, every thread
+// of the process) do not.
 // Beside the wall-clock figures the goals use, the bulk phase also
 // reports each side's CPU time and the bytes it wrote (WAL frames and
 // checkpoints), which a shared machine's load does not move, and the CPU
@@ -84,9 +85,10 @@ double Since(SteadyClock::time_point t0) { return Micros(SteadyClock::now() - t0
 // CPU time in µs by `clock`: on a shared machine the wall-clock figures
 // swing with other people's load; CPU time shows what the work itself costs
 // (it leaves out waiting for the disk). CLOCK_PROCESS_CPUTIME_ID counts
-// every thread, so the store's own (AddMany's preparing thread);
+// every thread, so the store's own (AddMany's helper thread);
 // CLOCK_THREAD_CPUTIME_ID the calling thread alone (in the store's bulk
-// phase, the thread that runs SQLite).
+// phase, the thread that runs SQLite and, since session 13, prepares the
+// records the helper has not reached).
 double CpuNowUs(clockid_t clock) {
   struct timespec ts;
   clock_gettime(clock, &ts);

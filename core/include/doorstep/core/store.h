@@ -148,8 +148,10 @@ class Store {
   // it stay in the batch (as after as many Adds) and that record leaves no row
   // (unless SQLite rolled the whole batch back itself: see BeginBatch).
   // Quicker than as many Adds for a bulk import: a second thread validates,
-  // stamps and seals the next records while this one writes (a call with a
-  // pep_update, whose check reads the store, goes one record at a time).
+  // stamps and seals the next records while this one writes, and this one
+  // prepares records too whenever the next to write is not ready (a call
+  // with a pep_update, whose check reads the store, goes one record at a
+  // time).
   Result<std::vector<WriteOutcome>> AddMany(std::vector<NewRecord> records);
   // `changes`: the changed fields; a null value removes a field. `status` may
   // move draft → final (never back).
