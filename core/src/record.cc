@@ -1,7 +1,18 @@
 #include "doorstep/core/record.h"
 
+#include <array>
+
 namespace doorstep::core {
 namespace {
+
+constexpr std::array<unsigned char, 256> MakeNotLowerHex() {
+  std::array<unsigned char, 256> t{};
+  for (int c = 0; c < 256; ++c) {
+    t[static_cast<size_t>(c)] = (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') ? 0 : 1;
+  }
+  return t;
+}
+constexpr std::array<unsigned char, 256> kNotLowerHex = MakeNotLowerHex();
 
 template <typename T>
 Status Take(const nlohmann::json& j, const char* key, T* out, bool required = true) {
@@ -88,10 +99,10 @@ Result<Record> RecordFromJson(const nlohmann::json& j) {
 
 bool IsRecordId(std::string_view s) {
   if (s.size() != 32) return false;
-  for (char c : s) {
-    if (!((c >= '0' && c <= '9') || (c >= 'a' && c <= 'f'))) return false;
-  }
-  return true;
+  // Branch-free: OR together each byte's class (1: not a lowercase hex digit).
+  unsigned bad = 0;
+  for (char c : s) bad |= kNotLowerHex[static_cast<unsigned char>(c)];
+  return bad == 0;
 }
 
 RecordIdOrder::RecordIdOrder(Random& random) {

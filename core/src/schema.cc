@@ -77,6 +77,20 @@ const FieldSpec* Resolve(const std::vector<FieldSpec>& top,
 
 }  // namespace
 
+namespace internal {
+
+std::vector<uint32_t> NameOrder(const std::vector<FieldSpec>& specs) {
+  std::vector<uint32_t> order(specs.size());
+  for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
+  // Stable: were two specs to share a name, the first declared comes first.
+  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    return specs[a].name < specs[b].name;
+  });
+  return order;
+}
+
+}  // namespace internal
+
 bool ValidationResult::HasFlag(std::string_view flag) const {
   return std::find(flags.begin(), flags.end(), flag) != flags.end();
 }
@@ -86,7 +100,19 @@ RecordSchema::RecordSchema(std::string name, int schema_version,
     : name_(std::move(name)),
       schema_version_(schema_version),
       fields_(std::move(fields)),
-      rules_(rules) {}
+      fields_by_name_(internal::NameOrder(fields_)),
+      rules_(rules) {
+  // Every nested spec's order too, however deep (the schema's own depth).
+  std::vector<std::vector<FieldSpec>*> todo{&fields_};
+  while (!todo.empty()) {
+    std::vector<FieldSpec>* specs = todo.back();
+    todo.pop_back();
+    for (FieldSpec& f : *specs) {
+      f.children_by_name = internal::NameOrder(f.children);
+      todo.push_back(&f.children);
+    }
+  }
+}
 
 const FieldSpec* RecordSchema::FindField(std::string_view name) const {
   return FindIn(fields_, name);

@@ -45,6 +45,10 @@ FieldSpec ObjectList(std::string name, std::vector<FieldSpec> children,
 FieldSpec When(FieldSpec f, std::string condition);
 FieldSpec Labeled(FieldSpec f, std::string label);
 
+// The positions of `specs` in name order (std::string's order, which is the
+// order a JSON object keeps its keys in): FieldSpec::children_by_name.
+std::vector<uint32_t> NameOrder(const std::vector<FieldSpec>& specs);
+
 // "visit_start" -> "Visit start".
 std::string LabelFromName(std::string_view name);
 

@@ -7,8 +7,9 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <cerrno>
 #include <algorithm>
+#include <array>
+#include <cerrno>
 #include <cstring>
 
 #include "doorstep/core/sqlite_wal_batch_vfs.h"
@@ -187,6 +188,7 @@ void Store::Impl::SetSealer(Sealer s) {
   sealer_.emplace(std::move(s));
   env_.random->Fill(id_key_, sizeof id_key_);
   id_counter_ = 0;
+  id_block_valid_ = false;
   id_order_ = RecordIdOrder(*env_.random);
   mutation_prefix_.assign(12, '\0');
   env_.random->Fill(mutation_prefix_.data(), mutation_prefix_.size());
@@ -197,15 +199,25 @@ void Store::Impl::SetSealer(Sealer s) {
 void Store::Impl::DropSealer() {
   sealer_.reset();
   sodium_memzero(id_key_, sizeof id_key_);
+  sodium_memzero(id_block_, sizeof id_block_);
+  id_block_valid_ = false;
   id_order_ = RecordIdOrder();
 }
 
 std::string Store::Impl::NewId() {
-  unsigned char nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
-  uint64_t n = id_counter_++;
-  for (int i = 0; i < 8; ++i) nonce[i] = static_cast<unsigned char>(n >> (8 * i));
+  // Id n's random bits are bytes 16(n mod 4) .. +15 of the keystream block
+  // for nonce n / 4: one block computed serves four ids in turn.
+  const uint64_t n = id_counter_++;
+  const uint64_t block = n / 4;
+  if (!id_block_valid_ || id_block_n_ != block) {
+    unsigned char nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
+    for (int i = 0; i < 8; ++i) nonce[i] = static_cast<unsigned char>(block >> (8 * i));
+    crypto_stream_chacha20_ietf(id_block_, sizeof id_block_, nonce, id_key_);
+    id_block_n_ = block;
+    id_block_valid_ = true;
+  }
   unsigned char raw[16];
-  crypto_stream_chacha20_ietf(raw, sizeof raw, nonce, id_key_);
+  std::memcpy(raw, id_block_ + 16 * (n % 4), sizeof raw);
   id_order_.Stamp(raw);  // so ids sort in the order they were made
   return ToHex(std::string_view(reinterpret_cast<const char*>(raw), sizeof raw));
 }
@@ -230,11 +242,28 @@ bool Store::Impl::ParseMutationId(std::string_view mutation_id, std::string* pre
   return true;
 }
 
+namespace {
+
+// Each byte's value as a hex digit ('0'-'9', 'a'-'f', 'A'-'F'), low 8 bits;
+// other bytes map as RawId always mapped them (its callers check first).
+constexpr std::array<unsigned char, 256> MakeNibbles() {
+  std::array<unsigned char, 256> t{};
+  for (int u = 0; u < 256; ++u) {
+    const int c = static_cast<signed char>(u);
+    const int v = c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10;
+    t[static_cast<size_t>(u)] = static_cast<unsigned char>(v & 0xff);
+  }
+  return t;
+}
+constexpr std::array<unsigned char, 256> kNibble = MakeNibbles();
+
+}  // namespace
+
 std::string RawId(std::string_view hex) {
-  auto nibble = [](char c) { return c <= '9' ? c - '0' : (c | 0x20) - 'a' + 10; };
   std::string raw(hex.size() / 2, '\0');
+  const auto* in = reinterpret_cast<const unsigned char*>(hex.data());
   for (size_t i = 0; i < raw.size(); ++i) {
-    raw[i] = static_cast<char>(nibble(hex[2 * i]) << 4 | nibble(hex[2 * i + 1]));
+    raw[i] = static_cast<char>((kNibble[in[2 * i]] << 4 | kNibble[in[2 * i + 1]]) & 0xff);
   }
   return raw;
 }

@@ -144,29 +144,65 @@ class Checker {
     Value(spec, *v, at);
   }
 
-  // Checks an object against `children`: each known key, then unknown keys.
-  void Object(const std::vector<FieldSpec>& children, const json& v,
+  // Checks an object against `children` (`by_name`: their positions in name
+  // order): each known field in the schema's order, then unknown keys.
+  void Object(const std::vector<FieldSpec>& children,
+              const std::vector<uint32_t>& by_name, const json& v,
               const Loc& at) {
     if (!v.is_object()) {
       Add(at, "type", ": must be a group of named fields (a JSON object).");
       return;
     }
-    size_t found = 0;
-    for (const FieldSpec& c : children) {
-      auto it = v.find(c.name);
-      if (it != v.end()) ++found;
-      Field(c, it == v.end() ? nullptr : &*it, Loc::Child(at, c.name, c.label));
+    // A spec built outside RecordSchema has no order yet: make it here.
+    std::vector<uint32_t> own;
+    const std::vector<uint32_t>& order =
+        by_name.size() == children.size()
+            ? by_name
+            : (own = internal::NameOrder(children));
+    constexpr size_t kInline = 32;
+    const json* inline_found[kInline];
+    std::vector<const json*> heap_found;
+    const json** found = inline_found;
+    if (children.size() > kInline) {
+      heap_found.resize(children.size());
+      found = heap_found.data();
     }
-    // A schema's field names are unique (schema_test checks every type), so
-    // when every key was found above there is no unknown key to look for.
-    if (found == v.size()) return;
-    for (auto it = v.begin(); it != v.end(); ++it) {
+    // The object keeps its keys in byte order, and `order` lists the fields
+    // in the same order: one walk of both finds every field's value (a
+    // search per field would walk the object's tree once per field).
+    const json::object_t& obj = v.get_ref<const json::object_t&>();
+    auto it = obj.begin();
+    size_t unknown = 0;
+    for (size_t k = 0; k < order.size(); ++k) {
+      const uint32_t i = order[k];
+      const std::string& name = children[i].name;
+      int cmp = 1;
+      while (it != obj.end() && (cmp = it->first.compare(name)) < 0) {
+        ++unknown;  // a key before this field's name is no field's
+        ++it;
+      }
+      if (it != obj.end() && cmp == 0) {
+        found[i] = &it->second;
+        ++it;
+      } else if (k > 0 && children[order[k - 1]].name == name) {
+        found[i] = found[order[k - 1]];  // a name declared twice: one value
+      } else {
+        found[i] = nullptr;
+      }
+    }
+    unknown += static_cast<size_t>(std::distance(it, obj.end()));
+    for (size_t i = 0; i < children.size(); ++i) {
+      const FieldSpec& c = children[i];
+      Field(c, found[i], Loc::Child(at, c.name, c.label));
+    }
+    if (unknown == 0) return;
+    for (auto key = obj.begin(); key != obj.end(); ++key) {
       const bool known =
           std::any_of(children.begin(), children.end(),
-                      [&](const FieldSpec& c) { return c.name == it.key(); });
+                      [&](const FieldSpec& c) { return c.name == key->first; });
       if (known) continue;
-      const std::string key = SafeKey(it.key());
-      Add(Loc::Child(at, key, key), "type",
+      const std::string safe = SafeKey(key->first);
+      Add(Loc::Child(at, safe, safe), "type",
           ": unknown field; this record type has no such field.");
     }
   }
@@ -245,7 +281,7 @@ class Checker {
           Str(v[i], internal::kMaxStringBytes, item);
           break;
         default:
-          Object(spec.children, v[i], item);
+          Object(spec.children, spec.children_by_name, v[i], item);
           break;
       }
     }
@@ -286,7 +322,7 @@ class Checker {
         Numeric(spec, v, at);
         break;
       case FieldType::kObject:
-        Object(spec.children, v, at);
+        Object(spec.children, spec.children_by_name, v, at);
         break;
       case FieldType::kEnumList:
       case FieldType::kStringList:
@@ -345,7 +381,8 @@ ValidationResult Validate(const RecordSchema& schema, const json& fields,
                  "(a JSON object).");
       return out;
     }
-    Checker(&out).Object(schema.fields(), fields, Loc());
+    Checker(&out).Object(schema.fields(), schema.fields_by_name(), fields,
+                         Loc());
     if (schema.rules() != nullptr) schema.rules()(fields, status, ctx, &out);
     std::sort(out.flags.begin(), out.flags.end());
     out.flags.erase(std::unique(out.flags.begin(), out.flags.end()),

@@ -7,6 +7,7 @@
 
 #include "doorstep/core/samples.h"
 #include "doorstep/core/schema.h"
+#include "schema_internal.h"
 #include "schema_test_util.h"
 
 namespace doorstep::core {
@@ -33,8 +34,8 @@ TEST(SchemaRegistryTest, HasTheFourTypesAtVersionOne) {
   EXPECT_EQ(&SchemaRegistry::Default(), &reg);
 }
 
-// Validate() skips its unknown-key scan when every key of an object matched
-// a field of the schema: that needs each level's field names to be unique.
+// Each level's field names are unique, so a key of a record names at most
+// one field (Validate walks the keys and the names side by side).
 void ExpectUniqueNames(const std::vector<FieldSpec>& fields, const std::string& where) {
   std::set<std::string> seen;
   for (const FieldSpec& f : fields) {
@@ -53,6 +54,90 @@ TEST(SchemaRegistryTest, UnknownFieldBesideKnownOnesIsReported) {
   json fields = Sample("visit_note");
   fields["not_a_field"] = "x";
   EXPECT_TRUE(HasProblem(Check("visit_note", fields), "not_a_field", "type"));
+}
+
+// Validate finds each field's value by walking the object's keys (which a
+// JSON object keeps in byte order) beside the schema's names in
+// children_by_name order: the two orders must agree for any names.
+TEST(SchemaRegistryTest, NameOrderIsTheOrderAJsonObjectKeepsItsKeysIn) {
+  const std::vector<std::string> names = {"b", "B", "_x", "a_b", "ab", "a", "A1", "a1", "z", "\xc3\xa9t\xc3\xa9", "~"};
+  std::vector<FieldSpec> specs;
+  json object = json::object();
+  for (const std::string& n : names) {
+    FieldSpec f;
+    f.name = n;
+    specs.push_back(f);
+    object[n] = 1;
+  }
+  const std::vector<uint32_t> order = internal::NameOrder(specs);
+  ASSERT_EQ(order.size(), names.size());
+  size_t k = 0;
+  for (auto it = object.begin(); it != object.end(); ++it, ++k) {
+    EXPECT_EQ(specs[order[k]].name, it.key()) << k;
+  }
+  // And RecordSchema fills every level's order.
+  for (const std::string& type : SchemaRegistry::Default().TypeNames()) {
+    const RecordSchema* schema = SchemaRegistry::Default().Find(type);
+    EXPECT_EQ(schema->fields_by_name(), internal::NameOrder(schema->fields())) << type;
+    std::vector<const FieldSpec*> todo;
+    for (const FieldSpec& f : schema->fields()) todo.push_back(&f);
+    while (!todo.empty()) {
+      const FieldSpec* f = todo.back();
+      todo.pop_back();
+      EXPECT_EQ(f->children_by_name, internal::NameOrder(f->children)) << type << "." << f->name;
+      for (const FieldSpec& c : f->children) todo.push_back(&c);
+    }
+  }
+}
+
+// Unknown keys before, between and after the known ones, at the top level
+// and inside a list's entries, are each reported once, after the known
+// fields' problems (which keep the schema's order); the known fields beside
+// them are still checked.
+TEST(SchemaRegistryTest, UnknownKeysAnywhereInKeyOrderAreEachReportedOnce) {
+  json fields = Sample("visit_note");
+  fields["0_first"] = 1;           // sorts before every field
+  fields["child_seen_x"] = true;    // between two fields
+  fields["zz_last"] = "x";         // after every field
+  fields["announced"] = "yes";     // a known field, wrong type
+  fields["visit_type"] = 7;        // another, later in the schema's order
+  fields["persons_present"][1]["aaa"] = 1;
+  fields["persons_present"][1]["role_x"] = 1;
+  fields["persons_present"][1]["role"] = 5;
+  const ValidationResult r = Check("visit_note", fields);
+  std::vector<std::string> paths;
+  for (const Problem& p : r.problems) paths.push_back(p.path + "/" + p.code);
+  const std::vector<std::string> want = {
+      "visit_type/type",  // the schema's order: visit_type is declared before announced
+      "announced/type",
+      "persons_present[1].role/type",
+      "persons_present[1].aaa/type",  // an entry's unknown keys after its fields
+      "persons_present[1].role_x/type",
+      "0_first/type",  // the top level's unknown keys last, in key order
+      "child_seen_x/type",
+      "zz_last/type"};
+  EXPECT_EQ(paths, want) << Describe(r);
+}
+
+// A field name declared twice in one level (no registered schema does:
+// FieldNamesAreUniqueAtEveryLevel) is checked twice against the one value.
+TEST(SchemaRegistryTest, AFieldNameDeclaredTwiceChecksTheOneValueTwice) {
+  FieldSpec as_text;
+  as_text.name = "n";
+  as_text.label = "N";
+  as_text.type = FieldType::kString;
+  as_text.presence = Presence::kRequired;
+  FieldSpec as_int = as_text;
+  as_int.type = FieldType::kInt;
+  FieldSpec other = as_text;
+  other.name = "m";
+  const RecordSchema schema("twice", 1, {as_text, other, as_int}, nullptr);
+  const ValidationResult r = Validate(schema, json{{"n", "x"}, {"m", "y"}}, "draft", ValidationContext{});
+  ASSERT_EQ(r.problems.size(), 1u) << Describe(r);
+  EXPECT_EQ(r.problems[0].path, "n");
+  EXPECT_EQ(r.problems[0].code, "type");
+  const ValidationResult absent = Validate(schema, json{{"m", "y"}}, "draft", ValidationContext{});
+  EXPECT_EQ(absent.problems.size(), 2u) << Describe(absent);
 }
 
 TEST(SchemaRegistryTest, UnknownTypeIsNull) {

@@ -72,6 +72,11 @@ struct FieldSpec {
   int64_t max = 0;
   bool has_range = false;
   std::vector<FieldSpec> children;  // kObject, kObjectList, kPeople, kActions
+  // `children`'s positions in name order (byte order, as a JSON object keeps
+  // its keys). Filled by RecordSchema's constructor, so Validate walks a
+  // record's object and its spec side by side instead of searching the
+  // object once per field.
+  std::vector<uint32_t> children_by_name;
 };
 
 struct Problem {
@@ -106,6 +111,8 @@ class RecordSchema {
   const std::string& name() const { return name_; }
   int schema_version() const { return schema_version_; }
   const std::vector<FieldSpec>& fields() const { return fields_; }
+  // fields()'s positions in name order (as FieldSpec::children_by_name).
+  const std::vector<uint32_t>& fields_by_name() const { return fields_by_name_; }
   RuleFn rules() const { return rules_; }
 
   // The top-level field called `name`, or nullptr.
@@ -122,6 +129,7 @@ class RecordSchema {
   std::string name_;
   int schema_version_;
   std::vector<FieldSpec> fields_;
+  std::vector<uint32_t> fields_by_name_;
   RuleFn rules_;
 };
 
