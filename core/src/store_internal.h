@@ -108,6 +108,8 @@ struct WriteUndo {
   int64_t version_seq = 0;  // the versions row it appended (0: none yet)
 };
 
+class AddHelper;  // AddMany's helper thread (store_records.cc)
+
 class Store::Impl {
  public:
   // Registers commit and rollback hooks on the connection (see
@@ -150,6 +152,7 @@ class Store::Impl {
   Status RestoreFullSync();
   // Closes the connection (wiped or destroyed store); every later call fails.
   void Close() {
+    add_helper_.reset();  // stops and joins the thread (it is between calls)
     DropSealer();
     stmts_.clear();
     db_.reset();
@@ -239,6 +242,12 @@ class Store::Impl {
   std::string* body_scratch() { return &body_buf_; }
   std::string* sealed_scratch() { return &sealed_buf_; }
 
+  // AddMany's helper thread: started by the first AddMany that prepares
+  // records on two threads and kept, asleep between calls, until the store
+  // closes. nullptr if no thread can be started (AddMany then prepares and
+  // writes on the calling thread alone).
+  AddHelper* add_helper();
+
  private:
   std::unique_ptr<Database> db_;
   Env env_;
@@ -265,6 +274,9 @@ class Store::Impl {
   // next_version_seq_ alone is right: a batch of writes queries the file
   // once, not once per write.
   bool version_seq_current_ = false;
+  // Shared only for its deleter, which AddHelper's completeness here would
+  // otherwise need. Reset by Close.
+  std::shared_ptr<AddHelper> add_helper_;
 };
 
 // Writes server revision `r` (a pulled record, or one a push's answer

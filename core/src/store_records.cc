@@ -9,6 +9,7 @@
 #include <mutex>
 #include <optional>
 #include <set>
+#include <system_error>
 #include <thread>
 #include <utility>
 
@@ -495,18 +496,12 @@ class AddPipeline {
   AddPipeline(const AddPipeline&) = delete;
   AddPipeline& operator=(const AddPipeline&) = delete;
 
-  void Start() {
-    thread_ = std::thread([this] { Help(); });
-  }
-  // Stops the helper thread (it ends after its current record) and joins it.
-  void Stop() {
-    {
-      std::lock_guard<std::mutex> lock(mu_);
-      stopping_ = true;
-    }
-    cv_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
+  // Hands the pipeline's preparing to `helper` (nullptr: none; the calling
+  // thread then prepares every record itself, in Ready).
+  void Start(AddHelper* helper);
+  // Stops the helper's work on this pipeline (it ends after its current
+  // record) and waits until it has left it.
+  void Stop();
   // Returns when record `i` is prepared, preparing later records itself
   // meanwhile; its preparation's status. REQUIRES: records [0, i) written.
   Status Ready(size_t i) {
@@ -573,6 +568,7 @@ class AddPipeline {
       cv_.notify_all();
     }
   }
+  friend class ::doorstep::core::AddHelper;
   // The helper thread: claims and prepares records until none is left or it
   // is stopped; sleeps while the window is full.
   void Help() {
@@ -610,7 +606,7 @@ class AddPipeline {
   std::vector<WriteOutcome>& out_;
   std::unique_ptr<Slot[]> slots_;
   std::string body_;  // the calling thread's plaintext scratch
-  std::thread thread_;
+  AddHelper* helper_ = nullptr;  // running Help for this pipeline, if any
   std::mutex claim_mu_;
   // Changed under claim_mu_ only (Claim decides under it); read outside it
   // by the helper deciding whether to sleep.
@@ -624,6 +620,75 @@ class AddPipeline {
 };
 
 }  // namespace
+
+// AddMany's helper thread (Store::Impl::add_helper): runs one pipeline's
+// Help per AddMany call and sleeps between calls. A thread started and
+// joined in every call cost about 100 µs a call (docs/store.md).
+class AddHelper {
+ public:
+  // Throws std::system_error if no thread can be started.
+  AddHelper() : thread_([this] { Loop(); }) {}
+  ~AddHelper() {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      quit_ = true;
+    }
+    cv_.notify_all();
+    thread_.join();
+  }
+  AddHelper(const AddHelper&) = delete;
+  AddHelper& operator=(const AddHelper&) = delete;
+
+  // Runs `job->Help()` on the helper thread. REQUIRES: no job posted.
+  void Post(AddPipeline* job) {
+    {
+      std::lock_guard<std::mutex> lock(mu_);
+      job_ = job;
+    }
+    cv_.notify_all();
+  }
+  // Returns once the posted job's Help has returned.
+  void Wait() {
+    std::unique_lock<std::mutex> lock(mu_);
+    cv_.wait(lock, [&] { return job_ == nullptr; });
+  }
+
+ private:
+  void Loop() {
+    std::unique_lock<std::mutex> lock(mu_);
+    while (true) {
+      cv_.wait(lock, [&] { return quit_ || job_ != nullptr; });
+      if (job_ == nullptr) return;  // quit_ (only ever between jobs)
+      AddPipeline* job = job_;
+      lock.unlock();
+      job->Help();
+      lock.lock();
+      job_ = nullptr;
+      cv_.notify_all();
+    }
+  }
+
+  std::mutex mu_;
+  std::condition_variable cv_;
+  AddPipeline* job_ = nullptr;  // posted and not yet done
+  bool quit_ = false;
+  std::thread thread_;  // last: it starts once the members above exist
+};
+
+void AddPipeline::Start(AddHelper* helper) {
+  helper_ = helper;
+  if (helper_ != nullptr) helper_->Post(this);
+}
+
+void AddPipeline::Stop() {
+  {
+    std::lock_guard<std::mutex> lock(mu_);
+    stopping_ = true;
+  }
+  cv_.notify_all();
+  if (helper_ != nullptr) helper_->Wait();
+  helper_ = nullptr;
+}
 
 Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_id,
                                 const nlohmann::json& fields, std::string_view status) {
@@ -644,6 +709,17 @@ Result<WriteOutcome> Store::Add(std::string_view type, std::string_view subject_
   DS_RETURN_IF_ERROR(InsertLocalWrite(*impl_, out.record, row, *impl_->sealed_scratch(), 0, kActionAdd, txn));
   DS_RETURN_IF_ERROR(txn.Commit());
   return out;
+}
+
+AddHelper* Store::Impl::add_helper() {
+  if (add_helper_ == nullptr) {
+    try {
+      add_helper_ = std::make_shared<AddHelper>();
+    } catch (const std::system_error&) {
+      return nullptr;  // AddMany goes on on one thread; the next call tries again
+    }
+  }
+  return add_helper_.get();
 }
 
 Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records) {
@@ -671,7 +747,7 @@ Result<std::vector<WriteOutcome>> Store::AddMany(std::vector<NewRecord> records)
   if (pipelined) {
     DS_RETURN_IF_ERROR(impl_->RecoverHlc());  // reads the connection: before the thread starts
     pipeline.emplace(*impl_, device_id_, records, out);
-    pipeline->Start();
+    pipeline->Start(impl_->add_helper());
   }
   WriteRow serial_row;
   for (size_t i = 0; i < records.size(); ++i) {

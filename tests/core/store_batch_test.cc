@@ -345,6 +345,37 @@ TEST_F(StoreBatchTest, AddManyWritesWhatAddsWriteWhicheverThreadPreparesEachReco
   }
 }
 
+// This process's threads (the entries of /proc/self/task).
+size_t ThreadCount() {
+  size_t n = 0;
+  for ([[maybe_unused]] const auto& e : std::filesystem::directory_iterator("/proc/self/task")) ++n;
+  return n;
+}
+
+TEST_F(StoreBatchTest, AddManyCallsShareOneHelperThreadThatStopsWithTheStore) {
+  // The store keeps one helper thread from its first two-thread AddMany
+  // until it closes, asleep between calls (starting and joining one per
+  // call cost about 100 µs a call); a lock and unlock keep it.
+  const size_t before = ThreadCount();
+  std::unique_ptr<Store> s = OpenUnlocked();
+  ASSERT_TRUE(s->AddMany(Notes(10)).ok());  // under the pipeline's minimum: one thread
+  EXPECT_EQ(ThreadCount(), before);
+  ASSERT_TRUE(s->BeginBatch().ok());
+  for (int call = 0; call < 20; ++call) {
+    auto w = s->AddMany(Notes(100));
+    ASSERT_TRUE(w.ok()) << w.status().ToString();
+    EXPECT_EQ(ThreadCount(), before + 1) << "call " << call;
+  }
+  ASSERT_TRUE(s->CommitBatch().ok());
+  s->Lock();
+  ASSERT_TRUE(s->Unlock(Key()).ok());
+  ASSERT_TRUE(s->AddMany(Notes(100)).ok());
+  EXPECT_EQ(ThreadCount(), before + 1);
+  s.reset();
+  EXPECT_EQ(ThreadCount(), before);
+  ExpectConsistent(10 + 20 * 100 + 100);
+}
+
 TEST_F(StoreBatchTest, AddManyOutsideABatchSavesAllOrNothing) {
   // Record 100's records row fails: the call's own transaction is rolled back.
   Sql("CREATE TRIGGER fail BEFORE INSERT ON records WHEN NEW.head = 101 BEGIN SELECT RAISE(ABORT, 'injected'); END;");

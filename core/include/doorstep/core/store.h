@@ -151,7 +151,8 @@ class Store {
   // stamps and seals the next records while this one writes, and this one
   // prepares records too whenever the next to write is not ready (a call
   // with a pep_update, whose check reads the store, goes one record at a
-  // time).
+  // time). That thread is the store's own: started by the first call that
+  // uses it, asleep between calls, stopped when the store closes.
   Result<std::vector<WriteOutcome>> AddMany(std::vector<NewRecord> records);
   // `changes`: the changed fields; a null value removes a field. `status` may
   // move draft → final (never back).
