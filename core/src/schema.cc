@@ -82,9 +82,10 @@ namespace internal {
 std::vector<uint32_t> NameOrder(const std::vector<FieldSpec>& specs) {
   std::vector<uint32_t> order(specs.size());
   for (size_t i = 0; i < order.size(); ++i) order[i] = static_cast<uint32_t>(i);
-  // Stable: were two specs to share a name, the first declared comes first.
-  std::stable_sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
-    return specs[a].name < specs[b].name;
+  // Were two specs to share a name, the first declared comes first.
+  std::sort(order.begin(), order.end(), [&](uint32_t a, uint32_t b) {
+    const int c = specs[a].name.compare(specs[b].name);
+    return c != 0 ? c < 0 : a < b;
   });
   return order;
 }

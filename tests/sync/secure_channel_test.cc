@@ -13,7 +13,8 @@
 
 // Records the largest single allocation while g_track is set, to show that a
 // size announced by the peer is checked before anything is allocated for it.
-// (Replaces the global operator new/delete of sync_test with malloc/free.)
+// (Replaces the global operator new/delete of sync_test, every non-aligned
+// form, with malloc/free.)
 #if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic ignored "-Wmismatched-new-delete"
 #endif
@@ -27,8 +28,23 @@ void* operator new(size_t n) {
   if (void* p = std::malloc(n == 0 ? 1 : n)) return p;
   throw std::bad_alloc();
 }
+void* operator new(size_t n, const std::nothrow_t&) noexcept {
+  try {
+    return operator new(n);
+  } catch (...) {
+    return nullptr;
+  }
+}
+void* operator new[](size_t n) { return operator new(n); }
+void* operator new[](size_t n, const std::nothrow_t& t) noexcept { return operator new(n, t); }
+// Every form a plain new's memory can come back through (a sanitizer
+// replaces the forms a test leaves alone: mixing the two is a mismatch).
 void operator delete(void* p) noexcept { std::free(p); }
 void operator delete(void* p, size_t) noexcept { std::free(p); }
+void operator delete(void* p, const std::nothrow_t&) noexcept { std::free(p); }
+void operator delete[](void* p) noexcept { std::free(p); }
+void operator delete[](void* p, size_t) noexcept { std::free(p); }
+void operator delete[](void* p, const std::nothrow_t&) noexcept { std::free(p); }
 
 namespace doorstep::sync {
 namespace {
