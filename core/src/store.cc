@@ -188,7 +188,6 @@ void Store::Impl::SetSealer(Sealer s) {
   sealer_.emplace(std::move(s));
   env_.random->Fill(id_key_, sizeof id_key_);
   id_counter_ = 0;
-  id_block_valid_ = false;
   id_order_ = RecordIdOrder(*env_.random);
   mutation_prefix_.assign(12, '\0');
   env_.random->Fill(mutation_prefix_.data(), mutation_prefix_.size());
@@ -200,21 +199,20 @@ void Store::Impl::DropSealer() {
   sealer_.reset();
   sodium_memzero(id_key_, sizeof id_key_);
   sodium_memzero(id_block_, sizeof id_block_);
-  id_block_valid_ = false;
   id_order_ = RecordIdOrder();
 }
 
 std::string Store::Impl::NewId() {
   // Id n's random bits are bytes 16(n mod 4) .. +15 of the keystream block
-  // for nonce n / 4: one block computed serves four ids in turn.
+  // for nonce n / 4: one block computed serves four ids in turn. The count
+  // starts at 0 with each session's key (SetSealer) and only NewId moves
+  // it, so the block in id_block_ is n / 4's whenever n mod 4 is not 0.
   const uint64_t n = id_counter_++;
-  const uint64_t block = n / 4;
-  if (!id_block_valid_ || id_block_n_ != block) {
+  if (n % 4 == 0) {
+    const uint64_t block = n / 4;
     unsigned char nonce[crypto_stream_chacha20_ietf_NONCEBYTES] = {};
     for (int i = 0; i < 8; ++i) nonce[i] = static_cast<unsigned char>(block >> (8 * i));
     crypto_stream_chacha20_ietf(id_block_, sizeof id_block_, nonce, id_key_);
-    id_block_n_ = block;
-    id_block_valid_ = true;
   }
   unsigned char raw[16];
   std::memcpy(raw, id_block_ + 16 * (n % 4), sizeof raw);

@@ -256,9 +256,7 @@ class Store::Impl {
   std::vector<std::pair<const char*, std::unique_ptr<Statement>>> stmts_;
   unsigned char id_key_[32] = {};
   uint64_t id_counter_ = 0;
-  unsigned char id_block_[64] = {};  // NewId's keystream block id_block_n_
-  uint64_t id_block_n_ = 0;
-  bool id_block_valid_ = false;
+  unsigned char id_block_[64] = {};  // NewId's keystream block for ids 4k..4k+3
   RecordIdOrder id_order_;  // this session's ids' first 48 bits, drawn at unlock
   std::string mutation_prefix_;   // 12 bytes
   // WriteVersion's plaintext body, reused so a bulk write does not allocate
